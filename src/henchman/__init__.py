@@ -1,0 +1,73 @@
+"""henchman: background jobs for Python on Redis/Valkey, wire-compatible with Sidekiq.
+
+The public API is exactly ``__all__`` (pinned by a test)::
+
+    import henchman
+
+    @henchman.job(queue="mailers", retry=5)
+    def send_email(user_id: int) -> None: ...
+
+    send_email.perform_async(42)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from henchman.app import Henchman, default_app
+from henchman.config import QueueSpec, Settings
+from henchman.context import JobContext, current_job
+from henchman.errors import (
+    ConfigError,
+    HenchmanError,
+    JobTimeout,
+    PayloadError,
+    PushBufferFull,
+    RedisUnavailable,
+    UnknownJob,
+)
+from henchman.job import Job, JobFunction, job
+from henchman.middleware.chain import JobRun, Middleware
+
+__version__ = "0.1.0"
+
+
+def enqueue(name: str, *args: Any, **options: Any) -> str | None:
+    """Push a job by its wire name with the default app (``queue=...`` and other options)."""
+    return default_app().enqueue(name, *args, **options)
+
+
+def enqueue_in(delay: float, name: str, *args: Any, **options: Any) -> str | None:
+    """Push a job by wire name to run after ``delay`` seconds."""
+    return default_app().enqueue_in(delay, name, *args, **options)
+
+
+def enqueue_at(when: float, name: str, *args: Any, **options: Any) -> str | None:
+    """Push a job by wire name to run at epoch seconds ``when``."""
+    return default_app().enqueue_at(when, name, *args, **options)
+
+
+__all__ = [
+    "ConfigError",
+    "Henchman",
+    "HenchmanError",
+    "Job",
+    "JobContext",
+    "JobFunction",
+    "JobRun",
+    "JobTimeout",
+    "Middleware",
+    "PayloadError",
+    "PushBufferFull",
+    "QueueSpec",
+    "RedisUnavailable",
+    "Settings",
+    "UnknownJob",
+    "__version__",
+    "current_job",
+    "default_app",
+    "enqueue",
+    "enqueue_at",
+    "enqueue_in",
+    "job",
+]

@@ -1,0 +1,1 @@
+"""The ``henchman`` command line: a thin layer over the api and server packages."""

@@ -1,0 +1,93 @@
+"""The synchronous client: plan a push, write it in one round trip, or buffer it (SPEC §6.3)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import redis
+
+from henchman.client.buffer import PushBuffer
+from henchman.client.plan import ClientMiddleware, PushPlan, plan_bulk, plan_push
+from henchman.client.writes import queue_writes
+
+
+class Client:
+    """Pushes jobs with a redis-py client. Thread-safe (redis-py's pool is)."""
+
+    def __init__(
+        self,
+        connection: Callable[[], redis.Redis],
+        middleware: Sequence[ClientMiddleware] = (),
+        buffer: PushBuffer | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._connection = connection
+        self._redis: redis.Redis | None = None
+        self.middleware = list(middleware)
+        self.buffer = buffer
+        self._clock = clock
+
+    @property
+    def redis(self) -> redis.Redis:
+        """The redis-py client, opened on first use (so defining jobs never connects)."""
+        if self._redis is None:
+            self._redis = self._connection()
+        return self._redis
+
+    def push(
+        self,
+        name: str,
+        args: Sequence[Any],
+        options: Mapping[str, Any],
+        *,
+        delay: float | None = None,
+        at: float | None = None,
+        jid: str | None = None,
+    ) -> str | None:
+        """Push one job; return its jid, or ``None`` if a client middleware dropped it."""
+        plan = plan_push(
+            name, args, options, self.middleware, now=self._clock(), delay=delay, at=at, jid=jid
+        )
+        if plan is None:
+            return None
+        self.write([plan])
+        return plan.jid
+
+    def push_bulk(
+        self,
+        name: str,
+        args_list: Iterable[Sequence[Any]],
+        options: Mapping[str, Any],
+        *,
+        at: float | None = None,
+        batch_size: int = 1000,
+    ) -> list[str]:
+        """Push many jobs of one kind, ``batch_size`` per round trip; every arg list is checked
+        before the first write, so a bad one stores nothing."""
+        plans = plan_bulk(name, args_list, options, self.middleware, now=self._clock(), at=at)
+        for start in range(0, len(plans), batch_size):
+            self.write(plans[start : start + batch_size])
+        return [p.jid for p in plans]
+
+    def write(self, plans: Sequence[PushPlan]) -> None:
+        """Store planned pushes: straight to Redis, or into the reliable-push buffer if Redis is
+        unreachable (raising :class:`~henchman.errors.PushBufferFull` if that is full)."""
+        if self.buffer is not None:
+            self.buffer.write(plans, self._write_now)
+        else:
+            self._write_now(plans)
+
+    def _write_now(self, plans: Sequence[PushPlan]) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        queue_writes(pipe, plans)
+        pipe.execute()
+
+    def close(self) -> None:
+        """Flush the buffer once more and close the connection pool."""
+        if self.buffer is not None:
+            self.buffer.flush(self._write_now)
+        if self._redis is not None:
+            self._redis.close()
+            self._redis = None

@@ -1,0 +1,109 @@
+"""Every Redis key henchman reads or writes, in one place.
+
+Sidekiq's layout (shared with Ruby Sidekiq on the same Redis, SPEC §17) comes first; henchman's own
+keys all start with ``henchman:`` so they never collide with anything Sidekiq or its plugins write.
+Nothing outside this module builds a key name: grep for a key here to find every user of it.
+``docs/redis-keys.md`` documents each key's type, writer and lifetime.
+
+Keys are plain ``str``; an optional namespace prefix is not supported (Sidekiq dropped it in 7.0).
+"""
+
+from __future__ import annotations
+
+# --- Sidekiq layout -------------------------------------------------------------------------
+
+#: SET of queue names that have ever held a job (``SADD`` on every push).
+QUEUES = "queues"
+#: ZSET of scheduled jobs, score = run-at epoch seconds (float).
+SCHEDULE = "schedule"
+#: ZSET of failed jobs waiting for their next attempt, score = retry-at epoch seconds.
+RETRY = "retry"
+#: ZSET of jobs that exhausted their retries, score = death epoch seconds.
+DEAD = "dead"
+#: SET of live process identities (members expire with their ``<identity>`` hash).
+PROCESSES = "processes"
+#: SET of paused queue names (Sidekiq Pro layout, SPEC §9.3).
+PAUSED = "paused"
+#: Lifetime counters.
+STAT_PROCESSED = "stat:processed"
+STAT_FAILED = "stat:failed"
+
+#: The sorted sets that hold whole job payloads.
+SORTED_SETS = (SCHEDULE, RETRY, DEAD)
+
+
+#: Prefix of queue lists, for the Lua script that derives a queue key from a payload's ``queue``.
+QUEUE_PREFIX = "queue:"
+
+
+def queue(name: str) -> str:
+    """LIST of a queue's jobs: LPUSH to enqueue, the right end is the head."""
+    return QUEUE_PREFIX + name
+
+
+def stat_processed_day(day: str) -> str:
+    """Daily processed counter; ``day`` is ``YYYY-MM-DD`` in UTC."""
+    return f"stat:processed:{day}"
+
+
+def stat_failed_day(day: str) -> str:
+    """Daily failed counter; ``day`` is ``YYYY-MM-DD`` in UTC."""
+    return f"stat:failed:{day}"
+
+
+def process(identity: str) -> str:
+    """HASH of a live process (``info`` JSON, busy, beat, quiet, rss, rtt_us); TTL 60 s."""
+    return identity
+
+
+def process_work(identity: str) -> str:
+    """HASH of a process's running jobs (Sidekiq ≥ 6.5): thread id -> {queue, payload, run_at}."""
+    return f"{identity}:work"
+
+
+def process_workers(identity: str) -> str:
+    """HASH of a process's running jobs as Sidekiq 6.4 names it (written for 6.4 compatibility)."""
+    return f"{identity}:workers"
+
+
+def process_signals(identity: str) -> str:
+    """LIST of remote signals (``TSTP``, ``TERM``, ``TTIN``) for one process; popped per beat."""
+    return f"{identity}-signals"
+
+
+def iteration_state(jid: str) -> str:
+    """HASH of an iterable job's state (Sidekiq 7.3 layout, SPEC §7)."""
+    return f"it-{jid}"
+
+
+# --- henchman's own keys ----------------------------------------------------------------------
+
+PREFIX = "henchman:"
+
+#: HASH of every working list: working-list key -> JSON ``[owner identity, queue name]``, so orphan
+#: recovery finds the lists of a process after its death without scanning the keyspace.
+WORKING_LISTS = PREFIX + "working"
+#: LIST of poison-pill jobs taken out of a working list, waiting for their dead-set record.
+POISON = PREFIX + "poison"
+#: Lifetime count of jobs recovered from dead processes' working lists.
+STAT_RECOVERED = PREFIX + "stat:recovered"
+#: HASH jid -> number of times the job was recovered from a dead process (poison-pill rule).
+RECOVERIES = PREFIX + "recoveries"
+#: Short lock held by the one process that recovers orphans at a time.
+RECOVERY_LOCK = PREFIX + "lock:recovery"
+
+
+def working(identity: str, queue_name: str) -> str:
+    """LIST of jobs ``identity`` fetched from ``queue_name`` and has not acknowledged yet
+    (reliable fetch, SPEC §6.1).
+
+    Each element is the job's raw payload exactly as it was in its queue, so acknowledging is an
+    ``LREM`` of the same bytes and recovery pushes the very same bytes back. One list per queue
+    means recovery never has to parse a payload to know where it goes back to.
+    """
+    return f"{PREFIX}working:{identity}:{queue_name}"
+
+
+def stat_recovered_day(day: str) -> str:
+    """Daily count of recovered jobs."""
+    return f"{PREFIX}stat:recovered:{day}"

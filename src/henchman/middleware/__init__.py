@@ -1,0 +1,5 @@
+"""Server middleware: the chain around every job's ``perform`` (SPEC §4.2)."""
+
+from henchman.middleware.chain import Chain, JobRun, Middleware
+
+__all__ = ["Chain", "JobRun", "Middleware"]

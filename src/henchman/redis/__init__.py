@@ -1,0 +1,1 @@
+"""Talking to Redis/Valkey: connection URLs, Lua scripts and the embedded server."""

@@ -1,0 +1,75 @@
+"""Opening Redis connections from :class:`~henchman.config.Settings`.
+
+``HENCHMAN_REDIS_URL`` / ``REDIS_URL`` (already folded into ``settings.redis_url`` by the config
+loader) name a real server; with neither, the embedded Valkey server under ``settings.home`` is
+started on first use (SPEC §1.1). Every connection has a socket timeout so no call blocks forever
+(SPEC §6.4); blocking fetches use a timeout shorter than it.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import redis
+import redis.asyncio as aredis
+
+from henchman.config import Settings
+from henchman.errors import RedisUnavailable
+from henchman.redis.urls import mask_url
+
+
+class Connector:
+    """Resolves the server URL once and opens sync or asyncio clients to it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._url: str | None = settings.redis_url
+        self._lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        """The server URL; starts the embedded server if none is configured."""
+        if self._url is None:
+            with self._lock:
+                if self._url is None:
+                    from henchman.redis.embedded import EmbeddedServer
+
+                    self._url = EmbeddedServer(self.settings.home).ensure_running()
+        return self._url
+
+    @property
+    def display_url(self) -> str:
+        """The URL with any password masked, for logs and messages."""
+        return mask_url(self.url)
+
+    def sync(self, *, max_connections: int | None = None) -> redis.Redis:
+        """A redis-py client (bytes responses, socket timeouts, health checks)."""
+        timeout = self.settings.redis_timeout
+        return redis.Redis.from_url(
+            self.url,
+            socket_timeout=timeout + self.settings.fetch_timeout,
+            socket_connect_timeout=timeout,
+            health_check_interval=30,
+            max_connections=max_connections,
+        )
+
+    def asyncio(self) -> aredis.Redis:
+        """A ``redis.asyncio`` client for the running event loop."""
+        timeout = self.settings.redis_timeout
+        return aredis.Redis.from_url(
+            self.url,
+            socket_timeout=timeout + self.settings.fetch_timeout,
+            socket_connect_timeout=timeout,
+            health_check_interval=30,
+        )
+
+    def check(self) -> redis.Redis:
+        """A sync client that has answered PING; :class:`RedisUnavailable` with a clear message
+        (password masked) if the server cannot be reached."""
+        client = self.sync()
+        try:
+            client.ping()
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+            client.close()
+            raise RedisUnavailable(f"cannot reach Redis at {self.display_url}: {exc}") from None
+        return client

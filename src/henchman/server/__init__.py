@@ -1,0 +1,1 @@
+"""The worker process: launcher, capsules, fetch, processor, runners and background loops."""

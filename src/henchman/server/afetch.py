@@ -1,0 +1,110 @@
+"""The asyncio twin of :class:`~henchman.server.fetch.ReliableFetcher` for async-job workers.
+
+Same keys, scripts and guarantees (see :mod:`henchman.server.fetch`); only the I/O differs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import random
+from collections.abc import Sequence
+
+import redis.asyncio as aredis
+
+from henchman import keys
+from henchman.config import QueueSpec
+from henchman.redis.scripts import AsyncScripts
+from henchman.server import queue_order
+from henchman.server.fetch import (
+    MULTI_QUEUE_BLOCK,
+    UnitOfWork,
+    fetch_keys,
+    units_from_reply,
+    working_keys,
+)
+from henchman.server.outage import TRANSIENT, OutageLog, backoff_delay
+
+
+class AsyncReliableFetcher:
+    """Reliable fetcher shared by the async worker tasks of one capsule (one event loop)."""
+
+    reliable = True
+
+    def __init__(
+        self,
+        client: aredis.Redis,
+        scripts: AsyncScripts,
+        identity: str,
+        queues: Sequence[QueueSpec],
+        *,
+        block_timeout: float,
+        outages: OutageLog,
+        is_quiet: collections.abc.Callable[[], bool],
+        rng: random.Random | None = None,
+    ) -> None:
+        self._redis = client
+        self._scripts = scripts
+        self._queues = tuple(queues)
+        self.working = working_keys(identity, queues)
+        self._block = block_timeout if len(queues) == 1 else min(block_timeout, MULTI_QUEUE_BLOCK)
+        self._outages = outages
+        self._is_quiet = is_quiet
+        self._rng = rng or random.Random()
+        self._buffer: collections.deque[UnitOfWork] = collections.deque()
+        self._lock = asyncio.Lock()
+        self._idle = 0
+        self._failures = 0
+
+    async def take(self) -> UnitOfWork | None:
+        """The next job, or ``None`` after a short idle wait or once quiet."""
+        self._idle += 1
+        try:
+            while True:
+                if self._buffer:
+                    return self._buffer.popleft()
+                if self._is_quiet():
+                    return None
+                async with self._lock:
+                    if self._buffer:
+                        continue
+                    units = await self._round()
+                if units is None:
+                    return None
+                if units:
+                    self._buffer.extend(units[1:])
+                    return units[0]
+        finally:
+            self._idle -= 1
+
+    async def _round(self) -> list[UnitOfWork] | None:
+        order = queue_order.order(self._queues, self._rng)
+        try:
+            reply = await self._scripts(
+                "fetch", fetch_keys(order, self.working), [max(self._idle, 1)]
+            )
+            units = units_from_reply(reply, order, self.working)
+            if not units and not self._is_quiet():
+                first = order[0]
+                raw = await self._redis.blmove(
+                    keys.queue(first), self.working[first], self._block, "RIGHT", "LEFT"
+                )
+                units = [UnitOfWork(first, raw, self.working[first])] if raw is not None else []
+        except TRANSIENT as exc:
+            self._outages.failed(exc)
+            await asyncio.sleep(backoff_delay(self._failures))
+            self._failures += 1
+            return []
+        self._failures = 0
+        self._outages.succeeded()
+        return units if units else None
+
+    async def acknowledge(self, unit: UnitOfWork) -> None:
+        """Remove a finished job from its working list."""
+        await self._redis.lrem(unit.working_key, 1, unit.raw)
+
+    def drop_buffered(self) -> int:
+        """Forget fetched-but-unstarted jobs (they stay in the working list for requeue)."""
+        count = len(self._buffer)
+        self._buffer.clear()
+        return count

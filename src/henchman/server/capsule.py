@@ -1,0 +1,229 @@
+"""A capsule: a group of queues with its own concurrency (SPEC §4.1, §9.1).
+
+Sync jobs run on ``concurrency`` worker threads, each looping fetch -> run -> acknowledge with no
+hand-off: the thread that fetches a job runs it. Async jobs run on one asyncio event loop with
+``async_concurrency`` worker tasks (only when the registry holds async jobs). Both kinds fetch
+through the same reliable fetch; a thread that fetches an async job runs it on the loop and waits,
+and a task that fetches a sync job runs it on a small thread pool, so either kind can take any
+job from a shared queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import redis
+import redis.asyncio as aredis
+
+from henchman.config import QueueSpec
+from henchman.redis.scripts import AsyncScripts, Scripts
+from henchman.server.afetch import AsyncReliableFetcher
+from henchman.server.fetch import ReliableFetcher, UnitOfWork
+from henchman.server.outage import OutageLog, call_until_done
+from henchman.server.processor import Processor, Write
+from henchman.server.stats import Counters
+
+if TYPE_CHECKING:
+    from henchman.app import Henchman
+    from henchman.config import Settings
+
+log = logging.getLogger("henchman")
+
+
+class Capsule:
+    """Queues, a fetcher and the runners that execute their jobs."""
+
+    def __init__(
+        self,
+        name: str,
+        app: Henchman,
+        settings: Settings,
+        identity: str,
+        queues: Sequence[QueueSpec],
+        client: redis.Redis,
+        async_client: Callable[[], aredis.Redis],
+        counters: Counters,
+        outages: OutageLog,
+        *,
+        concurrency: int,
+        async_concurrency: int,
+    ) -> None:
+        self.name = name
+        self.app = app
+        self.settings = settings
+        self.identity = identity
+        self.queues = tuple(queues)
+        self.concurrency = concurrency
+        self.async_concurrency = async_concurrency if app.registry.has_async() else 0
+        self.sync_threads = concurrency if (app.registry.has_sync() or not self.async_concurrency) else 0
+        self._redis = client
+        self._scripts = Scripts(client)
+        self._async_client_factory = async_client
+        self.outages = outages
+        self.stopping = threading.Event()
+        self.fetcher = ReliableFetcher(
+            client, self._scripts, identity, queues,
+            block_timeout=settings.fetch_timeout, outages=outages,
+        )
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        self._afetcher: AsyncReliableFetcher | None = None
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._async_done = threading.Event()
+        self.processor = Processor(
+            app, settings, counters, self.stopping.is_set, run_coroutine=self._run_coroutine
+        )
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the worker threads and, if needed, the event loop with its worker tasks."""
+        if self.async_concurrency:
+            self._start_loop()
+        for index in range(self.sync_threads):
+            thread = threading.Thread(
+                target=self._thread_main, name=f"henchman-{self.name}-{index}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def quiet(self) -> None:
+        """Stop fetching; running (and already fetched) jobs finish."""
+        self.fetcher.quiet.set()
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The capsule's event loop, if it has started one."""
+        return self._loop
+
+    @property
+    def busy(self) -> int:
+        """Jobs running now."""
+        return len(self.processor.work)
+
+    def idle(self) -> bool:
+        """True once no worker is running or holding a job (after :meth:`quiet`)."""
+        threads_done = all(not t.is_alive() for t in self._threads)
+        async_done = not self.async_concurrency or self._async_done.is_set()
+        return threads_done and async_done
+
+
+    def stop(self) -> int:
+        """Mark the capsule stopping and push unfinished jobs back to the head of their queues.
+
+        Returns how many jobs were requeued. Safe to call while jobs still run: their later
+        acknowledgement finds nothing to remove and records nothing (``ack.lua``).
+        """
+        self.stopping.set()
+        self.quiet()
+        if self._afetcher is not None:
+            self._afetcher.drop_buffered()
+        moved = call_until_done(self.fetcher.requeue_all, self.outages, lambda: True)
+        if self._loop is not None and self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        return moved or 0
+
+    # --- sync workers ---------------------------------------------------------------------------
+
+    def _thread_main(self) -> None:
+        fetcher = self.fetcher
+        while True:
+            unit = fetcher.take()
+            if unit is None:
+                if fetcher.quiet.is_set():
+                    return
+                continue
+            self._finish(self.processor.run(unit))
+
+    def _finish(self, write: Write) -> None:
+        call_until_done(
+            lambda: self._scripts("ack", write.keys, write.args), self.outages,
+            self.stopping.is_set,
+        )
+
+    def _run_sync_unit(self, unit: UnitOfWork) -> Write:
+        return self.processor.run(unit)
+
+    # --- async workers --------------------------------------------------------------------------
+
+    def _run_coroutine(self, coro: Any) -> Any:
+        if self._loop is None:
+            self._start_loop(workers=False)
+        assert self._loop is not None
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def _start_loop(self, *, workers: bool = True) -> None:
+        ready = threading.Event()
+
+        def main() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            asyncio.set_event_loop(loop)
+            if workers:
+                loop.create_task(self._async_main())
+            loop.call_soon(ready.set)
+            try:
+                loop.run_forever()
+            finally:
+                self._async_done.set()
+
+        self._loop_thread = threading.Thread(target=main, name=f"henchman-{self.name}-loop", daemon=True)
+        self._loop_thread.start()
+        ready.wait(5)
+
+    async def _async_main(self) -> None:
+        client = self._async_client_factory()
+        scripts = AsyncScripts(client)
+        self._afetcher = AsyncReliableFetcher(
+            client, scripts, self.identity, self.queues, block_timeout=self.settings.fetch_timeout,
+            outages=self.outages, is_quiet=self.fetcher.quiet.is_set,
+        )
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=max(self.concurrency, 1), thread_name_prefix=f"henchman-{self.name}-sync"
+        )
+        try:
+            await asyncio.gather(
+                *(self._async_worker(scripts) for _ in range(self.async_concurrency))
+            )
+        finally:
+            self._executor.shutdown(wait=False)
+            await client.aclose()
+            self._async_done.set()
+
+    async def _async_worker(self, scripts: AsyncScripts) -> None:
+        assert self._afetcher is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            unit = await self._afetcher.take()
+            if unit is None:
+                if self.fetcher.quiet.is_set():
+                    return
+                continue
+            write = await self.processor.arun(
+                unit, lambda u: loop.run_in_executor(self._executor, self._run_sync_unit, u)
+            )
+            await self._afinish(scripts, write)
+
+    async def _afinish(self, scripts: AsyncScripts, write: Write) -> None:
+        from henchman.server.outage import TRANSIENT, backoff_delay
+
+        attempt = 0
+        while True:
+            try:
+                await scripts("ack", write.keys, write.args)
+            except TRANSIENT as exc:
+                self.outages.failed(exc)
+                if self.stopping.is_set():
+                    return
+                await asyncio.sleep(backoff_delay(attempt))
+                attempt += 1
+                continue
+            self.outages.succeeded()
+            return
+

@@ -1,0 +1,183 @@
+"""Reliable fetch (SPEC §6.1): the one fetcher, behind a unit-of-work seam.
+
+A fetched job is atomically moved from ``queue:<q>`` into the per-process working list
+``henchman:working:<identity>:<q>`` (``fetch.lua``, or ``BLMOVE`` when every queue was empty) and
+stays there until it is acknowledged: finished (``LREM``) or its retry/dead record written
+(``fail.lua``, which removes it in the same step). A crash at any point leaves the job in its
+queue or in a working list, from which a shutdown (``requeue.lua``) or orphan recovery
+(``recover.lua``) puts it back. There is no non-reliable mode to switch to.
+
+One round trip may take several jobs, but never more than the capsule's free slots: the thread
+that fetches asks for as many jobs as there are idle workers, and hands the surplus to them
+through an in-process buffer (the buffered jobs are already in the working list).
+
+When every queue is empty, one worker blocks in ``BLMOVE`` on the first queue of the current
+order while the others wait for it, so an idle worker starts a job about a millisecond after it
+is pushed. With several queues the block is short (``MULTI_QUEUE_BLOCK``) so that a job on any
+queue is noticed quickly; the order is redrawn on each round.
+"""
+
+from __future__ import annotations
+
+import collections
+import random
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import redis
+
+from henchman import keys
+from henchman.config import QueueSpec
+from henchman.redis.scripts import Scripts
+from henchman.server import queue_order
+from henchman.server.outage import TRANSIENT, OutageLog, backoff_delay
+
+#: BLMOVE timeout (s) when a capsule serves more than one queue.
+MULTI_QUEUE_BLOCK = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class UnitOfWork:
+    """One fetched job: its raw bytes, its queue, and the working list holding it until acked."""
+
+    queue: str
+    raw: bytes
+    working_key: str
+
+
+class Fetcher(Protocol):
+    """The fetch seam. Every fetcher acknowledges: that is what makes it reliable (SPEC §9.6)."""
+
+    def take(self) -> UnitOfWork | None:
+        """The next job, or ``None`` after a short wait with nothing to do or once quiet."""
+
+    def acknowledge(self, unit: UnitOfWork) -> None:
+        """Remove a finished job from the working list."""
+
+    def requeue_all(self) -> int:
+        """Put every unacknowledged job back at the head of its queue; return how many."""
+
+
+def working_keys(identity: str, queues: Sequence[QueueSpec]) -> dict[str, str]:
+    """Queue name -> working-list key for one process."""
+    return {q.name: keys.working(identity, q.name) for q in queues}
+
+
+def fetch_keys(order: Sequence[str], working: dict[str, str]) -> list[str]:
+    """KEYS for ``fetch.lua``: queue key and working key, pairwise, in fetch order."""
+    out: list[str] = []
+    for name in order:
+        out += [keys.queue(name), working[name]]
+    return out
+
+
+def units_from_reply(reply: Sequence[Any], order: Sequence[str], working: dict[str, str]) -> list[UnitOfWork]:
+    """Turn ``fetch.lua``'s flat reply into units of work."""
+    units = []
+    for i in range(0, len(reply), 2):
+        name = order[int(reply[i]) - 1]
+        units.append(UnitOfWork(name, reply[i + 1], working[name]))
+    return units
+
+
+class ReliableFetcher:
+    """Thread-safe reliable fetcher shared by the worker threads of one capsule."""
+
+    reliable = True
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        scripts: Scripts,
+        identity: str,
+        queues: Sequence[QueueSpec],
+        *,
+        block_timeout: float,
+        outages: OutageLog,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], bool] | None = None,
+    ) -> None:
+        self._redis = client
+        self._scripts = scripts
+        self._queues = tuple(queues)
+        self.working = working_keys(identity, queues)
+        self._block = block_timeout if len(queues) == 1 else min(block_timeout, MULTI_QUEUE_BLOCK)
+        self._outages = outages
+        self._rng = rng or random.Random()
+        self._buffer: collections.deque[UnitOfWork] = collections.deque()
+        self._fetch_lock = threading.Lock()
+        self._idle_lock = threading.Lock()
+        self._idle = 0
+        self._failures = 0
+        self.quiet = threading.Event()
+        self._sleep = sleep or self.quiet.wait
+
+    def take(self) -> UnitOfWork | None:
+        with self._idle_lock:
+            self._idle += 1
+        try:
+            return self._take()
+        finally:
+            with self._idle_lock:
+                self._idle -= 1
+
+    def _take(self) -> UnitOfWork | None:
+        while True:
+            try:
+                return self._buffer.popleft()
+            except IndexError:
+                pass
+            if self.quiet.is_set():
+                return None
+            if not self._fetch_lock.acquire(timeout=self._block):
+                continue
+            try:
+                if self._buffer:
+                    continue
+                units = self._round()
+            finally:
+                self._fetch_lock.release()
+            if units is None:
+                return None
+            if units:
+                self._buffer.extend(units[1:])
+                return units[0]
+
+    def _round(self) -> list[UnitOfWork] | None:
+        """One fetch round: batch fetch, else block on one queue. ``None`` = nothing, go idle."""
+        order = queue_order.order(self._queues, self._rng)
+        try:
+            reply = self._scripts("fetch", fetch_keys(order, self.working), [max(self._idle, 1)])
+            units = units_from_reply(reply, order, self.working)
+            if not units and not self.quiet.is_set():
+                first = order[0]
+                raw = self._redis.blmove(
+                    keys.queue(first), self.working[first], self._block, "RIGHT", "LEFT"
+                )
+                units = [UnitOfWork(first, raw, self.working[first])] if raw is not None else []
+        except TRANSIENT as exc:
+            self._outages.failed(exc)
+            self._sleep(backoff_delay(self._failures))
+            self._failures += 1
+            return []
+        self._failures = 0
+        self._outages.succeeded()
+        return units if units else None
+
+    def acknowledge(self, unit: UnitOfWork) -> None:
+        self._redis.lrem(unit.working_key, 1, unit.raw)
+
+    def drop_buffered(self) -> int:
+        """Forget fetched-but-unstarted jobs (they stay in the working list for requeue)."""
+        count = len(self._buffer)
+        self._buffer.clear()
+        return count
+
+    def requeue_all(self) -> int:
+        self.drop_buffered()
+        moved = 0
+        for name, working in self.working.items():
+            moved += int(self._scripts("requeue", [working, keys.queue(name)], []))
+        return moved

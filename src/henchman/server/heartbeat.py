@@ -1,0 +1,150 @@
+"""Heartbeat and process registry in Sidekiq's layout (SPEC §4.4, §17).
+
+Every beat, in one MULTI: ``SADD processes``, the ``<identity>`` hash (``info`` JSON, busy, beat,
+quiet, rss, rtt_us, concurrency) with a 60 s TTL, the running-work hashes (``<identity>:work`` for
+Sidekiq ≥ 6.5 and ``<identity>:workers`` for 6.4), the stat counters flushed from memory, and
+``RPOP <identity>-signals`` for one remote signal. ``info`` is always well-formed JSON: Sidekiq's
+Busy page breaks on anything else.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import socket
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import orjson
+import redis
+
+from henchman import keys
+from henchman.server.stats import Counters
+
+#: Daily stat keys live five years, like Sidekiq's.
+STATS_TTL = 5 * 365 * 24 * 3600
+
+
+def day_of(epoch: float) -> str:
+    """``YYYY-MM-DD`` of ``epoch`` in UTC (the daily stat key suffix)."""
+    return datetime.datetime.fromtimestamp(epoch, datetime.UTC).strftime("%Y-%m-%d")
+
+
+def rss_kb() -> int:
+    """Resident set size of this process in KB (Sidekiq's ``rss`` unit); 0 if unknown."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            pages = int(statm.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") // 1024
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def new_identity(nonce: str) -> str:
+    """``hostname:pid:nonce``, as Sidekiq builds it."""
+    return f"{socket.gethostname()}:{os.getpid()}:{nonce}"
+
+
+def info(
+    identity: str, *, started_at: float, tag: str | None, concurrency: int,
+    queues: list[str], weights: list[dict[str, int]], labels: list[str], version: str,
+) -> bytes:
+    """The ``info`` field: what Sidekiq's API and Web UI read about a process."""
+    hostname, pid, _ = identity.rsplit(":", 2)
+    return orjson.dumps({
+        "hostname": hostname, "started_at": started_at, "pid": int(pid), "tag": tag or "",
+        "concurrency": concurrency, "queues": queues, "weights": weights, "labels": labels,
+        "identity": identity, "version": version, "embedded": False,
+    })
+
+
+def work_entries(work: Mapping[int, tuple[str, dict[str, Any], float]]) -> dict[str, bytes]:
+    """The running-work hash: thread/task id (base 36) -> {queue, payload, run_at}."""
+    return {
+        _base36(key): orjson.dumps({"queue": queue, "payload": payload, "run_at": int(run_at)})
+        for key, (queue, payload, run_at) in list(work.items())
+    }
+
+
+def _base36(number: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while number:
+        number, rem = divmod(number, 36)
+        out = digits[rem] + out
+    return out or "0"
+
+
+class Heartbeat:
+    """Writes this process's state every beat and returns any remote signal."""
+
+    def __init__(
+        self, client: redis.Redis, identity: str, info_json: bytes, counters: Counters,
+        *, ttl: float, concurrency: int, clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._redis = client
+        self.identity = identity
+        self._info = info_json
+        self._counters = counters
+        self._ttl = int(ttl)
+        self._concurrency = concurrency
+        self._clock = clock
+
+    def beat(
+        self, *, busy: int, quiet: bool, work: Mapping[int, tuple[str, dict[str, Any], float]]
+    ) -> str | None:
+        """Write one heartbeat; return the remote signal popped (``TSTP``/``TERM``/...) or None."""
+        started = time.perf_counter()
+        self._redis.ping()
+        rtt_us = int((time.perf_counter() - started) * 1_000_000)
+        processed, failed = self._counters.take()
+        now = self._clock()
+        identity = self.identity
+        try:
+            pipe = self._redis.pipeline(transaction=True)
+            self._add_stats(pipe, processed, failed, now)
+            for key in (keys.process_work(identity), keys.process_workers(identity)):
+                pipe.delete(key)
+                entries = work_entries(work)
+                if entries:
+                    pipe.hset(key, mapping=entries)  # type: ignore[arg-type]
+                    pipe.expire(key, self._ttl)
+            pipe.sadd(keys.PROCESSES, identity)
+            pipe.hset(keys.process(identity), mapping={
+                "info": self._info, "busy": busy, "beat": repr(now), "quiet": str(quiet).lower(),
+                "rss": rss_kb(), "rtt_us": rtt_us, "concurrency": self._concurrency,
+            })
+            pipe.expire(keys.process(identity), self._ttl)
+            pipe.rpop(keys.process_signals(identity))
+            replies = pipe.execute()
+        except Exception:
+            self._counters.give_back(processed, failed)
+            raise
+        signal = replies[-1]
+        return signal.decode() if isinstance(signal, bytes) else signal
+
+    def _add_stats(self, pipe: Any, processed: int, failed: int, now: float) -> None:
+        day = day_of(now)
+        for total, daily, count in (
+            (keys.STAT_PROCESSED, keys.stat_processed_day(day), processed),
+            (keys.STAT_FAILED, keys.stat_failed_day(day), failed),
+        ):
+            if count:
+                pipe.incrby(total, count)
+                pipe.incrby(daily, count)
+                pipe.expire(daily, STATS_TTL)
+
+    def clear(self) -> None:
+        """Flush the last counts and remove this process from the registry (clean shutdown)."""
+        processed, failed = self._counters.take()
+        pipe = self._redis.pipeline(transaction=True)
+        self._add_stats(pipe, processed, failed, self._clock())
+        pipe.srem(keys.PROCESSES, self.identity)
+        pipe.unlink(
+            keys.process(self.identity), keys.process_work(self.identity),
+            keys.process_workers(self.identity),
+        )
+        pipe.execute()
