@@ -38,8 +38,14 @@ DeathHandler = Callable[[dict[str, Any], BaseException], Any]
 def log_error(exc: BaseException, context: dict[str, Any]) -> None:
     """The default error handler: log the failure with its traceback (like Sidekiq's)."""
     job = context.get("job") or {}
-    log.warning("job %s (%s) failed: %s: %s", job.get("jid"), job.get("class"),
-                type(exc).__qualname__, job.get("error_message", ""), exc_info=exc)
+    log.warning(
+        "job %s (%s) failed: %s: %s",
+        job.get("jid"),
+        job.get("class"),
+        type(exc).__qualname__,
+        job.get("error_message", ""),
+        exc_info=exc,
+    )
 
 
 class Henchman:
@@ -120,9 +126,8 @@ class Henchman:
 
     def job(self, fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
         """``@app.job`` / ``@app.job(queue=...)``: define a job registered in this app."""
-        if fn is None:
-            return _job(app=self, **options)
-        return _job(fn, app=self)
+        decorate = _job(app=self, **options)
+        return decorate if fn is None else decorate(fn)
 
     def enqueue(self, name: str, *args: Any, **options: Any) -> str | None:
         """Push a job by its wire name (for jobs defined elsewhere, e.g. in Ruby)."""
@@ -192,7 +197,7 @@ _default_lock = threading.Lock()
 
 def default_app() -> Henchman:
     """The explicit default application used by ``@henchman.job`` and ``henchman.enqueue``."""
-    global _default
+    global _default  # noqa: PLW0603 - the one explicit default instance (SPEC §1.2)
     if _default is None:
         with _default_lock:
             if _default is None:

@@ -32,8 +32,19 @@ if TYPE_CHECKING:
 #: Option names with a meaning to henchman; any other option is kept in the payload untouched.
 KNOWN_OPTIONS = frozenset(
     {
-        "queue", "retry", "retry_for", "retry_queue", "backtrace", "dead", "tags", "expires_in",
-        "unique_for", "unique_until", "encrypt", "timeout", "log_level",
+        "queue",
+        "retry",
+        "retry_for",
+        "retry_queue",
+        "backtrace",
+        "dead",
+        "tags",
+        "expires_in",
+        "unique_for",
+        "unique_until",
+        "encrypt",
+        "timeout",
+        "log_level",
     }
 )
 DEFAULT_OPTIONS: Mapping[str, Any] = {"queue": "default", "retry": True}
@@ -78,7 +89,7 @@ def _unbound(cls: type, name: str) -> Callable[..., Any]:
     attr = inspect.getattr_static(cls, name)
     if isinstance(attr, staticmethod | classmethod):
         return getattr(cls, name)  # type: ignore[no-any-return]
-    return lambda *args: getattr(cls(), name)(*args)
+    return lambda *args: getattr(cls(), name)(*args)  # noqa: PLW0108 - fresh instance per call
 
 
 class Pushable:
@@ -115,7 +126,10 @@ class Pushable:
         """Enqueue one job per argument list, pipelined ``batch_size`` at a time; return jids."""
         d = self._definition()
         return d.app.client.push_bulk(
-            d.name, args_list, self._options(), at=None if at is None else _epoch(at),
+            d.name,
+            args_list,
+            self._options(),
+            at=None if at is None else _epoch(at),
             batch_size=batch_size,
         )
 
@@ -145,7 +159,10 @@ class Pushable:
         """Asyncio twin of :meth:`perform_bulk`."""
         d = self._definition()
         return await d.app.aclient.push_bulk(
-            d.name, args_list, self._options(), at=None if at is None else _epoch(at),
+            d.name,
+            args_list,
+            self._options(),
+            at=None if at is None else _epoch(at),
             batch_size=batch_size,
         )
 
@@ -185,12 +202,16 @@ class JobFunction(Pushable):
         """The job's wire name (``class`` in the payload)."""
         return self.__definition.name
 
-    def retry_in(self, fn: Callable[[int, BaseException, dict[str, Any]], Any]) -> Callable[..., Any]:
+    def retry_in(
+        self, fn: Callable[[int, BaseException, dict[str, Any]], Any]
+    ) -> Callable[..., Any]:
         """Decorator registering the ``retry_in(count, exc, payload)`` hook."""
         self.__definition.hooks["retry_in"] = fn
         return fn
 
-    def retries_exhausted(self, fn: Callable[[dict[str, Any], BaseException], Any]) -> Callable[..., Any]:
+    def retries_exhausted(
+        self, fn: Callable[[dict[str, Any], BaseException], Any]
+    ) -> Callable[..., Any]:
         """Decorator registering the ``retries_exhausted(payload, exc)`` hook."""
         self.__definition.hooks["retries_exhausted"] = fn
         return fn
@@ -235,10 +256,14 @@ class Job(metaclass=_JobMeta):
     options: ClassVar[Mapping[str, Any]] = {}
     jid: str
     retry_count: int
-    queue: str  # type: ignore[misc]
+    queue: str
 
     def __init_subclass__(
-        cls, *, abstract: bool = False, name: str | None = None, app: Henchman | None = None,
+        cls,
+        *,
+        abstract: bool = False,
+        name: str | None = None,
+        app: Henchman | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init_subclass__(**kwargs)
@@ -258,7 +283,7 @@ class Job(metaclass=_JobMeta):
             name=name or f"{cls.__module__}.{cls.__qualname__}",
             target=cls,
             options=options,
-            is_async=inspect.iscoroutinefunction(cls.perform),  # type: ignore[attr-defined]
+            is_async=inspect.iscoroutinefunction(cls.perform),
             app=owner,
             is_class=True,
         )
@@ -302,10 +327,14 @@ def job(
     *, name: str | None = None, app: Henchman | None = None, **options: Any
 ) -> Callable[[F], JobFunction]: ...
 def job(
-    fn: Callable[..., Any] | None = None, /, *, name: str | None = None,
-    app: Henchman | None = None, **options: Any,
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    app: Henchman | None = None,
+    **options: Any,
 ) -> JobFunction | Callable[[Callable[..., Any]], JobFunction]:
-    """Turn a plain or ``async`` function into a job (``@job`` or ``@job(queue=..., retry=...)``)."""
+    """Turn a plain or ``async`` function into a job: ``@job`` or ``@job(queue=..., retry=5)``."""
 
     def decorate(target: Callable[..., Any]) -> JobFunction:
         from henchman.app import default_app

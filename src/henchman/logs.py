@@ -19,7 +19,10 @@ _JOB_FIELDS = ("job_class", "jid", "queue", "bid", "tags", "elapsed")
 
 
 def _timestamp(created: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created)) + f".{int(created % 1 * 1000):03d}Z"
+    return (
+        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
+        + f".{int(created % 1 * 1000):03d}Z"
+    )
 
 
 class TextFormatter(logging.Formatter):
@@ -45,8 +48,12 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         data: dict[str, Any] = {
-            "ts": _timestamp(record.created), "pid": os.getpid(), "tid": _tid(record.thread),
-            "lvl": record.levelname, "msg": record.getMessage(), "logger": record.name,
+            "ts": _timestamp(record.created),
+            "pid": os.getpid(),
+            "tid": _tid(record.thread),
+            "lvl": record.levelname,
+            "msg": record.getMessage(),
+            "logger": record.name,
         }
         for field in _JOB_FIELDS:
             value = getattr(record, field, None)

@@ -17,6 +17,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -58,7 +59,7 @@ def _check_value(value: Any, path: str) -> None:
             raise TypeError(f"{path} = {value!r} is outside the 64-bit range JSON readers accept")
         return
     if kind is float:
-        if value != value or value in (float("inf"), float("-inf")):
+        if not math.isfinite(value):
             raise TypeError(f"{path} = {value!r} is not a finite number and cannot be JSON")
         return
     if kind is list:

@@ -70,7 +70,9 @@ def error_class(exc: BaseException) -> str:
     """The exception's class name as shown in the Web UI (module-qualified unless builtin)."""
     kind = type(exc)
     module = kind.__module__
-    return kind.__qualname__ if module in ("builtins", "__main__") else f"{module}.{kind.__qualname__}"
+    return (
+        kind.__qualname__ if module in ("builtins", "__main__") else f"{module}.{kind.__qualname__}"
+    )
 
 
 def compress_backtrace(lines: list[str]) -> str:
@@ -95,7 +97,7 @@ def backtrace_lines(exc: BaseException, option: Any) -> list[str] | None:
     return flat[: int(option)] if isinstance(option, int) else None
 
 
-def decide(
+def decide(  # noqa: PLR0912 - Sidekiq's rules read best as one sequence
     payload: dict[str, Any],
     exc: BaseException,
     *,

@@ -25,8 +25,10 @@ def load_cli_settings(
 
     try:
         return load_settings(
-            config_file=Path(config_file) if config_file else None, environment=environment,
-            env=os.environ, flags=flags,
+            config_file=Path(config_file) if config_file else None,
+            environment=environment,
+            env=os.environ,
+            flags=flags,
         )
     except ConfigError as exc:
         raise SystemExit(_error(str(exc))) from None
@@ -56,11 +58,15 @@ def require(target: str) -> None:
 
 
 @click.command()
-@click.option("-r", "--require", "requires", multiple=True, help="Module or file to import (repeatable).")
+@click.option(
+    "-r", "--require", "requires", multiple=True, help="Module or file to import (repeatable)."
+)
 @click.option("-q", "--queue", "queues", multiple=True, help="Queue NAME[,WEIGHT] (repeatable).")
 @click.option("-c", "--concurrency", type=int, default=None, help="Worker threads (default 10).")
 @click.option("--async-concurrency", type=int, default=None, help="Async job slots (default 100).")
-@click.option("-t", "--timeout", type=float, default=None, help="Shutdown timeout in s (default 25).")
+@click.option(
+    "-t", "--timeout", type=float, default=None, help="Shutdown timeout in s (default 25)."
+)
 @click.option("-g", "--tag", default=None, help="Tag shown in the process list.")
 @click.option("-C", "--config", "config_file", default=None, help="YAML or TOML config file.")
 @click.option("-e", "--env", "environment", default=None, help="Environment section to use.")
@@ -69,10 +75,18 @@ def require(target: str) -> None:
 @click.option("-P", "--processes", type=int, default=None, help="Worker processes (default 1).")
 @click.option("--json-logs", is_flag=True, default=None, help="Log one JSON object per line.")
 def run(
-    requires: tuple[str, ...], queues: tuple[str, ...], concurrency: int | None,
-    async_concurrency: int | None, timeout: float | None, tag: str | None,
-    config_file: str | None, environment: str | None, verbose: bool, log_level: str | None,
-    processes: int | None, json_logs: bool | None,
+    requires: tuple[str, ...],
+    queues: tuple[str, ...],
+    concurrency: int | None,
+    async_concurrency: int | None,
+    timeout: float | None,
+    tag: str | None,
+    config_file: str | None,
+    environment: str | None,
+    verbose: bool,
+    log_level: str | None,
+    processes: int | None,
+    json_logs: bool | None,
 ) -> None:
     """Run a worker process."""
     from henchman.config_loader import parse_queue
@@ -82,9 +96,14 @@ def run(
     except ConfigError as exc:
         raise SystemExit(_error(str(exc))) from None
     flags: dict[str, Any] = {
-        "require": requires or None, "queues": parsed or None, "concurrency": concurrency,
-        "async_concurrency": async_concurrency, "timeout": timeout, "tag": tag,
-        "log_level": "DEBUG" if verbose else log_level, "processes": processes,
+        "require": requires or None,
+        "queues": parsed or None,
+        "concurrency": concurrency,
+        "async_concurrency": async_concurrency,
+        "timeout": timeout,
+        "tag": tag,
+        "log_level": "DEBUG" if verbose else log_level,
+        "processes": processes,
         "json_logs": json_logs,
     }
     settings = load_cli_settings(config_file=config_file, environment=environment, flags=flags)
@@ -97,7 +116,9 @@ def run(
         except ConfigError as exc:
             raise SystemExit(_error(str(exc))) from None
         except Exception:
-            click.echo(f"henchman: importing {target!r} failed:\n{traceback.format_exc()}", err=True)
+            click.echo(
+                f"henchman: importing {target!r} failed:\n{traceback.format_exc()}", err=True
+            )
             raise SystemExit(1) from None
     from henchman.app import default_app
     from henchman.server.launcher import Launcher
@@ -106,7 +127,8 @@ def run(
     app.configure(settings)
     if not len(app.registry):
         logging.getLogger("henchman").warning(
-            "no jobs are registered: pass the module that defines them with -r")
+            "no jobs are registered: pass the module that defines them with -r"
+        )
     launcher = Launcher(app, settings)
     try:
         launcher.run()

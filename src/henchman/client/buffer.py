@@ -115,5 +115,8 @@ class PushBuffer:
         if not self._items or self.flush():
             return
         for plan in self._items:
-            log.error("push of job %s to queue %r could not be delivered: Redis unreachable",
-                      plan.jid, plan.queue)
+            log.error(
+                "push of job %s to queue %r could not be delivered: Redis unreachable",
+                plan.jid,
+                plan.queue,
+            )

@@ -71,7 +71,9 @@ def plan_bulk(
     plans: list[PushPlan] = []
     for index, args in enumerate(args_list):
         if not isinstance(args, list | tuple):
-            raise TypeError(f"perform_bulk item {index} is {type(args).__name__}, not a list of args")
+            raise TypeError(
+                f"perform_bulk item {index} is {type(args).__name__}, not a list of args"
+            )
         try:
             plan = plan_push(name, args, options, middleware, now=now, at=at)
         except TypeError as exc:

@@ -21,7 +21,9 @@ log = logging.getLogger("henchman.job")
 def _extra(run: JobRun) -> dict[str, Any]:
     payload = run.payload
     extra: dict[str, Any] = {
-        "jid": payload.get("jid"), "job_class": payload.get("class"), "queue": run.queue,
+        "jid": payload.get("jid"),
+        "job_class": payload.get("class"),
+        "queue": run.queue,
     }
     if "bid" in payload:
         extra["bid"] = payload["bid"]

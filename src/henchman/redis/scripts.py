@@ -42,6 +42,8 @@ class AsyncScripts:
             n: client.register_script(source(n)) for n in NAMES
         }
 
-    async def __call__(self, name: str, keys: list[str], args: list[Any], client: Any = None) -> Any:
+    async def __call__(
+        self, name: str, keys: list[str], args: list[Any], client: Any = None
+    ) -> Any:
         """Run script ``name`` (on ``client``, e.g. a pipeline, if given)."""
         return await self._scripts[name](keys=keys, args=args, client=client)

@@ -9,6 +9,7 @@ import asyncio
 import collections
 import random
 from collections.abc import Sequence
+from typing import cast
 
 import redis.asyncio as aredis
 
@@ -20,6 +21,7 @@ from henchman.server.fetch import (
     MULTI_QUEUE_BLOCK,
     UnitOfWork,
     fetch_keys,
+    give_back_order,
     units_from_reply,
     working_keys,
 )
@@ -55,6 +57,8 @@ class AsyncReliableFetcher:
         self._lock = asyncio.Lock()
         self._idle = 0
         self._failures = 0
+        #: True while a fetch round trip is in flight (a stop waits for it before requeueing).
+        self.fetching = False
 
     async def take(self) -> UnitOfWork | None:
         """The next job, or ``None`` after a short idle wait or once quiet."""
@@ -66,9 +70,16 @@ class AsyncReliableFetcher:
                 if self._is_quiet():
                     return None
                 async with self._lock:
-                    if self._buffer:
+                    if self._buffer or self._is_quiet():
                         continue
-                    units = await self._round()
+                    self.fetching = True
+                    try:
+                        units = await self._round()
+                        if units and self._is_quiet():
+                            await self._give_back(units)  # see ReliableFetcher._take
+                            return None
+                    finally:
+                        self.fetching = False
                 if units is None:
                     return None
                 if units:
@@ -87,9 +98,13 @@ class AsyncReliableFetcher:
             if not units and not self._is_quiet():
                 first = order[0]
                 raw = await self._redis.blmove(
-                    keys.queue(first), self.working[first], self._block, "RIGHT", "LEFT"
+                    keys.queue(first), self.working[first], cast(int, self._block), "RIGHT", "LEFT"
                 )
-                units = [UnitOfWork(first, raw, self.working[first])] if raw is not None else []
+                units = (
+                    []
+                    if raw is None
+                    else [UnitOfWork(first, cast(bytes, raw), self.working[first])]
+                )
         except TRANSIENT as exc:
             self._outages.failed(exc)
             await asyncio.sleep(backoff_delay(self._failures))
@@ -99,9 +114,16 @@ class AsyncReliableFetcher:
         self._outages.succeeded()
         return units if units else None
 
+    async def _give_back(self, units: list[UnitOfWork]) -> None:
+        pipe = self._redis.pipeline(transaction=True)
+        for unit in give_back_order(units):
+            pipe.lrem(unit.working_key, 1, unit.raw)  # type: ignore[arg-type]
+            pipe.rpush(keys.queue(unit.queue), unit.raw)
+        await pipe.execute()
+
     async def acknowledge(self, unit: UnitOfWork) -> None:
         """Remove a finished job from its working list."""
-        await self._redis.lrem(unit.working_key, 1, unit.raw)
+        await self._redis.lrem(unit.working_key, 1, unit.raw)  # type: ignore[arg-type]
 
     def drop_buffered(self) -> int:
         """Forget fetched-but-unstarted jobs (they stay in the working list for requeue)."""

@@ -14,6 +14,7 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -60,15 +61,21 @@ class Capsule:
         self.queues = tuple(queues)
         self.concurrency = concurrency
         self.async_concurrency = async_concurrency if app.registry.has_async() else 0
-        self.sync_threads = concurrency if (app.registry.has_sync() or not self.async_concurrency) else 0
+        self.sync_threads = (
+            concurrency if (app.registry.has_sync() or not self.async_concurrency) else 0
+        )
         self._redis = client
         self._scripts = Scripts(client)
         self._async_client_factory = async_client
         self.outages = outages
         self.stopping = threading.Event()
         self.fetcher = ReliableFetcher(
-            client, self._scripts, identity, queues,
-            block_timeout=settings.fetch_timeout, outages=outages,
+            client,
+            self._scripts,
+            identity,
+            queues,
+            block_timeout=settings.fetch_timeout,
+            outages=outages,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: threading.Thread | None = None
@@ -113,7 +120,6 @@ class Capsule:
         async_done = not self.async_concurrency or self._async_done.is_set()
         return threads_done and async_done
 
-
     def stop(self) -> int:
         """Mark the capsule stopping and push unfinished jobs back to the head of their queues.
 
@@ -122,8 +128,14 @@ class Capsule:
         """
         self.stopping.set()
         self.quiet()
+        # No fetch may be in flight during the final requeue, or a BLMOVE could take a job
+        # after it and strand it in a working list until orphan recovery.
+        self.fetcher.wait_for_fetch(self.settings.fetch_timeout + 1)
         if self._afetcher is not None:
             self._afetcher.drop_buffered()
+            deadline = time.monotonic() + self.settings.fetch_timeout + 1
+            while self._afetcher.fetching and time.monotonic() < deadline:
+                time.sleep(0.01)
         moved = call_until_done(self.fetcher.requeue_all, self.outages, lambda: True)
         if self._loop is not None and self._loop.is_running():
             self._loop.call_soon_threadsafe(self._loop.stop)
@@ -143,7 +155,8 @@ class Capsule:
 
     def _finish(self, write: Write) -> None:
         call_until_done(
-            lambda: self._scripts("ack", write.keys, write.args), self.outages,
+            lambda: self._scripts("ack", write.keys, write.args),
+            self.outages,
             self.stopping.is_set,
         )
 
@@ -166,14 +179,16 @@ class Capsule:
             self._loop = loop
             asyncio.set_event_loop(loop)
             if workers:
-                loop.create_task(self._async_main())
+                self._main_task = loop.create_task(self._async_main())
             loop.call_soon(ready.set)
             try:
                 loop.run_forever()
             finally:
                 self._async_done.set()
 
-        self._loop_thread = threading.Thread(target=main, name=f"henchman-{self.name}-loop", daemon=True)
+        self._loop_thread = threading.Thread(
+            target=main, name=f"henchman-{self.name}-loop", daemon=True
+        )
         self._loop_thread.start()
         ready.wait(5)
 
@@ -181,8 +196,13 @@ class Capsule:
         client = self._async_client_factory()
         scripts = AsyncScripts(client)
         self._afetcher = AsyncReliableFetcher(
-            client, scripts, self.identity, self.queues, block_timeout=self.settings.fetch_timeout,
-            outages=self.outages, is_quiet=self.fetcher.quiet.is_set,
+            client,
+            scripts,
+            self.identity,
+            self.queues,
+            block_timeout=self.settings.fetch_timeout,
+            outages=self.outages,
+            is_quiet=self.fetcher.quiet.is_set,
         )
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=max(self.concurrency, 1), thread_name_prefix=f"henchman-{self.name}-sync"
@@ -226,4 +246,3 @@ class Capsule:
                 continue
             self.outages.succeeded()
             return
-

@@ -24,7 +24,7 @@ import random
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import redis
 
@@ -73,13 +73,20 @@ def fetch_keys(order: Sequence[str], working: dict[str, str]) -> list[str]:
     return out
 
 
-def units_from_reply(reply: Sequence[Any], order: Sequence[str], working: dict[str, str]) -> list[UnitOfWork]:
+def units_from_reply(
+    reply: Sequence[Any], order: Sequence[str], working: dict[str, str]
+) -> list[UnitOfWork]:
     """Turn ``fetch.lua``'s flat reply into units of work."""
     units = []
     for i in range(0, len(reply), 2):
         name = order[int(reply[i]) - 1]
         units.append(UnitOfWork(name, reply[i + 1], working[name]))
     return units
+
+
+def give_back_order(units: Sequence[UnitOfWork]) -> list[UnitOfWork]:
+    """Order for RPUSHing fetched jobs back so the first fetched ends at the head again."""
+    return list(reversed(units))
 
 
 class ReliableFetcher:
@@ -134,9 +141,14 @@ class ReliableFetcher:
             if not self._fetch_lock.acquire(timeout=self._block):
                 continue
             try:
-                if self._buffer:
+                if self._buffer or self.quiet.is_set():
                     continue
                 units = self._round()
+                if units and self.quiet.is_set():
+                    # Fetched while the process went quiet (a BLMOVE cannot be interrupted):
+                    # give the jobs straight back so a stop never strands them.
+                    self._give_back(units)
+                    return None
             finally:
                 self._fetch_lock.release()
             if units is None:
@@ -144,6 +156,17 @@ class ReliableFetcher:
             if units:
                 self._buffer.extend(units[1:])
                 return units[0]
+
+    def _give_back(self, units: list[UnitOfWork]) -> None:
+        pipe = self._redis.pipeline(transaction=True)
+        for unit in give_back_order(units):
+            pipe.lrem(unit.working_key, 1, unit.raw)  # type: ignore[arg-type]
+            pipe.rpush(keys.queue(unit.queue), unit.raw)
+        pipe.execute()
+
+    def wait_for_fetch(self, timeout: float) -> bool:
+        """Block further fetches and wait until none is in flight (before a final requeue)."""
+        return self._fetch_lock.acquire(timeout=timeout)
 
     def _round(self) -> list[UnitOfWork] | None:
         """One fetch round: batch fetch, else block on one queue. ``None`` = nothing, go idle."""
@@ -154,9 +177,13 @@ class ReliableFetcher:
             if not units and not self.quiet.is_set():
                 first = order[0]
                 raw = self._redis.blmove(
-                    keys.queue(first), self.working[first], self._block, "RIGHT", "LEFT"
+                    keys.queue(first), self.working[first], cast(int, self._block), "RIGHT", "LEFT"
                 )
-                units = [UnitOfWork(first, raw, self.working[first])] if raw is not None else []
+                units = (
+                    []
+                    if raw is None
+                    else [UnitOfWork(first, cast(bytes, raw), self.working[first])]
+                )
         except TRANSIENT as exc:
             self._outages.failed(exc)
             self._sleep(backoff_delay(self._failures))
@@ -167,7 +194,7 @@ class ReliableFetcher:
         return units if units else None
 
     def acknowledge(self, unit: UnitOfWork) -> None:
-        self._redis.lrem(unit.working_key, 1, unit.raw)
+        self._redis.lrem(unit.working_key, 1, unit.raw)  # type: ignore[arg-type]
 
     def drop_buffered(self) -> int:
         """Forget fetched-but-unstarted jobs (they stay in the working list for requeue)."""

@@ -49,16 +49,33 @@ def new_identity(nonce: str) -> str:
 
 
 def info(
-    identity: str, *, started_at: float, tag: str | None, concurrency: int,
-    queues: list[str], weights: list[dict[str, int]], labels: list[str], version: str,
+    identity: str,
+    *,
+    started_at: float,
+    tag: str | None,
+    concurrency: int,
+    queues: list[str],
+    weights: list[dict[str, int]],
+    labels: list[str],
+    version: str,
 ) -> bytes:
     """The ``info`` field: what Sidekiq's API and Web UI read about a process."""
     hostname, pid, _ = identity.rsplit(":", 2)
-    return orjson.dumps({
-        "hostname": hostname, "started_at": started_at, "pid": int(pid), "tag": tag or "",
-        "concurrency": concurrency, "queues": queues, "weights": weights, "labels": labels,
-        "identity": identity, "version": version, "embedded": False,
-    })
+    return orjson.dumps(
+        {
+            "hostname": hostname,
+            "started_at": started_at,
+            "pid": int(pid),
+            "tag": tag or "",
+            "concurrency": concurrency,
+            "queues": queues,
+            "weights": weights,
+            "labels": labels,
+            "identity": identity,
+            "version": version,
+            "embedded": False,
+        }
+    )
 
 
 def work_entries(work: Mapping[int, tuple[str, dict[str, Any], float]]) -> dict[str, bytes]:
@@ -82,8 +99,15 @@ class Heartbeat:
     """Writes this process's state every beat and returns any remote signal."""
 
     def __init__(
-        self, client: redis.Redis, identity: str, info_json: bytes, counters: Counters,
-        *, ttl: float, concurrency: int, clock: Callable[[], float] = time.time,
+        self,
+        client: redis.Redis,
+        identity: str,
+        info_json: bytes,
+        counters: Counters,
+        *,
+        ttl: float,
+        concurrency: int,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._redis = client
         self.identity = identity
@@ -113,10 +137,18 @@ class Heartbeat:
                     pipe.hset(key, mapping=entries)  # type: ignore[arg-type]
                     pipe.expire(key, self._ttl)
             pipe.sadd(keys.PROCESSES, identity)
-            pipe.hset(keys.process(identity), mapping={
-                "info": self._info, "busy": busy, "beat": repr(now), "quiet": str(quiet).lower(),
-                "rss": rss_kb(), "rtt_us": rtt_us, "concurrency": self._concurrency,
-            })
+            pipe.hset(
+                keys.process(identity),
+                mapping={
+                    "info": self._info,
+                    "busy": busy,
+                    "beat": repr(now),
+                    "quiet": str(quiet).lower(),
+                    "rss": rss_kb(),
+                    "rtt_us": rtt_us,
+                    "concurrency": self._concurrency,
+                },
+            )
             pipe.expire(keys.process(identity), self._ttl)
             pipe.rpop(keys.process_signals(identity))
             replies = pipe.execute()
@@ -144,7 +176,8 @@ class Heartbeat:
         self._add_stats(pipe, processed, failed, self._clock())
         pipe.srem(keys.PROCESSES, self.identity)
         pipe.unlink(
-            keys.process(self.identity), keys.process_work(self.identity),
+            keys.process(self.identity),
+            keys.process_work(self.identity),
             keys.process_workers(self.identity),
         )
         pipe.execute()

@@ -77,34 +77,58 @@ class Launcher:
         client = self.connector.check()
         self.redis = client
         self.scripts = Scripts(client)
-        queues = ", ".join(f"{q.name}{',' + str(q.weight) if q.weight else ''}" for q in settings.queues)
+        queues = ", ".join(
+            f"{q.name}{',' + str(q.weight) if q.weight else ''}" for q in settings.queues
+        )
         startup.check_server(
-            client, embedded=settings.redis_url is None, version=self.version, queues=queues,
+            client,
+            embedded=settings.redis_url is None,
+            version=self.version,
+            queues=queues,
             concurrency=f"concurrency {settings.concurrency} threads, "
             f"{settings.async_concurrency} async",
         )
         capsule = Capsule(
-            "default", self.app, settings, self.identity, settings.queues, client,
-            self.connector.asyncio, self.counters, self.outages,
-            concurrency=settings.concurrency, async_concurrency=settings.async_concurrency,
+            "default",
+            self.app,
+            settings,
+            self.identity,
+            settings.queues,
+            client,
+            self.connector.asyncio,
+            self.counters,
+            self.outages,
+            concurrency=settings.concurrency,
+            async_concurrency=settings.async_concurrency,
         )
         self.capsules = [capsule]
         register_working_lists(client, self.identity, capsule.fetcher.working)
         self.heartbeat = Heartbeat(
-            client, self.identity,
+            client,
+            self.identity,
             info(
-                self.identity, started_at=self.clock(), tag=settings.tag,
-                concurrency=settings.concurrency, queues=[q.name for q in settings.queues],
+                self.identity,
+                started_at=self.clock(),
+                tag=settings.tag,
+                concurrency=settings.concurrency,
+                queues=[q.name for q in settings.queues],
                 weights=[{q.name: q.weight} for q in settings.queues],
-                labels=list(settings.labels), version=self.version,
+                labels=list(settings.labels),
+                version=self.version,
             ),
-            self.counters, ttl=settings.process_ttl, concurrency=settings.concurrency,
+            self.counters,
+            ttl=settings.process_ttl,
+            concurrency=settings.concurrency,
             clock=self.clock,
         )
         self.poller = Poller(client, self.scripts, self.clock)
         self.recovery = OrphanRecovery(
-            client, self.scripts, self.identity, poison_limit=settings.poison_pill_limit,
-            dead_max_jobs=settings.dead_max_jobs, dead_timeout=settings.dead_timeout,
+            client,
+            self.scripts,
+            self.identity,
+            poison_limit=settings.poison_pill_limit,
+            dead_max_jobs=settings.dead_max_jobs,
+            dead_timeout=settings.dead_timeout,
             clock=self.clock,
         )
         self._beat()
@@ -154,18 +178,26 @@ class Launcher:
             return
         self.quiet()
         deadline = time.monotonic() + self.settings.timeout
-        log.info("stopping: waiting up to %.0f s for %d running job(s)", self.settings.timeout,
-                 self.busy)
+        log.info(
+            "stopping: waiting up to %.0f s for %d running job(s)", self.settings.timeout, self.busy
+        )
         while time.monotonic() < deadline and not all(c.idle() for c in self.capsules):
             time.sleep(0.02)
         still_running = self.busy
         requeued = sum(capsule.stop() for capsule in self.capsules)
         if still_running:
-            log.warning("timeout reached: %d job(s) still running; %d job(s) pushed back to the "
-                        "head of their queues", still_running, requeued)
+            log.warning(
+                "timeout reached: %d job(s) still running; %d job(s) pushed back to the "
+                "head of their queues",
+                still_running,
+                requeued,
+            )
         self._guard(self.heartbeat.clear)
-        self._guard(lambda: unregister_working_lists(
-            self.redis, {k: v for c in self.capsules for k, v in c.fetcher.working.items()}))
+        self._guard(
+            lambda: unregister_working_lists(
+                self.redis, {k: v for c in self.capsules for k, v in c.fetcher.working.items()}
+            )
+        )
         self.done.set()
         log.info("worker %s stopped", self.identity)
 
@@ -196,10 +228,13 @@ class Launcher:
                 next_recovery = now + settings.orphan_check_interval
 
     def _beat(self) -> None:
-        signal = self._guard(lambda: self.heartbeat.beat(
-            busy=self.busy, quiet=self.quiet_event.is_set(),
-            work={k: v for c in self.capsules for k, v in c.processor.work.items()},
-        ))
+        signal = self._guard(
+            lambda: self.heartbeat.beat(
+                busy=self.busy,
+                quiet=self.quiet_event.is_set(),
+                work={k: v for c in self.capsules for k, v in c.processor.work.items()},
+            )
+        )
         if signal:
             log.info("received remote signal %s", signal)
             self.requests.put(signal)

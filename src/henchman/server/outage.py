@@ -35,8 +35,9 @@ class OutageLog:
         with self._lock:
             if self._down_since is None:
                 self._down_since = time.monotonic()
-                log.warning("Redis unavailable (%s: %s); retrying with backoff",
-                            type(exc).__name__, exc)
+                log.warning(
+                    "Redis unavailable (%s: %s); retrying with backoff", type(exc).__name__, exc
+                )
 
     def succeeded(self) -> None:
         """Note a successful Redis call."""
@@ -50,11 +51,13 @@ class OutageLog:
 
 def backoff_delay(attempt: int, cap: float = 5.0) -> float:
     """Delay before retry ``attempt`` (from 0): 0.1 s doubling up to ``cap``."""
-    return min(cap, 0.1 * 2**attempt)
+    return float(min(cap, 0.1 * 2.0**attempt))
 
 
 def call_until_done(
-    fn: Callable[[], T], outages: OutageLog, give_up: Callable[[], bool],
+    fn: Callable[[], T],
+    outages: OutageLog,
+    give_up: Callable[[], bool],
     sleep: Callable[[float], object] = time.sleep,
 ) -> T | None:
     """Call ``fn`` until it succeeds, backing off on transient errors; ``None`` if ``give_up()``

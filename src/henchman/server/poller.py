@@ -40,10 +40,13 @@ class Poller:
         moved = 0
         for zset in (keys.SCHEDULE, keys.RETRY):
             while True:
-                count = int(self._scripts(
-                    "schedule", [zset, keys.QUEUES],
-                    [repr(self._clock()), BATCH, keys.QUEUE_PREFIX],
-                ))
+                count = int(
+                    self._scripts(
+                        "schedule",
+                        [zset, keys.QUEUES],
+                        [repr(self._clock()), BATCH, keys.QUEUE_PREFIX],
+                    )
+                )
                 moved += count
                 if count < BATCH:
                     break

@@ -85,7 +85,7 @@ class Processor:
         self.run_coroutine = run_coroutine
         self.clock = clock
         self.rng = rng or random.Random()
-        #: Running jobs for the heartbeat's ``<identity>:work`` hash: run key -> (queue, payload, run_at).
+        #: Running jobs for the ``<identity>:work`` hash: run key -> (queue, payload, run_at).
         self.work: dict[int, tuple[str, dict[str, Any], float]] = {}
 
     # --- decisions --------------------------------------------------------------------------
@@ -121,8 +121,10 @@ class Processor:
         record.setdefault("jid", wire.new_jid())
         record.setdefault("retry", False)
         record.update(
-            error_message=str(exc)[: retry.MAX_ERROR_MESSAGE], error_class="henchman.PayloadError",
-            failed_at=now, raw_payload=wire.raw_text(unit.raw),
+            error_message=str(exc)[: retry.MAX_ERROR_MESSAGE],
+            error_class="henchman.PayloadError",
+            failed_at=now,
+            raw_payload=wire.raw_text(unit.raw),
         )
         log.error("dead: unreadable job in queue %r: %s", unit.queue, exc)
         self._report(exc, {"queue": unit.queue, "raw_payload": wire.raw_text(unit.raw)})
@@ -139,8 +141,12 @@ class Processor:
         hook = definition.hook("retry_in") if definition else None
         now = self.clock()
         decision = retry.decide(
-            payload, exc, now=now, jitter=self.rng.random(),
-            default_max_retries=self.settings.max_retries, retry_in=hook,
+            payload,
+            exc,
+            now=now,
+            jitter=self.rng.random(),
+            default_max_retries=self.settings.max_retries,
+            retry_in=hook,
         )
         self._report(exc, {"job": decision.payload, "queue": unit.queue})
         if decision.exhausted:
@@ -158,10 +164,18 @@ class Processor:
         cutoff = now - self.settings.dead_timeout
         return Write(
             [unit.working_key, keys.DEAD],
-            [unit.raw, _score(now), wire.encode(record), _score(cutoff), self.settings.dead_max_jobs],
+            [
+                unit.raw,
+                _score(now),
+                wire.encode(record),
+                _score(cutoff),
+                self.settings.dead_max_jobs,
+            ],
         )
 
-    def _exhausted(self, definition: JobDefinition | None, job: dict[str, Any], exc: BaseException) -> None:
+    def _exhausted(
+        self, definition: JobDefinition | None, job: dict[str, Any], exc: BaseException
+    ) -> None:
         hook = definition.hook("retries_exhausted") if definition else None
         if hook is not None:
             try:

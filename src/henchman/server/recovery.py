@@ -50,8 +50,15 @@ class OrphanRecovery:
     """Finds dead processes' working lists and gives their jobs back."""
 
     def __init__(
-        self, client: redis.Redis, scripts: Scripts, identity: str, *, poison_limit: int,
-        dead_max_jobs: int, dead_timeout: float, clock: Callable[[], float],
+        self,
+        client: redis.Redis,
+        scripts: Scripts,
+        identity: str,
+        *,
+        poison_limit: int,
+        dead_max_jobs: int,
+        dead_timeout: float,
+        clock: Callable[[], float],
     ) -> None:
         self._redis = client
         self._scripts = scripts
@@ -86,8 +93,14 @@ class OrphanRecovery:
                 continue
             moved, poisoned = self._scripts(
                 "recover",
-                [field.decode(), keys.queue(queue), keys.process(owner), keys.RECOVERIES,
-                 keys.POISON, keys.WORKING_LISTS],
+                [
+                    _text(field),
+                    keys.queue(queue),
+                    keys.process(owner),
+                    keys.RECOVERIES,
+                    keys.POISON,
+                    keys.WORKING_LISTS,
+                ],
                 [field, self._poison_limit, RECOVERIES_TTL],
             )
             if moved < 0:
@@ -95,7 +108,10 @@ class OrphanRecovery:
             if moved or poisoned:
                 log.warning(
                     "recovered %d job(s) of dead process %s to queue %r (%d poison pill(s))",
-                    moved, owner, queue, poisoned,
+                    moved,
+                    owner,
+                    queue,
+                    poisoned,
                 )
                 self._count(int(moved))
             total += int(moved)
@@ -117,8 +133,11 @@ class OrphanRecovery:
             try:
                 record = wire.decode_loose(raw)
             except Exception:
-                record = {"class": "henchman.InvalidPayload", "args": [],
-                          "raw_payload": wire.raw_text(raw)}
+                record = {
+                    "class": "henchman.InvalidPayload",
+                    "args": [],
+                    "raw_payload": wire.raw_text(raw),
+                }
             record.update(
                 error_class=POISON_CLASS,
                 error_message=(
@@ -129,8 +148,20 @@ class OrphanRecovery:
                 failed_at=now,
             )
             self._scripts(
-                "ack", [keys.POISON, keys.DEAD],
-                [raw, repr(now), wire.encode(record), repr(now - self._dead_timeout), self._dead_max],
+                "ack",
+                [keys.POISON, keys.DEAD],
+                [
+                    raw,
+                    repr(now),
+                    wire.encode(record),
+                    repr(now - self._dead_timeout),
+                    self._dead_max,
+                ],
             )
-            log.error("poison pill %s (%s) moved to the dead set", record.get("jid"),
-                      record.get("class"))
+            log.error(
+                "poison pill %s (%s) moved to the dead set", record.get("jid"), record.get("class")
+            )
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 log = logging.getLogger("henchman")
 
@@ -25,7 +25,14 @@ def install(requests: queue.SimpleQueue[str]) -> None:
     for name in HANDLED:
         signum = getattr(signal, f"SIG{name}", None)
         if signum is not None:
-            signal.signal(signum, lambda _num, _frame, name=name: requests.put(name))
+            signal.signal(signum, _forwarder(requests, name))
+
+
+def _forwarder(requests: queue.SimpleQueue[str], name: str) -> Callable[[int, object], None]:
+    def handler(_signum: int, _frame: object) -> None:
+        requests.put(name)
+
+    return handler
 
 
 def dump_stacks(loops: Iterable[asyncio.AbstractEventLoop] = ()) -> str:
@@ -42,7 +49,11 @@ def dump_stacks(loops: Iterable[asyncio.AbstractEventLoop] = ()) -> str:
             continue
         for task in list(tasks):
             frames = task.get_stack()
-            stack = "".join(traceback.format_list(traceback.extract_stack(frames[-1]))) if frames else ""
+            stack = (
+                "".join(traceback.format_list(traceback.extract_stack(frames[-1])))
+                if frames
+                else ""
+            )
             parts.append(f"Task {task.get_name()}:\n{stack}")
     text = "\n".join(parts)
     log.warning("TTIN: stack dump of %d thread(s) and tasks\n%s", len(names), text)

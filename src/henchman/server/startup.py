@@ -47,24 +47,31 @@ def server_warnings(info: dict[str, Any], policy: str | None, embedded: bool) ->
     return warnings
 
 
-def check_server(client: redis.Redis, *, embedded: bool, version: str, queues: str,
-                 concurrency: str) -> None:
+def check_server(
+    client: redis.Redis, *, embedded: bool, version: str, queues: str, concurrency: str
+) -> None:
     """Log the startup lines and warnings; raise :class:`ConfigError` on an unusable server."""
     info = client.info("server")
     persistence = client.info("persistence")
     try:
-        policy_reply = client.config_get("maxmemory-policy")
-        policy: str | None = _text(policy_reply.get(b"maxmemory-policy", policy_reply.get(
-            "maxmemory-policy")))
+        policy_reply: dict[Any, Any] = dict(client.config_get("maxmemory-policy"))
+        policy = _text(policy_reply.get(b"maxmemory-policy", policy_reply.get("maxmemory-policy")))
     except redis.ResponseError:
         policy = None  # CONFIG is often disabled on managed Redis
     merged = {**info, **persistence}
-    server_kind = "Valkey " + str(info["valkey_version"]) if "valkey_version" in info else (
-        "Redis " + str(info.get("redis_version")))
+    server_kind = (
+        "Valkey " + str(info["valkey_version"])
+        if "valkey_version" in info
+        else ("Redis " + str(info.get("redis_version")))
+    )
     log.info("henchman %s", version)
     log.info("Python %s (%s)", platform.python_version(), platform.python_implementation())
-    log.info("%s, mode %s%s", server_kind, info.get("redis_mode", "standalone"),
-             " (embedded)" if embedded else "")
+    log.info(
+        "%s, mode %s%s",
+        server_kind,
+        info.get("redis_mode", "standalone"),
+        " (embedded)" if embedded else "",
+    )
     log.info("%s; queues: %s", concurrency, queues)
     for warning in server_warnings(merged, policy, embedded):
         log.warning(warning)

@@ -1,0 +1,117 @@
+"""Running ``henchman run`` as a real subprocess for process-level and fault tests.
+
+The worker imports ``proc_jobs.py`` (written into the test's temporary directory), which records
+every execution in Redis so tests can count executed and lost jobs by jid.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+JOBS_MODULE = """
+import os, time
+import redis
+import henchman
+
+_client = None
+
+
+def _redis():
+    global _client
+    if _client is None:
+        _client = redis.Redis.from_url(os.environ["HENCHMAN_REDIS_URL"])
+    return _client
+
+
+def _record(kind):
+    job = henchman.current_job()
+    _redis().rpush("test:" + kind, job.jid)
+
+
+@henchman.job
+def record(n):
+    _record("done")
+
+
+@henchman.job
+def slow(seconds):
+    _record("started")
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.02)
+    _record("done")
+
+
+@henchman.job
+def suicide():
+    _record("started")
+    os._exit(1)
+"""
+
+
+def write_jobs(directory: Path) -> Path:
+    path = directory / "proc_jobs.py"
+    path.write_text(JOBS_MODULE)
+    return path
+
+
+def fast_env(url: str, **extra: str) -> dict[str, str]:
+    """Environment for a worker on ``url`` with fast background loops."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HENCHMAN_", "REDIS_URL"))}
+    env.update(
+        HENCHMAN_REDIS_URL=url,
+        HENCHMAN_HEARTBEAT_INTERVAL="0.5",
+        HENCHMAN_POLL_INTERVAL_AVERAGE="0.3",
+        HENCHMAN_ORPHAN_CHECK_INTERVAL="1",
+        HENCHMAN_PROCESS_TTL="3",
+        HENCHMAN_FETCH_TIMEOUT="0.5",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+def henchman_bin() -> str:
+    return str(Path(sys.executable).with_name("henchman"))
+
+
+def start_worker(
+    directory: Path, env: dict[str, str], *args: str, log: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """Start ``henchman run -r proc_jobs`` in ``directory``; output goes to ``log``."""
+    with open(log or directory / "worker.log", "ab") as out:  # the child keeps its own fd
+        return subprocess.Popen(
+            [henchman_bin(), "run", "-r", "proc_jobs", *args],
+            cwd=directory,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
+    """Poll ``predicate`` until true; fail with ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+    """Send ``sig`` and wait for the exit code (kill after ``timeout``)."""
+    if process.poll() is None:
+        process.send_signal(sig)
+    try:
+        return process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise
