@@ -154,3 +154,14 @@ def decode_loose(raw: bytes | str) -> Payload:
     if type(found) is not dict:
         raise PayloadError("payload is not a JSON object")
     return found
+
+
+def is_utf8(raw: bytes | str) -> bool:
+    """Whether ``raw`` is text or valid UTF-8 bytes."""
+    if isinstance(raw, str):
+        return True
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

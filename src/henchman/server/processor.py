@@ -16,6 +16,7 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
+import base64
 import concurrent.futures
 import logging
 import random
@@ -126,6 +127,8 @@ class Processor:
             failed_at=now,
             raw_payload=wire.raw_text(unit.raw),
         )
+        if not wire.is_utf8(unit.raw):  # keep the exact bytes too when text cannot hold them
+            record["raw_payload_base64"] = base64.b64encode(unit.raw).decode()
         log.error("dead: unreadable job in queue %r: %s", unit.queue, exc)
         self._report(exc, {"queue": unit.queue, "raw_payload": wire.raw_text(unit.raw)})
         return self._dead_write(unit, record, now)
