@@ -126,9 +126,8 @@ def test_a_job_that_kills_its_process_is_dead_after_three_recoveries(
                 restarts += 1
                 assert restarts <= 5, "the poison pill kept killing workers"
                 worker = start_worker(workdir, fast_env(redis_db.url), "-c", "1")
-            current = worker
             wait_for(
-                lambda: current.poll() is not None or redis_db.client.zcard(keys.DEAD) > 0,
+                lambda w=worker: w.poll() is not None or redis_db.client.zcard(keys.DEAD) > 0,
                 timeout=60,
                 what="a crash or the dead record",
             )

@@ -159,7 +159,8 @@ def test_unknown_config_key_is_a_one_line_error_with_exit_2(
     )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
-    assert "concurency" in result.stderr and "henchman.yml" in result.stderr
+    assert "concurency" in result.stderr
+    assert "henchman.yml" in result.stderr
 
 
 def test_bad_queue_weight_is_a_one_line_error_with_exit_2(redis_db: RedisDB, workdir: Path) -> None:

@@ -54,6 +54,14 @@ class JobRecord:
             except PayloadError:
                 self.item = {}
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, JobRecord):
+            return NotImplemented
+        return (self.raw, self.score, self.queue) == (other.raw, other.score, other.queue)
+
+    def __hash__(self) -> int:
+        return hash((self.raw, self.score))
+
     def __repr__(self) -> str:
         return f"<JobRecord jid={self.jid!r} class={self.klass!r} queue={self.queue!r}>"
 
