@@ -62,6 +62,10 @@ class Henchman:
         self.error_handlers: list[ErrorHandler] = [log_error]
         #: Called with ``(payload, exc)`` when a job dies (retries exhausted or killed).
         self.death_handlers: list[DeathHandler] = []
+        #: Builds each capsule's fetcher; ``None`` is the built-in reliable fetch. A replacement
+        #: must acknowledge (see :func:`henchman.server.fetch.validate`) or the worker refuses
+        #: to start.
+        self.fetcher_factory: Callable[..., Any] | None = None
         self._client: Client | None = None
         self._aclient: AsyncClient | None = None
         self._connector: Connector | None = None

@@ -10,6 +10,7 @@ import base64
 import collections
 import random
 import signal
+import subprocess
 from pathlib import Path
 
 import orjson
@@ -17,7 +18,7 @@ import orjson
 from henchman import keys
 from henchman.app import Henchman
 from tests.conftest import RedisDB
-from tests.support.worker_process import fast_env, start_worker, stop, wait_for
+from tests.support.worker_process import fast_env, henchman_bin, start_worker, stop, wait_for
 
 OPTIONS = {"queue": "default", "retry": True}
 
@@ -159,3 +160,18 @@ def test_a_corrupt_payload_in_a_busy_queue_goes_dead_and_disturbs_nothing(
     assert dead["error_message"].startswith("payload is not valid JSON")
     assert dead["raw_payload"] == b"{not json\xff".decode("utf-8", errors="replace")
     assert base64.b64decode(dead["raw_payload_base64"]) == b"{not json\xff"
+
+
+def test_henchman_stats_shows_the_recovered_count(redis_db: RedisDB, workdir: Path) -> None:
+    redis_db.client.set(keys.STAT_RECOVERED, 7)
+    result = subprocess.run(
+        [henchman_bin(), "stats"],
+        env=fast_env(redis_db.url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Recovered:" in result.stdout
+    assert result.stdout.split("Recovered:")[1].split()[0] == "7"

@@ -24,7 +24,7 @@ import redis.asyncio as aredis
 from henchman.config import QueueSpec
 from henchman.redis.scripts import AsyncScripts, Scripts
 from henchman.server.afetch import AsyncReliableFetcher
-from henchman.server.fetch import ReliableFetcher, UnitOfWork
+from henchman.server.fetch import FetcherFactory, ReliableFetcher, UnitOfWork, validate
 from henchman.server.outage import OutageLog, call_until_done
 from henchman.server.processor import Processor, Write
 from henchman.server.stats import Counters
@@ -53,6 +53,7 @@ class Capsule:
         *,
         concurrency: int,
         async_concurrency: int,
+        fetcher_factory: FetcherFactory | None = None,
     ) -> None:
         self.name = name
         self.app = app
@@ -69,7 +70,8 @@ class Capsule:
         self._async_client_factory = async_client
         self.outages = outages
         self.stopping = threading.Event()
-        self.fetcher = ReliableFetcher(
+        factory: FetcherFactory = fetcher_factory or ReliableFetcher
+        self.fetcher = factory(
             client,
             self._scripts,
             identity,
@@ -77,6 +79,7 @@ class Capsule:
             block_timeout=settings.fetch_timeout,
             outages=outages,
         )
+        validate(self.fetcher)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: threading.Thread | None = None
         self._threads: list[threading.Thread] = []

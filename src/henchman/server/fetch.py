@@ -30,6 +30,7 @@ import redis
 
 from henchman import keys
 from henchman.config import QueueSpec
+from henchman.errors import ConfigError
 from henchman.redis.scripts import Scripts
 from henchman.server import queue_order
 from henchman.server.outage import TRANSIENT, OutageLog, backoff_delay
@@ -48,7 +49,19 @@ class UnitOfWork:
 
 
 class Fetcher(Protocol):
-    """The fetch seam. Every fetcher acknowledges: that is what makes it reliable (SPEC §9.6)."""
+    """The fetch seam. Every fetcher acknowledges: that is what makes it reliable (SPEC §9.6).
+
+    A fetched job must sit in ``working[queue]`` until :meth:`acknowledge` (the processor's
+    ``ack.lua`` removes it from ``unit.working_key``); :meth:`requeue_all` gives back what is left.
+    The simplest way to write one is to subclass :class:`ReliableFetcher`.
+    """
+
+    #: Must be ``True``: henchman refuses a fetcher that cannot acknowledge (see ``validate``).
+    reliable: bool
+    #: Queue name -> working-list key.
+    working: dict[str, str]
+    #: Set to stop fetching.
+    quiet: threading.Event
 
     def take(self) -> UnitOfWork | None:
         """The next job, or ``None`` after a short wait with nothing to do or once quiet."""
@@ -58,6 +71,32 @@ class Fetcher(Protocol):
 
     def requeue_all(self) -> int:
         """Put every unacknowledged job back at the head of its queue; return how many."""
+
+    def wait_for_fetch(self, timeout: float) -> bool:
+        """Block further fetches and wait until none is in flight."""
+
+
+FetcherFactory = Callable[..., Fetcher]
+
+_REQUIRED = ("take", "acknowledge", "requeue_all", "wait_for_fetch")
+
+
+def validate(fetcher: object) -> None:
+    """Refuse, with a reason, a fetcher that would lose jobs on a crash (SPEC §6.1, §9.6)."""
+    name = type(fetcher).__qualname__
+    missing = [m for m in _REQUIRED if not callable(getattr(fetcher, m, None))]
+    if missing:
+        raise ConfigError(
+            f"fetcher {name} cannot acknowledge jobs (missing {', '.join(missing)}); henchman "
+            "refuses fetchers that would lose a job when a worker crashes"
+        )
+    if getattr(fetcher, "reliable", False) is not True:
+        raise ConfigError(
+            f"fetcher {name} does not declare reliable = True: henchman only runs fetchers that "
+            "keep each job in a working list until it is acknowledged"
+        )
+    if not isinstance(getattr(fetcher, "working", None), dict):
+        raise ConfigError(f"fetcher {name} has no working lists ('working' mapping)")
 
 
 def working_keys(identity: str, queues: Sequence[QueueSpec]) -> dict[str, str]:

@@ -100,6 +100,7 @@ class Launcher:
             self.outages,
             concurrency=settings.concurrency,
             async_concurrency=settings.async_concurrency,
+            fetcher_factory=self.app.fetcher_factory,
         )
         self.capsules = [capsule]
         register_working_lists(client, self.identity, capsule.fetcher.working)

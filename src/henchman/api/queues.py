@@ -1,0 +1,119 @@
+"""Queues as the admin sees them (SPEC §13, §9.3): the ``queue:<name>`` lists of Sidekiq's layout.
+
+A queue is a LIST pushed on the left, so index 0 is the newest job and index -1 the head (the next
+job a worker takes). ``queues`` is the SET of known queue names; ``paused`` the SET of paused ones
+(Sidekiq Pro layout). Everything here reads Ruby Sidekiq's queues as well as henchman's (§17).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import redis
+
+from henchman import keys
+from henchman.api._common import members
+from henchman.api.records import JobRecord
+
+__all__ = ["Queue"]
+
+_PAGE = 50
+
+
+class Queue:
+    """One queue. Cheap to create; every property reads Redis when accessed."""
+
+    def __init__(
+        self, client: redis.Redis, name: str = "default", *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._redis = client
+        self.name = name
+        self.key = keys.queue(name)
+        self._clock = clock
+
+    def __repr__(self) -> str:
+        return f"<Queue {self.name!r}>"
+
+    @classmethod
+    def all(cls, client: redis.Redis, *, clock: Callable[[], float] = time.time) -> list[Queue]:
+        """Every queue in the ``queues`` set, sorted by name."""
+        names = members(client, keys.QUEUES)
+        return [cls(client, name, clock=clock) for name in names]
+
+    @property
+    def size(self) -> int:
+        """Number of jobs waiting."""
+        return int(self._redis.llen(self.key))
+
+    @property
+    def latency(self) -> float:
+        """Seconds the job at the head has waited (``now - enqueued_at``); 0.0 when empty.
+
+        Accepts Sidekiq 8's integer-millisecond ``enqueued_at``; an unreadable head counts as 0.
+        """
+        head = self._redis.lindex(self.key, -1)
+        if head is None:
+            return 0.0
+        record = JobRecord(head, queue=self.name)
+        if record.enqueued_at is None:
+            return 0.0
+        return record.latency(self._clock())
+
+    @property
+    def paused(self) -> bool:
+        """Whether the queue is in the ``paused`` set (workers do not fetch from it)."""
+        return bool(self._redis.sismember(keys.PAUSED, self.name))
+
+    def pause(self) -> None:
+        """Stop workers fetching from this queue; its jobs stay where they are (SPEC §9.3)."""
+        self._redis.sadd(keys.PAUSED, self.name)
+
+    def unpause(self) -> None:
+        """Let workers fetch from this queue again."""
+        self._redis.srem(keys.PAUSED, self.name)
+
+    def __iter__(self) -> Iterator[JobRecord]:
+        """Jobs from newest to oldest (head last), read in pages of 50.
+
+        Deleting the record just yielded while iterating does not skip any job (like Sidekiq, the
+        next page is shifted by the number of jobs that disappeared).
+        """
+        initial = self.size
+        deleted = 0
+        page = 0
+        while True:
+            start = page * _PAGE - deleted
+            entries = self._redis.lrange(self.key, start, start + _PAGE - 1)
+            if not entries:
+                return
+            page += 1
+            for raw in entries:
+                yield JobRecord(raw, queue=self.name)
+            deleted = max(initial - self.size, 0)
+
+    def page(self, offset: int = 0, limit: int = 25) -> list[JobRecord]:
+        """Up to ``limit`` jobs starting ``offset`` jobs from the newest."""
+        if limit <= 0:
+            return []
+        entries = self._redis.lrange(self.key, offset, offset + limit - 1)
+        return [JobRecord(raw, queue=self.name) for raw in entries]
+
+    def find_job(self, jid: str) -> JobRecord | None:
+        """The job with ``jid``, or None. Scans the whole list (O(n), like Sidekiq)."""
+        needle = jid.encode()
+        for record in self:
+            if needle in record.raw and record.jid == jid:
+                return record
+        return None
+
+    def delete(self, record: JobRecord) -> bool:
+        """Remove the job with exactly ``record.raw``; False if it was no longer there."""
+        return int(self._redis.lrem(self.key, 1, record.raw)) > 0  # type: ignore[arg-type]
+
+    def clear(self) -> None:
+        """Delete every job and forget the queue (``UNLINK`` + ``SREM queues``, as Sidekiq)."""
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.unlink(self.key)
+        pipe.srem(keys.QUEUES, self.name)
+        pipe.execute()
