@@ -20,6 +20,8 @@ from henchman.server import queue_order
 from henchman.server.fetch import (
     MULTI_QUEUE_BLOCK,
     UnitOfWork,
+    drain,
+    fetch_args,
     fetch_keys,
     give_back_order,
     units_from_reply,
@@ -59,6 +61,8 @@ class AsyncReliableFetcher:
         self._failures = 0
         #: True while a fetch round trip is in flight (a stop waits for it before requeueing).
         self.fetching = False
+        #: Finished jobs whose acknowledgement rides on the next fetch round trip.
+        self.acks: collections.deque[UnitOfWork] = collections.deque()
 
     async def take(self) -> UnitOfWork | None:
         """The next job, or ``None`` after a short idle wait or once quiet."""
@@ -69,6 +73,8 @@ class AsyncReliableFetcher:
                     return self._buffer.popleft()
                 if self._is_quiet():
                     return None
+                if self._lock.locked() and self.acks:
+                    await self._flush_acks_safely()  # see ReliableFetcher._take
                 async with self._lock:
                     if self._buffer or self._is_quiet():
                         continue
@@ -91,9 +97,14 @@ class AsyncReliableFetcher:
     async def _round(self) -> list[UnitOfWork] | None:
         order = queue_order.order(self._queues, self._rng)
         try:
-            reply = await self._scripts(
-                "fetch", fetch_keys(order, self.working), [max(self._idle, 1)]
-            )
+            acks = drain(self.acks)
+            try:
+                reply = await self._scripts(
+                    "fetch", fetch_keys(order, self.working), fetch_args(self._idle, order, acks)
+                )
+            except BaseException:
+                self.acks.extendleft(reversed(acks))
+                raise
             units = units_from_reply(reply, order, self.working)
             if not units and not self._is_quiet():
                 first = order[0]
@@ -120,6 +131,19 @@ class AsyncReliableFetcher:
             pipe.lrem(unit.working_key, 1, unit.raw)  # type: ignore[arg-type]
             pipe.rpush(keys.queue(unit.queue), unit.raw)
         await pipe.execute()
+
+    async def _flush_acks_safely(self) -> None:
+        acks = drain(self.acks)
+        if not acks:
+            return
+        pipe = self._redis.pipeline(transaction=False)
+        for unit in acks:
+            pipe.lrem(unit.working_key, 1, unit.raw)  # type: ignore[arg-type]
+        try:
+            await pipe.execute()
+        except TRANSIENT as exc:
+            self.acks.extendleft(reversed(acks))
+            self._outages.failed(exc)
 
     async def acknowledge(self, unit: UnitOfWork) -> None:
         """Remove a finished job from its working list."""

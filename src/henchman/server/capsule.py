@@ -24,7 +24,13 @@ import redis.asyncio as aredis
 from henchman.config import QueueSpec
 from henchman.redis.scripts import AsyncScripts, Scripts
 from henchman.server.afetch import AsyncReliableFetcher
-from henchman.server.fetch import FetcherFactory, ReliableFetcher, UnitOfWork, validate
+from henchman.server.fetch import (
+    FetcherFactory,
+    ReliableFetcher,
+    UnitOfWork,
+    send_acks,
+    validate,
+)
 from henchman.server.outage import OutageLog, call_until_done
 from henchman.server.processor import Processor, Write
 from henchman.server.stats import Counters
@@ -139,10 +145,23 @@ class Capsule:
             deadline = time.monotonic() + self.settings.fetch_timeout + 1
             while self._afetcher.fetching and time.monotonic() < deadline:
                 time.sleep(0.01)
+        # Finished jobs must be acknowledged before the requeue, or they would run again.
+        call_until_done(self.flush_acks, self.outages, lambda: True)
         moved = call_until_done(self.fetcher.requeue_all, self.outages, lambda: True)
         if self._loop is not None and self._loop.is_running():
             self._loop.call_soon_threadsafe(self._loop.stop)
         return moved or 0
+
+    def has_pending_acks(self) -> bool:
+        """Whether finished jobs wait for their acknowledgement to be sent."""
+        return self.fetcher.has_pending_acks() or bool(self._afetcher and self._afetcher.acks)
+
+    def flush_acks(self) -> int:
+        """Send every pending acknowledgement (sync and async workers) now."""
+        sent = self.fetcher.flush_acks()
+        if self._afetcher is not None:
+            sent += send_acks(self._redis, self._afetcher.acks)
+        return sent
 
     # --- sync workers ---------------------------------------------------------------------------
 
@@ -154,7 +173,11 @@ class Capsule:
                 if fetcher.quiet.is_set():
                     return
                 continue
-            self._finish(self.processor.run(unit))
+            write = self.processor.run(unit)
+            if write.ack_only:
+                fetcher.acknowledge_later(unit)
+            else:
+                self._finish(write)
 
     def _finish(self, write: Write) -> None:
         call_until_done(
@@ -231,7 +254,10 @@ class Capsule:
             write = await self.processor.arun(
                 unit, lambda u: loop.run_in_executor(self._executor, self._run_sync_unit, u)
             )
-            await self._afinish(scripts, write)
+            if write.ack_only:
+                self._afetcher.acks.append(unit)
+            else:
+                await self._afinish(scripts, write)
 
     async def _afinish(self, scripts: AsyncScripts, write: Write) -> None:
         from henchman.server.outage import TRANSIENT, backoff_delay

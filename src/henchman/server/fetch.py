@@ -75,10 +75,26 @@ class Fetcher(Protocol):
     def wait_for_fetch(self, timeout: float) -> bool:
         """Block further fetches and wait until none is in flight."""
 
+    def acknowledge_later(self, unit: UnitOfWork) -> None:
+        """Acknowledge a finished job with the next round trip."""
+
+    def flush_acks(self) -> int:
+        """Send pending acknowledgements now; return how many."""
+
+    def has_pending_acks(self) -> bool:
+        """Whether acknowledgements wait for the next round trip."""
+
 
 FetcherFactory = Callable[..., Fetcher]
 
-_REQUIRED = ("take", "acknowledge", "requeue_all", "wait_for_fetch")
+_REQUIRED = (
+    "take",
+    "acknowledge",
+    "acknowledge_later",
+    "flush_acks",
+    "requeue_all",
+    "wait_for_fetch",
+)
 
 
 def validate(fetcher: object) -> None:
@@ -97,6 +113,41 @@ def validate(fetcher: object) -> None:
         )
     if not isinstance(getattr(fetcher, "working", None), dict):
         raise ConfigError(f"fetcher {name} has no working lists ('working' mapping)")
+
+
+def drain(pending: collections.deque[UnitOfWork]) -> list[UnitOfWork]:
+    """Take everything queued in ``pending`` (safe against concurrent appends)."""
+    taken = []
+    while True:
+        try:
+            taken.append(pending.popleft())
+        except IndexError:
+            return taken
+
+
+def fetch_args(idle: int, order: Sequence[str], acks: Sequence[UnitOfWork]) -> list[Any]:
+    """ARGV for ``fetch.lua``: how many jobs to take, then (pair index, raw) per acknowledgement."""
+    position = {name: index for index, name in enumerate(order, 1)}
+    args: list[Any] = [max(idle, 1)]
+    for unit in acks:
+        args += [position[unit.queue], unit.raw]
+    return args
+
+
+def send_acks(client: redis.Redis, pending: collections.deque[UnitOfWork]) -> int:
+    """LREM every pending acknowledgement in one pipeline; requeue them on failure."""
+    acks = drain(pending)
+    if not acks:
+        return 0
+    pipe = client.pipeline(transaction=False)
+    for unit in acks:
+        pipe.lrem(unit.working_key, 1, unit.raw)  # type: ignore[arg-type]
+    try:
+        pipe.execute()
+    except BaseException:
+        pending.extendleft(reversed(acks))
+        raise
+    return len(acks)
 
 
 def working_keys(identity: str, queues: Sequence[QueueSpec]) -> dict[str, str]:
@@ -157,6 +208,8 @@ class ReliableFetcher:
         self._idle_lock = threading.Lock()
         self._idle = 0
         self._failures = 0
+        #: Finished jobs whose acknowledgement rides on the next fetch (see acknowledge_later).
+        self._acks: collections.deque[UnitOfWork] = collections.deque()
         self.quiet = threading.Event()
         self._sleep = sleep or self.quiet.wait
 
@@ -177,8 +230,12 @@ class ReliableFetcher:
                 pass
             if self.quiet.is_set():
                 return None
-            if not self._fetch_lock.acquire(timeout=self._block):
-                continue
+            if not self._fetch_lock.acquire(blocking=False):
+                # Someone else is fetching (perhaps blocked in BLMOVE): send our pending
+                # acknowledgements ourselves rather than let them wait behind that fetch.
+                self._flush_acks_safely()
+                if not self._fetch_lock.acquire(timeout=self._block):
+                    continue
             try:
                 if self._buffer or self.quiet.is_set():
                     continue
@@ -211,7 +268,14 @@ class ReliableFetcher:
         """One fetch round: batch fetch, else block on one queue. ``None`` = nothing, go idle."""
         order = queue_order.order(self._queues, self._rng)
         try:
-            reply = self._scripts("fetch", fetch_keys(order, self.working), [max(self._idle, 1)])
+            acks = drain(self._acks)
+            try:
+                reply = self._scripts(
+                    "fetch", fetch_keys(order, self.working), fetch_args(self._idle, order, acks)
+                )
+            except BaseException:
+                self._acks.extendleft(reversed(acks))
+                raise
             units = units_from_reply(reply, order, self.working)
             if not units and not self.quiet.is_set():
                 first = order[0]
@@ -234,6 +298,29 @@ class ReliableFetcher:
 
     def acknowledge(self, unit: UnitOfWork) -> None:
         self._redis.lrem(unit.working_key, 1, unit.raw)  # type: ignore[arg-type]
+
+    def acknowledge_later(self, unit: UnitOfWork) -> None:
+        """Acknowledge a finished job with the next fetch round trip (or the next flush).
+
+        Until then the job stays in its working list: a crash in between runs it again, which
+        at-least-once allows; a clean stop flushes first (:meth:`flush_acks`).
+        """
+        self._acks.append(unit)
+
+    def has_pending_acks(self) -> bool:
+        """Whether acknowledgements wait for the next round trip."""
+        return bool(self._acks)
+
+    def flush_acks(self) -> int:
+        """Send every pending acknowledgement now (one pipelined round trip)."""
+        return send_acks(self._redis, self._acks)
+
+    def _flush_acks_safely(self) -> None:
+        if self._acks:
+            try:
+                self.flush_acks()
+            except TRANSIENT as exc:
+                self._outages.failed(exc)
 
     def drop_buffered(self) -> int:
         """Forget fetched-but-unstarted jobs (they stay in the working list for requeue)."""

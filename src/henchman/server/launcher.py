@@ -218,6 +218,9 @@ class Launcher:
         while not self.done.wait(min(0.1, settings.heartbeat_interval)):
             now = time.monotonic()
             if now >= next_beat:
+                for capsule in self.capsules:  # safety net: acks normally ride on fetches
+                    if capsule.has_pending_acks():
+                        self._guard(capsule.flush_acks)
                 self._beat()
                 next_beat = now + settings.heartbeat_interval
             if now >= next_poll and not self.quiet_event.is_set():

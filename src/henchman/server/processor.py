@@ -50,6 +50,8 @@ class Write:
 
     keys: list[str]
     args: list[Any]
+    #: Only the acknowledgement (success or discard): it may be batched with the next fetch.
+    ack_only: bool = False
 
 
 @dataclass(slots=True)
@@ -137,7 +139,7 @@ class Processor:
         """Count the run and decide its one write: acknowledge, or record retry/dead."""
         if exc is None:
             self.counters.processed_one()
-            return Write([unit.working_key, keys.RETRY], [unit.raw, "", ""])
+            return Write([unit.working_key, keys.RETRY], [unit.raw, "", ""], ack_only=True)
         self.counters.failed_one()
         payload = begun.context.payload
         definition = begun.definition
@@ -161,7 +163,7 @@ class Processor:
             )
         if decision.outcome is retry.Outcome.DEAD:
             return self._dead_write(unit, decision.payload, now)
-        return Write([unit.working_key, keys.RETRY], [unit.raw, "", ""])
+        return Write([unit.working_key, keys.RETRY], [unit.raw, "", ""], ack_only=True)
 
     def _dead_write(self, unit: UnitOfWork, record: dict[str, Any], now: float) -> Write:
         cutoff = now - self.settings.dead_timeout
