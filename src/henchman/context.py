@@ -21,7 +21,7 @@ def _never() -> bool:
     return False
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class JobContext:
     """One execution of a job: its payload, where it came from, and the stop signal."""
 
@@ -29,13 +29,17 @@ class JobContext:
     queue: str
     interrupted: Callable[[], bool] = _never
     instance: Any = None
-    logger: logging.LoggerAdapter[logging.Logger] = field(init=False)
+    _logger: logging.LoggerAdapter[logging.Logger] | None = field(default=None, init=False)
 
-    def __post_init__(self) -> None:
-        self.logger = logging.LoggerAdapter(
-            logging.getLogger("henchman.job"),
-            {"jid": self.jid, "job_class": self.payload.get("class"), "queue": self.queue},
-        )
+    @property
+    def logger(self) -> logging.LoggerAdapter[logging.Logger]:
+        """A logger whose records carry this job's jid, class and queue (made on first use)."""
+        if self._logger is None:
+            self._logger = logging.LoggerAdapter(
+                logging.getLogger("henchman.job"),
+                {"jid": self.jid, "job_class": self.payload.get("class"), "queue": self.queue},
+            )
+        return self._logger
 
     @property
     def jid(self) -> str:

@@ -63,6 +63,7 @@ class AsyncReliableFetcher:
         self.fetching = False
         #: Finished jobs whose acknowledgement rides on the next fetch round trip.
         self.acks: collections.deque[UnitOfWork] = collections.deque()
+        self._blocking = False
 
     async def take(self) -> UnitOfWork | None:
         """The next job, or ``None`` after a short idle wait or once quiet."""
@@ -73,7 +74,7 @@ class AsyncReliableFetcher:
                     return self._buffer.popleft()
                 if self._is_quiet():
                     return None
-                if self._lock.locked() and self.acks:
+                if self._blocking and self.acks:
                     await self._flush_acks_safely()  # see ReliableFetcher._take
                 async with self._lock:
                     if self._buffer or self._is_quiet():
@@ -108,9 +109,17 @@ class AsyncReliableFetcher:
             units = units_from_reply(reply, order, self.working)
             if not units and not self._is_quiet():
                 first = order[0]
-                raw = await self._redis.blmove(
-                    keys.queue(first), self.working[first], cast(int, self._block), "RIGHT", "LEFT"
-                )
+                self._blocking = True
+                try:
+                    raw = await self._redis.blmove(
+                        keys.queue(first),
+                        self.working[first],
+                        cast(int, self._block),
+                        "RIGHT",
+                        "LEFT",
+                    )
+                finally:
+                    self._blocking = False
                 units = (
                     []
                     if raw is None

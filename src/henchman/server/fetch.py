@@ -210,6 +210,7 @@ class ReliableFetcher:
         self._failures = 0
         #: Finished jobs whose acknowledgement rides on the next fetch (see acknowledge_later).
         self._acks: collections.deque[UnitOfWork] = collections.deque()
+        self._blocking = False
         self.quiet = threading.Event()
         self._sleep = sleep or self.quiet.wait
 
@@ -231,9 +232,10 @@ class ReliableFetcher:
             if self.quiet.is_set():
                 return None
             if not self._fetch_lock.acquire(blocking=False):
-                # Someone else is fetching (perhaps blocked in BLMOVE): send our pending
-                # acknowledgements ourselves rather than let them wait behind that fetch.
-                self._flush_acks_safely()
+                if self._blocking:
+                    # The fetching thread is blocked in BLMOVE: send our acknowledgements
+                    # ourselves rather than let them wait up to a block timeout.
+                    self._flush_acks_safely()
                 if not self._fetch_lock.acquire(timeout=self._block):
                     continue
             try:
@@ -279,9 +281,17 @@ class ReliableFetcher:
             units = units_from_reply(reply, order, self.working)
             if not units and not self.quiet.is_set():
                 first = order[0]
-                raw = self._redis.blmove(
-                    keys.queue(first), self.working[first], cast(int, self._block), "RIGHT", "LEFT"
-                )
+                self._blocking = True
+                try:
+                    raw = self._redis.blmove(
+                        keys.queue(first),
+                        self.working[first],
+                        cast(int, self._block),
+                        "RIGHT",
+                        "LEFT",
+                    )
+                finally:
+                    self._blocking = False
                 units = (
                     []
                     if raw is None
