@@ -88,6 +88,7 @@ class Capsule:
         validate(self.fetcher)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: threading.Thread | None = None
+        self._main_task: asyncio.Task[None] | None = None
         self._threads: list[threading.Thread] = []
         self._afetcher: AsyncReliableFetcher | None = None
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
@@ -148,9 +149,29 @@ class Capsule:
         # Finished jobs must be acknowledged before the requeue, or they would run again.
         call_until_done(self.flush_acks, self.outages, lambda: True)
         moved = call_until_done(self.fetcher.requeue_all, self.outages, lambda: True)
-        if self._loop is not None and self._loop.is_running():
-            self._loop.call_soon_threadsafe(self._loop.stop)
+        self._stop_loop()
         return moved or 0
+
+    def _stop_loop(self) -> None:
+        """Cancel the async workers (their jobs were requeued), close the async client and the
+        loop. A job that blocks its loop leaves the thread behind; the process exit ends it."""
+        loop, thread = self._loop, self._loop_thread
+        if loop is None or thread is None or loop.is_closed():
+            return
+        if loop.is_running():
+            shutdown = asyncio.run_coroutine_threadsafe(self._cancel_async_workers(), loop)
+            try:
+                shutdown.result(timeout=5)
+            except Exception:
+                log.warning("async workers did not stop within 5 s")
+            loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+
+    async def _cancel_async_workers(self) -> None:
+        task = self._main_task
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
     def has_pending_acks(self) -> bool:
         """Whether finished jobs wait for their acknowledgement to be sent."""
@@ -211,6 +232,10 @@ class Capsule:
                 loop.run_forever()
             finally:
                 self._async_done.set()
+                try:
+                    loop.run_until_complete(loop.shutdown_asyncgens())
+                finally:
+                    loop.close()
 
         self._loop_thread = threading.Thread(
             target=main, name=f"henchman-{self.name}-loop", daemon=True

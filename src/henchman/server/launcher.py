@@ -200,6 +200,7 @@ class Launcher:
             )
         )
         self.done.set()
+        self.redis.close()
         log.info("worker %s stopped", self.identity)
 
     @property
