@@ -112,9 +112,15 @@ class Henchman:
         """The asyncio client (one connection pool per event loop)."""
         if self._aclient is None:
             connector = self.connector
+            sync = self.client
             with self._lock:
                 if self._aclient is None:
-                    self._aclient = AsyncClient(connector.asyncio, self.client_middleware)
+                    self._aclient = AsyncClient(
+                        connector.asyncio,
+                        self.client_middleware,
+                        buffer=sync.buffer,
+                        fallback_writer=sync.write_now,
+                    )
         return self._aclient
 
     def close(self) -> None:

@@ -307,7 +307,8 @@ class Job(metaclass=_JobMeta):
         return self._ctx.payload
 
     def interrupted(self) -> bool:
-        """True once the process is stopping: long jobs should return early (SPEC §4.6)."""
+        """True once the process has begun to stop (TERM): long jobs should return early and
+        will be requeued (SPEC §4.6). Quieting alone (TSTP) does not interrupt."""
         return self._ctx.interrupted()
 
 

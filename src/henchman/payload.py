@@ -50,8 +50,14 @@ def check_args(args: Sequence[Any]) -> None:
         _check_value(value, f"args[{index}]")
 
 
-def _check_value(value: Any, path: str) -> None:
+#: Deepest nesting accepted (orjson's own limit); also what stops a self-referencing list.
+MAX_DEPTH = 254
+
+
+def _check_value(value: Any, path: str, depth: int = 0) -> None:
     kind = type(value)
+    if depth > MAX_DEPTH:
+        raise TypeError(f"{path} is nested more than {MAX_DEPTH} levels deep (or refers to itself)")
     if kind is str or kind is bool or value is None:
         return
     if kind is int:
@@ -64,13 +70,13 @@ def _check_value(value: Any, path: str) -> None:
         return
     if kind is list:
         for i, item in enumerate(value):
-            _check_value(item, f"{path}[{i}]")
+            _check_value(item, f"{path}[{i}]", depth + 1)
         return
     if kind is dict:
         for key, item in value.items():
             if type(key) is not str:
                 raise TypeError(f"{path} has a non-string key {key!r}: JSON keys must be str")
-            _check_value(item, f"{path}[{key!r}]")
+            _check_value(item, f"{path}[{key!r}]", depth + 1)
         return
     raise TypeError(
         f"{path} = {_short_repr(value)} is a {kind.__name__}, not JSON-native "
@@ -99,6 +105,7 @@ def build(
 
     Scheduled jobs carry no ``enqueued_at`` until the poller moves them (as in Sidekiq).
     """
+    now = float(now)  # Sidekiq 8 reads an integer timestamp as milliseconds
     payload: Payload = {"class": name, "args": list(args)}
     payload.update(options)
     payload["jid"] = jid or new_jid()

@@ -65,9 +65,16 @@ class Registry:
         return any(not d.is_async for d in self._jobs.values())
 
 
+def _source(definition: JobDefinition) -> tuple[str, int] | None:
+    """Where a job's code is defined (file, first line): the same module imported twice has the
+    same source; two different jobs do not."""
+    target = definition.target
+    code = getattr(getattr(target, "perform", target), "__code__", None)
+    if code is None:
+        return None
+    return (code.co_filename, code.co_firstlineno)
+
+
 def _same_source(a: JobDefinition, b: JobDefinition) -> bool:
-    code_a = getattr(a.target, "__code__", None) or getattr(a.target, "perform", None)
-    code_b = getattr(b.target, "__code__", None) or getattr(b.target, "perform", None)
-    qa = getattr(a.target, "__qualname__", None)
-    qb = getattr(b.target, "__qualname__", None)
-    return qa == qb and type(code_a) is type(code_b) and a.is_async == b.is_async
+    source = _source(a)
+    return source is not None and source == _source(b) and a.is_async == b.is_async

@@ -105,6 +105,7 @@ def decide(  # noqa: PLR0912 - Sidekiq's rules read best as one sequence
     jitter: float,
     default_max_retries: int,
     retry_in: Callable[[int, BaseException, dict[str, Any]], Any] | None = None,
+    default_backtrace: int = 0,
 ) -> Decision:
     """Decide the fate of ``payload`` after ``exc``; returns the updated payload to store."""
     job = dict(payload)
@@ -123,7 +124,8 @@ def decide(  # noqa: PLR0912 - Sidekiq's rules read best as one sequence
         count = 0
         job["failed_at"] = now
     job["retry_count"] = count
-    lines = backtrace_lines(exc, job.get("backtrace"))
+    # A job's own ``backtrace`` option wins; ``Settings.backtrace_lines`` is the default.
+    lines = backtrace_lines(exc, job.get("backtrace", default_backtrace or None))
     if lines is not None:
         job["error_backtrace"] = compress_backtrace(lines)
 

@@ -131,3 +131,28 @@ def _unused_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def test_async_pushes_while_redis_is_down_are_buffered_and_delivered_in_order(
+    server: EmbeddedServer,
+) -> None:
+    import asyncio
+
+    app = Henchman(Settings(redis_url=server.url, redis_timeout=0.5))
+
+    async def push_all() -> list[str | None]:
+        await app.aclient.push("warmup", [], OPTIONS)
+        server.stop()
+        jids = [await app.aclient.push("ordered", [i], OPTIONS) for i in range(50)]
+        await app.aclient.aclose()
+        return jids
+
+    jids = asyncio.run(push_all())
+    assert len(app.client.buffer or ()) == 50
+    server.ensure_running()
+    wait_for(lambda: len(app.client.buffer or ()) == 0, timeout=30, what="buffer flushed")
+    client = client_for(server)
+    queued = [orjson.loads(r) for r in client.lrange(keys.queue("default"), 0, -1)]
+    assert [job["jid"] for job in reversed(queued) if job["class"] == "ordered"] == jids
+    client.close()
+    app.close()

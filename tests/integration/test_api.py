@@ -178,7 +178,7 @@ def test_stats_counts_every_set_and_queue(redis_db: RedisDb) -> None:
     assert summary.to_dict() == {
         "processed": 120, "failed": 7, "scheduled_size": 1, "retry_size": 2, "dead_size": 1,
         "enqueued": 3, "processes_size": 2, "workers_size": 5,
-        "default_queue_latency": stats.default_queue_latency,
+        "default_queue_latency": stats.default_queue_latency, "recovered": 0,
     }  # fmt: skip
 
 

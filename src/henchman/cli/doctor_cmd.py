@@ -13,7 +13,6 @@ import os
 import re
 import time
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 import click
@@ -21,6 +20,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from henchman.cli.server_cmd import configured_home
 from henchman.errors import HenchmanError
 from henchman.redis.embedded import EmbeddedServer, binary_version, find_binary
 from henchman.redis.urls import mask_url
@@ -120,7 +120,7 @@ def _run_checks(env: Mapping[str, str]) -> Iterable[Check]:
     yield _check_binary(needed=url is None)
     if url is None:
         try:
-            url = EmbeddedServer(Path(env.get("HENCHMAN_HOME") or ".henchman")).ensure_running()
+            url = EmbeddedServer(configured_home()).ensure_running()
         except (HenchmanError, TimeoutError) as exc:
             yield Check("FAIL", "redis", f"embedded server unavailable: {exc}")
             return

@@ -27,9 +27,22 @@ EXIT_NOT_RUNNING = 3
 EXIT_ERROR = 2
 
 
+def configured_home() -> Path:
+    """The state directory from the config sources (file, ``HENCHMAN_HOME``), read when a
+    command runs; an invalid config file falls back to the environment so the server can still
+    be managed."""
+    from henchman.config_loader import load_settings
+    from henchman.errors import ConfigError
+
+    try:
+        return load_settings(env=os.environ).home
+    except ConfigError:
+        return Path(os.environ.get("HENCHMAN_HOME") or ".henchman")
+
+
 def embedded_server() -> EmbeddedServer:
-    """The embedded server for ``$HENCHMAN_HOME`` (read when a command runs, not at import)."""
-    return EmbeddedServer(Path(os.environ.get("HENCHMAN_HOME") or ".henchman"))
+    """The embedded server of the configured state directory."""
+    return EmbeddedServer(configured_home())
 
 
 @click.group()

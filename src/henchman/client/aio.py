@@ -13,6 +13,7 @@ from typing import Any
 
 import redis.asyncio as aredis
 
+from henchman.client.buffer import UNAVAILABLE, PushBuffer
 from henchman.client.plan import ClientMiddleware, PushPlan, plan_bulk, plan_push
 from henchman.client.writes import queue_writes
 
@@ -25,13 +26,18 @@ class AsyncClient:
         connection: Callable[[], aredis.Redis],
         middleware: Sequence[ClientMiddleware] = (),
         clock: Callable[[], float] = time.time,
+        buffer: PushBuffer | None = None,
+        fallback_writer: Callable[[Sequence[PushPlan]], None] | None = None,
     ) -> None:
         self._connection = connection
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aredis.Redis] = (
             weakref.WeakKeyDictionary()
         )
-        self.middleware = list(middleware)
+        self.middleware = middleware if isinstance(middleware, list) else list(middleware)
         self._clock = clock
+        #: Reliable push (SPEC §6.3): shared with the sync client, whose thread delivers it.
+        self.buffer = buffer if fallback_writer is not None else None
+        self._fallback_writer = fallback_writer
 
     @property
     def redis(self) -> aredis.Redis:
@@ -77,10 +83,20 @@ class AsyncClient:
         return [p.jid for p in plans]
 
     async def write(self, plans: Sequence[PushPlan]) -> None:
-        """Store planned pushes in one round trip."""
+        """Store planned pushes in one round trip, or buffer them while Redis is unreachable
+        (behind anything already buffered, so order is kept)."""
+        buffer, fallback = self.buffer, self._fallback_writer
+        if buffer is not None and fallback is not None and len(buffer):
+            buffer.enqueue(plans, fallback)
+            return
         pipe = self.redis.pipeline(transaction=False)
         queue_writes(pipe, plans)
-        await pipe.execute()
+        try:
+            await pipe.execute()
+        except UNAVAILABLE:
+            if buffer is None or fallback is None:
+                raise
+            buffer.enqueue(plans, fallback)
 
     async def aclose(self) -> None:
         """Close the running loop's connection pool."""

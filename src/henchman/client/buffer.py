@@ -65,6 +65,12 @@ class PushBuffer:
                 log.warning("Redis unavailable (%s); buffering %d push(es)", exc, len(plans))
                 self._append(plans, writer)
 
+    def enqueue(self, plans: Sequence[PushPlan], writer: Writer) -> None:
+        """Buffer ``plans`` without trying Redis now (for callers that must not block, such as
+        the asyncio client); the background thread delivers them with ``writer``."""
+        with self._lock:
+            self._append(plans, writer)
+
     def flush(self, writer: Writer | None = None) -> bool:
         """Try to deliver everything buffered, in order; return whether the buffer is empty."""
         with self._lock:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -25,7 +26,9 @@ class Client:
     ) -> None:
         self._connection = connection
         self._redis: redis.Redis | None = None
-        self.middleware = list(middleware)
+        self._lock = threading.Lock()
+        # Kept by reference: middleware the app adds later applies to later pushes.
+        self.middleware = middleware if isinstance(middleware, list) else list(middleware)
         self.buffer = buffer
         self._clock = clock
 
@@ -33,7 +36,9 @@ class Client:
     def redis(self) -> redis.Redis:
         """The redis-py client, opened on first use (so defining jobs never connects)."""
         if self._redis is None:
-            self._redis = self._connection()
+            with self._lock:  # worker threads may push concurrently on first use
+                if self._redis is None:
+                    self._redis = self._connection()
         return self._redis
 
     def push(
@@ -75,11 +80,12 @@ class Client:
         """Store planned pushes: straight to Redis, or into the reliable-push buffer if Redis is
         unreachable (raising :class:`~henchman.errors.PushBufferFull` if that is full)."""
         if self.buffer is not None:
-            self.buffer.write(plans, self._write_now)
+            self.buffer.write(plans, self.write_now)
         else:
-            self._write_now(plans)
+            self.write_now(plans)
 
-    def _write_now(self, plans: Sequence[PushPlan]) -> None:
+    def write_now(self, plans: Sequence[PushPlan]) -> None:
+        """Write planned pushes to Redis in one round trip (no buffering)."""
         pipe = self.redis.pipeline(transaction=False)
         queue_writes(pipe, plans)
         pipe.execute()
@@ -87,7 +93,7 @@ class Client:
     def close(self) -> None:
         """Flush the buffer once more and close the connection pool."""
         if self.buffer is not None:
-            self.buffer.flush(self._write_now)
+            self.buffer.flush(self.write_now)
         if self._redis is not None:
             self._redis.close()
             self._redis = None

@@ -32,11 +32,28 @@ def _extra(run: JobRun) -> dict[str, Any]:
     return extra
 
 
-def _enabled(run: JobRun) -> bool:
+def _emitter(run: JobRun) -> Callable[..., None] | None:
+    """How to log this job's lines, or ``None`` when they are off.
+
+    A per-job ``log_level`` decides on its own (it can show a job's lines while the worker logs
+    at WARNING, or hide them at INFO); otherwise the ``henchman.job`` logger's level decides.
+    """
     level = run.payload.get("log_level")
     if isinstance(level, str) and level.upper() in logging.getLevelNamesMapping():
-        return logging.getLevelNamesMapping()[level.upper()] <= logging.INFO
-    return log.isEnabledFor(logging.INFO)
+        if logging.getLevelNamesMapping()[level.upper()] > logging.INFO:
+            return None
+        return _emit_regardless_of_logger_level
+    return _emit if log.isEnabledFor(logging.INFO) else None
+
+
+def _emit(message: str, *args: Any, extra: dict[str, Any]) -> None:
+    log.info(message, *args, extra=extra)
+
+
+def _emit_regardless_of_logger_level(message: str, *args: Any, extra: dict[str, Any]) -> None:
+    # Logger.handle skips the logger-level check but keeps handler levels and filters.
+    record = log.makeRecord(log.name, logging.INFO, "(job)", 0, message, args, None, extra=extra)
+    log.handle(record)
 
 
 class JobLogging(Middleware):
@@ -45,33 +62,36 @@ class JobLogging(Middleware):
     name = "logging"
 
     def call(self, run: JobRun, call_next: Callable[[], Any]) -> Any:
-        if not _enabled(run):
+        emit = _emitter(run)
+        if emit is None:
             return call_next()
         extra = _extra(run)
-        log.info("start", extra=extra)
+        emit("start", extra=extra)
         started = time.perf_counter()
         try:
             result = call_next()
         except BaseException:
-            extra["elapsed"] = round(time.perf_counter() - started, 3)
-            log.info("fail: %.3f sec", extra["elapsed"], extra=extra)
+            _finish(emit, "fail", started, extra)
             raise
-        extra["elapsed"] = round(time.perf_counter() - started, 3)
-        log.info("done: %.3f sec", extra["elapsed"], extra=extra)
+        _finish(emit, "done", started, extra)
         return result
 
     async def acall(self, run: JobRun, call_next: Callable[[], Awaitable[Any]]) -> Any:
-        if not _enabled(run):
+        emit = _emitter(run)
+        if emit is None:
             return await call_next()
         extra = _extra(run)
-        log.info("start", extra=extra)
+        emit("start", extra=extra)
         started = time.perf_counter()
         try:
             result = await call_next()
         except BaseException:
-            extra["elapsed"] = round(time.perf_counter() - started, 3)
-            log.info("fail: %.3f sec", extra["elapsed"], extra=extra)
+            _finish(emit, "fail", started, extra)
             raise
-        extra["elapsed"] = round(time.perf_counter() - started, 3)
-        log.info("done: %.3f sec", extra["elapsed"], extra=extra)
+        _finish(emit, "done", started, extra)
         return result
+
+
+def _finish(emit: Callable[..., None], outcome: str, started: float, extra: dict[str, Any]) -> None:
+    extra["elapsed"] = round(time.perf_counter() - started, 3)
+    emit(f"{outcome}: %.3f sec", extra["elapsed"], extra=extra)

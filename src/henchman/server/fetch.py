@@ -3,7 +3,7 @@
 A fetched job is atomically moved from ``queue:<q>`` into the per-process working list
 ``henchman:working:<identity>:<q>`` (``fetch.lua``, or ``BLMOVE`` when every queue was empty) and
 stays there until it is acknowledged: finished (``LREM``) or its retry/dead record written
-(``fail.lua``, which removes it in the same step). A crash at any point leaves the job in its
+(``ack.lua``, which removes it in the same step). A crash at any point leaves the job in its
 queue or in a working list, from which a shutdown (``requeue.lua``) or orphan recovery
 (``recover.lua``) puts it back. There is no non-reliable mode to switch to.
 

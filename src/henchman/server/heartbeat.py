@@ -107,6 +107,7 @@ class Heartbeat:
         *,
         ttl: float,
         concurrency: int,
+        working_lists: Mapping[str, bytes] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._redis = client
@@ -115,6 +116,9 @@ class Heartbeat:
         self._counters = counters
         self._ttl = int(ttl)
         self._concurrency = concurrency
+        # Re-registered every beat: if a partition made another process recover (and
+        # unregister) our working lists, a later crash of ours must still be recoverable.
+        self._working_lists = dict(working_lists or {})
         self._clock = clock
 
     def beat(
@@ -136,6 +140,8 @@ class Heartbeat:
                 if entries:
                     pipe.hset(key, mapping=entries)  # type: ignore[arg-type]
                     pipe.expire(key, self._ttl)
+            if self._working_lists:
+                pipe.hset(keys.WORKING_LISTS, mapping=self._working_lists)  # type: ignore[arg-type]
             pipe.sadd(keys.PROCESSES, identity)
             pipe.hset(
                 keys.process(identity),

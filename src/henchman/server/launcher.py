@@ -33,6 +33,7 @@ from henchman.server.poller import Poller, next_wait
 from henchman.server.recovery import (
     OrphanRecovery,
     register_working_lists,
+    registry_entries,
     unregister_working_lists,
 )
 from henchman.server.stats import Counters
@@ -67,6 +68,10 @@ class Launcher:
         self.done = threading.Event()
         self._rng = random.Random()
         self._housekeeper: threading.Thread | None = None
+        self._housekeeping_done = threading.Event()
+        self._stop_lock = threading.Lock()
+        #: True while :meth:`run` serves requests; otherwise remote signals are acted on directly.
+        self._serving = False
         self.capsules: list[Capsule] = []
 
     # --- lifecycle ------------------------------------------------------------------------------
@@ -120,6 +125,7 @@ class Launcher:
             self.counters,
             ttl=settings.process_ttl,
             concurrency=settings.concurrency,
+            working_lists=registry_entries(self.identity, capsule.fetcher.working),
             clock=self.clock,
         )
         self.poller = Poller(client, self.scripts, self.clock)
@@ -147,6 +153,7 @@ class Launcher:
         if install_signals:
             signals.install(self.requests)
         self.start()
+        self._serving = True
         while not self.done.is_set():
             try:
                 request = self.requests.get(timeout=0.5)
@@ -175,9 +182,15 @@ class Launcher:
 
     def stop(self) -> None:
         """Graceful stop: quiet, wait up to ``timeout``, requeue what still runs, clean up."""
-        if self.done.is_set():
-            return
+        with self._stop_lock:  # a signal and a remote TERM may both ask
+            if self.done.is_set():
+                return
+            self._stop()
+
+    def _stop(self) -> None:
         self.quiet()
+        for capsule in self.capsules:
+            capsule.begin_stop()
         deadline = time.monotonic() + self.settings.timeout
         log.info(
             "stopping: waiting up to %.0f s for %d running job(s)", self.settings.timeout, self.busy
@@ -193,6 +206,12 @@ class Launcher:
                 still_running,
                 requeued,
             )
+        # No heartbeat, poll or recovery step may run after this point, or it could re-add
+        # this process to `processes` after its heartbeat was cleared.
+        self._housekeeping_done.set()
+        housekeeper = self._housekeeper
+        if housekeeper is not None and housekeeper is not threading.current_thread():
+            housekeeper.join(self.settings.redis_timeout * 2)
         self._guard(self.heartbeat.clear)
         self._guard(
             lambda: unregister_working_lists(
@@ -216,7 +235,7 @@ class Launcher:
         next_beat = now + settings.heartbeat_interval
         next_poll = now + next_wait(1, settings.poll_interval_average, self._rng) / 2
         next_recovery = now + settings.orphan_check_interval
-        while not self.done.wait(min(0.1, settings.heartbeat_interval)):
+        while not self._housekeeping_done.wait(min(0.1, settings.heartbeat_interval)):
             now = time.monotonic()
             if now >= next_beat:
                 for capsule in self.capsules:  # safety net: acks normally ride on fetches
@@ -242,7 +261,10 @@ class Launcher:
         )
         if signal:
             log.info("received remote signal %s", signal)
-            self.requests.put(signal)
+            if self._serving:
+                self.requests.put(signal)
+            else:  # embedded (start() without run()): act here, off the housekeeping thread
+                threading.Thread(target=self.handle, args=(signal,), daemon=True).start()
 
     def _guard(self, fn: Callable[[], T]) -> T | None:
         """Run a background step; Redis outages are logged once, other errors logged fully."""

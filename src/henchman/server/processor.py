@@ -1,6 +1,6 @@
 """Running one fetched job: decode, look up, middleware, perform, then acknowledge or record the
-failure (SPEC §4.1, §5). The decisions are shared; :meth:`Processor.process` and
-:meth:`Processor.aprocess` are thin sync and asyncio shells around them.
+failure (SPEC §4.1, §5). The decisions are shared; :meth:`Processor.run` and
+:meth:`Processor.arun` are thin sync and asyncio shells around them.
 
 Guarantees:
 
@@ -152,6 +152,7 @@ class Processor:
             jitter=self.rng.random(),
             default_max_retries=self.settings.max_retries,
             retry_in=hook,
+            default_backtrace=self.settings.backtrace_lines,
         )
         self._report(exc, {"job": decision.payload, "queue": unit.queue})
         if decision.exhausted:

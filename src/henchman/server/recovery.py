@@ -32,12 +32,14 @@ RECOVERIES_TTL = 7 * 24 * 3600
 POISON_CLASS = "henchman.PoisonPill"
 
 
+def registry_entries(identity: str, working: dict[str, str]) -> dict[str, bytes]:
+    """``henchman:working`` fields for one process: working-list key -> [identity, queue]."""
+    return {key: orjson.dumps([identity, queue]) for queue, key in working.items()}
+
+
 def register_working_lists(client: redis.Redis, identity: str, working: dict[str, str]) -> None:
     """Record this process's working lists so they can be recovered after its death."""
-    client.hset(
-        keys.WORKING_LISTS,
-        mapping={key: orjson.dumps([identity, queue]) for queue, key in working.items()},
-    )
+    client.hset(keys.WORKING_LISTS, mapping=registry_entries(identity, working))  # type: ignore[arg-type]
 
 
 def unregister_working_lists(client: redis.Redis, working: dict[str, str]) -> None:

@@ -59,6 +59,13 @@ def check_server(
     except redis.ResponseError:
         policy = None  # CONFIG is often disabled on managed Redis
     merged = {**info, **persistence}
+    # INFO does not say whether RDB snapshots are configured; CONFIG GET save does.
+    try:
+        save_reply: dict[Any, Any] = dict(client.config_get("save"))
+        save = _text(save_reply.get(b"save", save_reply.get("save"))) or ""
+        merged["rdb_saves_configured"] = len(save.split()) // 2
+    except redis.ResponseError:
+        pass
     server_kind = (
         "Valkey " + str(info["valkey_version"])
         if "valkey_version" in info

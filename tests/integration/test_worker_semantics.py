@@ -1,0 +1,94 @@
+"""Worker semantics that span modules: interruption, client middleware, per-job logging,
+working-list registration (SPEC §2.2, §4.3, §4.6, §6.2)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import pytest
+
+from henchman import keys
+from henchman.app import Henchman
+from henchman.context import current_job
+from henchman.server.launcher import Launcher
+from henchman.testing import wait_until
+from tests.conftest import RedisDB
+
+
+def test_interrupted_turns_true_when_a_stop_begins_not_at_the_deadline(redis_db: RedisDB) -> None:
+    app = Henchman(redis_db.settings(timeout=30.0))
+    seen = threading.Event()
+    started = threading.Event()
+
+    @app.job(name="waits_for_interrupt")
+    def waits() -> None:
+        started.set()
+        job = current_job()
+        assert job is not None
+        while not job.interrupted():
+            threading.Event().wait(0.01)
+        seen.set()
+
+    launcher = Launcher(app, app.settings)
+    launcher.start()
+    waits.perform_async()
+    assert started.wait(10)
+    stopper = threading.Thread(target=launcher.stop)
+    stopper.start()
+    assert seen.wait(5), "interrupted() stayed false after the stop began"
+    stopper.join(30)
+    app.close()
+
+
+def test_client_middleware_added_after_the_first_push_applies(redis_db: RedisDB) -> None:
+    app = Henchman(redis_db.settings())
+    app.enqueue("first")
+    app.client_middleware.append(lambda name, payload, queue: None)
+    assert app.enqueue("dropped") is None
+    assert redis_db.client.llen(keys.queue("default")) == 1
+    app.close()
+
+
+def test_a_per_job_log_level_shows_lines_while_the_worker_logs_warnings(
+    redis_db: RedisDB, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = Henchman(redis_db.settings())
+    ran = threading.Event()
+
+    @app.job(name="chatty", log_level="info")
+    def chatty() -> None:
+        ran.set()
+
+    logging.getLogger("henchman").setLevel(logging.WARNING)
+    try:
+        with caplog.at_level(logging.WARNING, logger="henchman"):
+            caplog.handler.setLevel(logging.DEBUG)
+            launcher = Launcher(app, app.settings)
+            launcher.start()
+            chatty.perform_async()
+            assert ran.wait(10)
+            wait_until(lambda: any(r.getMessage().startswith("done") for r in caplog.records))
+            launcher.stop()
+    finally:
+        logging.getLogger("henchman").setLevel(logging.NOTSET)
+        app.close()
+    messages = [r.getMessage() for r in caplog.records if r.name == "henchman.job"]
+    assert "start" in messages
+
+
+def test_the_heartbeat_registers_working_lists_again_after_they_were_recovered(
+    redis_db: RedisDB,
+) -> None:
+    app = Henchman(redis_db.settings())
+    launcher = Launcher(app, app.settings)
+    launcher.start()
+    try:
+        working = keys.working(launcher.identity, "default")
+        assert redis_db.client.hexists(keys.WORKING_LISTS, working)
+        redis_db.client.hdel(keys.WORKING_LISTS, working)  # as recovery does after a partition
+        wait_until(lambda: redis_db.client.hexists(keys.WORKING_LISTS, working), timeout=10)
+    finally:
+        launcher.stop()
+        app.close()
+    assert not redis_db.client.hexists(keys.WORKING_LISTS, working)

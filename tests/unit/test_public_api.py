@@ -1,0 +1,37 @@
+"""The public API is exactly ``__all__`` (STYLE.md: an explicit, pinned surface)."""
+
+from __future__ import annotations
+
+import henchman
+
+
+def test_public_api_is_pinned() -> None:
+    assert sorted(henchman.__all__) == [
+        "ConfigError",
+        "Henchman",
+        "HenchmanError",
+        "Job",
+        "JobContext",
+        "JobFunction",
+        "JobRun",
+        "JobTimeout",
+        "Middleware",
+        "PayloadError",
+        "PushBufferFull",
+        "QueueSpec",
+        "RedisUnavailable",
+        "Settings",
+        "UnknownJob",
+        "__version__",
+        "current_job",
+        "default_app",
+        "enqueue",
+        "enqueue_at",
+        "enqueue_in",
+        "job",
+    ]
+
+
+def test_every_public_name_exists() -> None:
+    for name in henchman.__all__:
+        assert hasattr(henchman, name), name
