@@ -8,7 +8,8 @@
     ├── UnknownJob             a name that no registered job carries
     ├── PushBufferFull         reliable push buffer is full: the push was NOT accepted
     ├── JobTimeout             a job ran past its ``timeout`` (raised inside the job, SPEC §4.8)
-    └── PayloadError           a payload read from Redis cannot be run (not JSON, no class, ...)
+    ├── PayloadError           a payload read from Redis cannot be run (not JSON, no class, ...)
+    └── RequeueJob             control flow, not an error: put this job back in its queue now
 
 ``TypeError`` (not a HenchmanError) is raised at push time for arguments that are not JSON-native,
 because that is what Python raises for a value of the wrong type.
@@ -43,3 +44,17 @@ class JobTimeout(HenchmanError):
 
 class PayloadError(HenchmanError):
     """A payload from Redis cannot be run; the message says why."""
+
+
+class RequeueJob(HenchmanError):
+    """Raised by a job (or its middleware) to put the job back in its queue without using a
+    retry and without counting a failure, e.g. an iterable job interrupted at a safe point.
+
+    ``payload`` replaces the stored payload (``None`` keeps it); ``at_head`` puts the job at the
+    head of the queue instead of the tail.
+    """
+
+    def __init__(self, payload: dict[str, object] | None = None, *, at_head: bool = False) -> None:
+        super().__init__("job requeued")
+        self.payload = payload
+        self.at_head = at_head

@@ -92,3 +92,56 @@ def test_the_heartbeat_registers_working_lists_again_after_they_were_recovered(
         launcher.stop()
         app.close()
     assert not redis_db.client.hexists(keys.WORKING_LISTS, working)
+
+
+def test_a_job_raising_requeue_job_goes_back_to_its_queue_without_a_retry(
+    redis_db: RedisDB,
+) -> None:
+    from henchman.errors import RequeueJob
+
+    app = Henchman(redis_db.settings())
+    runs: list[int] = []
+
+    @app.job(name="comes_back")
+    def comes_back(step: int) -> None:
+        runs.append(step)
+        job = current_job()
+        assert job is not None
+        if step < 3:
+            raise RequeueJob({**job.payload, "args": [step + 1]})
+
+    launcher = Launcher(app, app.settings)
+    launcher.start()
+    try:
+        comes_back.perform_async(1)
+        wait_until(lambda: runs == [1, 2, 3], timeout=10)
+    finally:
+        launcher.stop()
+        app.close()
+    assert redis_db.client.zcard(keys.RETRY) == 0
+    assert redis_db.client.llen(keys.queue("default")) == 0
+    assert int(redis_db.client.get(keys.STAT_FAILED) or 0) == 0
+
+
+def test_middleware_with_a_flush_method_is_flushed_every_beat_and_at_stop(
+    redis_db: RedisDB,
+) -> None:
+    from henchman.middleware.chain import Middleware
+
+    flushed = threading.Event()
+
+    class Buffered(Middleware):
+        name = "buffered"
+
+        def flush(self, client: object) -> None:
+            flushed.set()
+
+    app = Henchman(redis_db.settings())
+    app.middleware.add(Buffered())
+    launcher = Launcher(app, app.settings)
+    launcher.start()
+    try:
+        assert flushed.wait(10)
+    finally:
+        launcher.stop()
+        app.close()

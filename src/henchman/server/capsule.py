@@ -209,7 +209,7 @@ class Capsule:
 
     def _finish(self, write: Write) -> None:
         call_until_done(
-            lambda: self._scripts("ack", write.keys, write.args),
+            lambda: self._scripts(write.script, write.keys, write.args),
             self.outages,
             self.stopping.is_set,
         )
@@ -297,7 +297,7 @@ class Capsule:
         attempt = 0
         while True:
             try:
-                await scripts("ack", write.keys, write.args)
+                await scripts(write.script, write.keys, write.args)
             except TRANSIENT as exc:
                 self.outages.failed(exc)
                 if self.stopping.is_set():

@@ -14,6 +14,7 @@ from ``<identity>-signals`` through one queue, processed by :meth:`run` on the c
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import queue
@@ -212,6 +213,7 @@ class Launcher:
         housekeeper = self._housekeeper
         if housekeeper is not None and housekeeper is not threading.current_thread():
             housekeeper.join(self.settings.redis_timeout * 2)
+        self._flush_middleware()
         self._guard(self.heartbeat.clear)
         self._guard(
             lambda: unregister_working_lists(
@@ -241,6 +243,7 @@ class Launcher:
                 for capsule in self.capsules:  # safety net: acks normally ride on fetches
                     if capsule.has_pending_acks():
                         self._guard(capsule.flush_acks)
+                self._flush_middleware()
                 self._beat()
                 next_beat = now + settings.heartbeat_interval
             if now >= next_poll and not self.quiet_event.is_set():
@@ -250,6 +253,14 @@ class Launcher:
             if now >= next_recovery:
                 self._guard(self.recovery.run_once)
                 next_recovery = now + settings.orphan_check_interval
+
+    def _flush_middleware(self) -> None:
+        """Let middleware that buffers data in memory (e.g. metrics, SPEC §4.5) write it: every
+        entry with a ``flush(redis)`` method is called once per heartbeat and at stop."""
+        for entry in self.app.middleware:
+            flush = getattr(entry, "flush", None)
+            if callable(flush):
+                self._guard(functools.partial(flush, self.redis))
 
     def _beat(self) -> None:
         signal = self._guard(

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from henchman import keys, payload as wire, retry
 from henchman.context import JobContext
-from henchman.errors import PayloadError
+from henchman.errors import PayloadError, RequeueJob
 from henchman.job import JobDefinition
 from henchman.middleware.chain import JobRun
 from henchman.server.fetch import UnitOfWork
@@ -46,12 +46,13 @@ INVALID_PAYLOAD_CLASS = "henchman.InvalidPayload"
 
 @dataclass(frozen=True, slots=True)
 class Write:
-    """The one ``ack.lua`` call that ends a job: keys and args."""
+    """The one script call that ends a job: ``ack.lua`` (or ``requeue_one.lua``), keys, args."""
 
     keys: list[str]
     args: list[Any]
     #: Only the acknowledgement (success or discard): it may be batched with the next fetch.
     ack_only: bool = False
+    script: str = "ack"
 
 
 @dataclass(slots=True)
@@ -137,6 +138,15 @@ class Processor:
 
     def conclude(self, unit: UnitOfWork, begun: Begun, exc: BaseException | None) -> Write:
         """Count the run and decide its one write: acknowledge, or record retry/dead."""
+        if isinstance(exc, RequeueJob):
+            self.counters.processed_one()
+            payload = exc.payload if exc.payload is not None else begun.context.payload
+            queue = str(payload.get("queue") or unit.queue)
+            return Write(
+                [unit.working_key, keys.queue(queue), keys.QUEUES],
+                [unit.raw, wire.encode(payload), "head" if exc.at_head else "tail", queue],
+                script="requeue_one",
+            )
         if exc is None:
             self.counters.processed_one()
             return Write([unit.working_key, keys.RETRY], [unit.raw, "", ""], ack_only=True)
