@@ -15,6 +15,7 @@ import click
 
 from henchman import logs
 from henchman.errors import ConfigError, RedisUnavailable
+from henchman.server.supervisor import CHILD_ENV, Supervisor, child_command
 
 
 def load_cli_settings(
@@ -107,9 +108,10 @@ def run(
         "json_logs": json_logs,
     }
     settings = load_cli_settings(config_file=config_file, environment=environment, flags=flags)
-    if settings.processes != 1:
-        raise SystemExit(_error("-P/--processes > 1 is not available yet (SPEC §12)"))
     logs.configure(settings.log_level, json=settings.json_logs)
+    if settings.processes > 1 and not os.environ.get(CHILD_ENV):
+        supervisor = Supervisor(child_command(sys.argv[1:]), settings.processes)
+        raise SystemExit(supervisor.run())
     for target in settings.require:
         try:
             require(target)

@@ -1,0 +1,5 @@
+"""``python -m henchman`` is the ``henchman`` command."""
+
+from henchman.cli.main import entry
+
+entry()

@@ -1,0 +1,93 @@
+"""``henchman run -P N``: real child processes, real signals (SPEC §12, first part)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from henchman import keys
+from henchman.server.supervisor import is_boot_failure, restart_delay
+from tests.conftest import RedisDB
+from tests.support.worker_process import fast_env, henchman_bin, stop, wait_for, write_jobs
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    write_jobs(tmp_path)
+    return tmp_path
+
+
+def start_supervisor(workdir: Path, env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
+    with open(workdir / "supervisor.log", "ab") as out:
+        return subprocess.Popen(
+            [henchman_bin(), "run", "-r", "proc_jobs", *args],
+            cwd=workdir,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def identities(redis_db: RedisDB) -> set[str]:
+    return {m.decode() for m in redis_db.client.smembers(keys.PROCESSES)}
+
+
+def test_p2_runs_two_workers_restarts_a_killed_one_and_stops_on_term(
+    redis_db: RedisDB, workdir: Path
+) -> None:
+    supervisor = start_supervisor(workdir, fast_env(redis_db.url), "-P", "2")
+    try:
+        wait_for(lambda: len(identities(redis_db)) == 2, what="two worker heartbeats")
+        first = identities(redis_db)
+        victim = sorted(first)[0]
+        os.kill(int(victim.split(":")[1]), signal.SIGKILL)
+        # The replacement beats under a new identity; the dead one's hash expires (TTL 3 s).
+        wait_for(lambda: len(identities(redis_db) - first) == 1, what="a replacement worker")
+    finally:
+        assert stop(supervisor) == 0
+    wait_for(lambda: not (identities(redis_db) - {victim}), what="children cleaned up")
+
+
+def test_p2_processes_jobs_in_both_children(redis_db: RedisDB, workdir: Path) -> None:
+    from henchman.app import Henchman
+
+    app = Henchman(redis_db.settings(reliable_push=False))
+    jids = app.client.push_bulk(
+        "proc_jobs.record", [[i] for i in range(2000)], {"queue": "default", "retry": True}
+    )
+    app.close()
+    supervisor = start_supervisor(workdir, fast_env(redis_db.url), "-P", "2")
+    try:
+        wait_for(lambda: redis_db.client.llen("test:done") >= 2000, what="2,000 jobs")
+    finally:
+        assert stop(supervisor) == 0
+    assert {j.decode() for j in redis_db.client.lrange("test:done", 0, -1)} == set(jids)
+
+
+def test_p2_exits_with_the_childs_code_when_the_app_cannot_boot(
+    redis_db: RedisDB, workdir: Path
+) -> None:
+    (workdir / "broken.py").write_text("raise RuntimeError('cannot boot')\n")
+    result = subprocess.run(
+        [henchman_bin(), "run", "-r", "broken", "-P", "2"],
+        cwd=workdir,
+        env=fast_env(redis_db.url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "cannot boot" in result.stderr
+
+
+def test_restart_backoff_and_boot_failure_rules() -> None:
+    assert [restart_delay(n) for n in (1, 2, 3, 4, 10)] == [0.0, 1.0, 2.0, 4.0, 30.0]
+    assert is_boot_failure(1, lived=0.5, any_booted=False)
+    assert not is_boot_failure(1, lived=0.5, any_booted=True)
+    assert not is_boot_failure(-9, lived=0.5, any_booted=False)
+    assert not is_boot_failure(1, lived=60, any_booted=False)
