@@ -46,6 +46,11 @@ class SpyRedis:
     def pipeline(self, transaction: bool = True) -> SpyPipeline:
         return SpyPipeline(self.real.pipeline(transaction=transaction), self.commands)
 
+    def lpush(self, name: str, *values: Any) -> Any:
+        """A push to a queue this client registered moments ago is a bare LPUSH."""
+        self.commands.append(("lpush", (name, *values)))
+        return self.real.lpush(name, *values)
+
     def close(self) -> None:
         pass
 
@@ -374,3 +379,13 @@ def test_a_class_style_job_pushes_with_its_class_options(
     assert job["jid"] == jid
     assert job["retry"] == 3
     assert job["class"] == "core.push.Pushed"
+
+
+def test_repeated_pushes_to_a_registered_queue_are_one_lpush_each(redis_db: RedisDB) -> None:
+    spy = SpyRedis(redis_db.client)
+    client = Client(lambda: spy)  # type: ignore[arg-type, return-value]
+    for n in range(3):
+        client.push("core.push.repeat", [n], {"queue": "q", "retry": True})
+    assert [name for name, _ in spy.commands] == ["sadd", "lpush", "lpush", "lpush"]
+    assert redis_db.client.smembers(keys.QUEUES) == {b"q"}
+    assert [j["args"] for j in queue_jobs(redis_db.client, "q")] == [[0], [1], [2]]

@@ -13,9 +13,10 @@ from typing import Any
 
 import redis.asyncio as aredis
 
+from henchman import keys
 from henchman.client.buffer import UNAVAILABLE, PushBuffer
 from henchman.client.plan import ClientMiddleware, PushPlan, plan_bulk, plan_push
-from henchman.client.writes import queue_writes
+from henchman.client.writes import KnownQueues, queue_writes, registered_queues, single_lpush
 
 
 class AsyncClient:
@@ -38,6 +39,7 @@ class AsyncClient:
         #: Reliable push (SPEC §6.3): shared with the sync client, whose thread delivers it.
         self.buffer = buffer if fallback_writer is not None else None
         self._fallback_writer = fallback_writer
+        self._known = KnownQueues()
 
     @property
     def redis(self) -> aredis.Redis:
@@ -89,14 +91,21 @@ class AsyncClient:
         if buffer is not None and fallback is not None and len(buffer):
             buffer.enqueue(plans, fallback)
             return
-        pipe = self.redis.pipeline(transaction=False)
-        queue_writes(pipe, plans)
         try:
+            single = single_lpush(plans, self._known)
+            if single is not None:
+                await self.redis.lpush(keys.queue(single.queue), single.raw)
+                return
+            pipe = self.redis.pipeline(transaction=False)
+            queue_writes(pipe, plans)
             await pipe.execute()
         except UNAVAILABLE:
             if buffer is None or fallback is None:
                 raise
             buffer.enqueue(plans, fallback)
+            return
+        for queue in registered_queues(plans):
+            self._known.registered(queue)
 
     async def aclose(self) -> None:
         """Close the running loop's connection pool."""

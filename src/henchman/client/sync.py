@@ -9,9 +9,10 @@ from typing import Any
 
 import redis
 
+from henchman import keys
 from henchman.client.buffer import PushBuffer
 from henchman.client.plan import ClientMiddleware, PushPlan, plan_bulk, plan_push
-from henchman.client.writes import queue_writes
+from henchman.client.writes import KnownQueues, queue_writes, registered_queues, single_lpush
 
 
 class Client:
@@ -27,6 +28,7 @@ class Client:
         self._connection = connection
         self._redis: redis.Redis | None = None
         self._lock = threading.Lock()
+        self._known = KnownQueues()
         # Kept by reference: middleware the app adds later applies to later pushes.
         self.middleware = middleware if isinstance(middleware, list) else list(middleware)
         self.buffer = buffer
@@ -86,9 +88,15 @@ class Client:
 
     def write_now(self, plans: Sequence[PushPlan]) -> None:
         """Write planned pushes to Redis in one round trip (no buffering)."""
+        single = single_lpush(plans, self._known)
+        if single is not None:
+            self.redis.lpush(keys.queue(single.queue), single.raw)
+            return
         pipe = self.redis.pipeline(transaction=False)
         queue_writes(pipe, plans)
         pipe.execute()
+        for queue in registered_queues(plans):
+            self._known.registered(queue)
 
     def close(self) -> None:
         """Flush the buffer once more and close the connection pool."""

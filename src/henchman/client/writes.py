@@ -4,11 +4,19 @@ Immediate jobs: ``SADD queues <q>`` and one ``LPUSH queue:<q> ...`` per queue (a
 of a queue's payloads in one LPUSH, as Sidekiq's ``push_bulk`` does). Scheduled jobs: one
 ``ZADD schedule`` with every score/member pair. All in one non-transactional pipeline: one round
 trip however many jobs.
+
+``SADD queues`` only makes a queue visible to the admin API and Web UIs (workers fetch the queues
+they are configured with). A client remembers for :data:`REGISTRATION_TTL` seconds that it added
+a queue, so a steady stream of pushes to one queue is a single ``LPUSH`` each (one command, like
+a bare redis-py ``LPUSH``) instead of a pipeline of two. If the queue is cleared (which removes it
+from ``queues``) the next registration after the TTL lists it again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from henchman import keys
@@ -21,6 +29,41 @@ class PipelineLike(Protocol):
     def sadd(self, name: str, *values: Any) -> Any: ...
     def lpush(self, name: str, *values: Any) -> Any: ...
     def zadd(self, name: str, mapping: Any) -> Any: ...
+
+
+#: Seconds a client trusts that a queue it registered is still in the ``queues`` set.
+REGISTRATION_TTL = 5.0
+
+
+class KnownQueues:
+    """Queues this client has added to ``queues`` recently (thread-safe, bounded by TTL)."""
+
+    def __init__(self, ttl: float = REGISTRATION_TTL, clock: Callable[[], float] = time.monotonic):
+        self._until: dict[str, float] = {}
+        self._ttl = ttl
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def fresh(self, queue: str) -> bool:
+        """Whether ``queue`` was registered less than a TTL ago."""
+        return self._until.get(queue, 0.0) > self._clock()
+
+    def registered(self, queue: str) -> None:
+        """Note that ``SADD queues <queue>`` just succeeded."""
+        with self._lock:
+            self._until[queue] = self._clock() + self._ttl
+
+
+def single_lpush(plans: Sequence[PushPlan], known: KnownQueues) -> PushPlan | None:
+    """The one plan to write with a bare ``LPUSH``, if that is all this push needs."""
+    if len(plans) == 1 and plans[0].at is None and known.fresh(plans[0].queue):
+        return plans[0]
+    return None
+
+
+def registered_queues(plans: Sequence[PushPlan]) -> set[str]:
+    """Queues whose ``SADD`` a write of ``plans`` includes."""
+    return {p.queue for p in plans if p.at is None}
 
 
 def queue_writes(pipe: PipelineLike, plans: Sequence[PushPlan]) -> None:
