@@ -37,8 +37,6 @@ from pathlib import Path
 from types import UnionType
 from typing import Any
 
-import yaml
-
 from henchman.config import SETTING_NAMES, QueueSpec, Settings
 from henchman.errors import ConfigError
 
@@ -147,6 +145,8 @@ def _read_file(path: Path, source: str, required: bool) -> tuple[Mapping[str, An
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {source}: {exc}") from exc
     if path.suffix in (".yml", ".yaml"):
+        import yaml  # only when a YAML file is used: PyYAML costs a worker ~3 MB of RSS
+
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import importlib.util
 import logging
@@ -38,6 +39,24 @@ def load_cli_settings(
 def _error(message: str) -> int:
     click.echo(f"henchman: {message}", err=True)
     return 2
+
+
+def limit_malloc_arenas(arenas: int = 2) -> None:
+    """Cap glibc's malloc arenas before worker threads start.
+
+    glibc gives each thread that allocates its own arena, so a worker with a dozen threads keeps
+    a dozen partly used heaps; two arenas cost no measurable speed and keep RSS (SPEC §18) lower.
+    A no-op where glibc is not the C library.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(M_ARENA_MAX, arenas)
+    except (OSError, AttributeError):
+        pass
+
+
+#: glibc's mallopt parameter number for the arena limit.
+M_ARENA_MAX = -8
 
 
 def require(target: str) -> None:
@@ -109,6 +128,7 @@ def run(
     }
     settings = load_cli_settings(config_file=config_file, environment=environment, flags=flags)
     logs.configure(settings.log_level, json=settings.json_logs)
+    limit_malloc_arenas()
     if settings.processes > 1 and not os.environ.get(CHILD_ENV):
         supervisor = Supervisor(child_command(sys.argv[1:]), settings.processes)
         raise SystemExit(supervisor.run())
