@@ -145,3 +145,35 @@ def test_middleware_with_a_flush_method_is_flushed_every_beat_and_at_stop(
     finally:
         launcher.stop()
         app.close()
+
+
+def test_concurrency_bounds_sync_jobs_even_when_async_workers_fetch_them(
+    redis_db: RedisDB,
+) -> None:
+    app = Henchman(redis_db.settings(concurrency=2, async_concurrency=20))
+    lock = threading.Lock()
+    state = {"running": 0, "peak": 0, "done": 0}
+
+    @app.job(name="bounded_sync")
+    def bounded() -> None:
+        with lock:
+            state["running"] += 1
+            state["peak"] = max(state["peak"], state["running"])
+        threading.Event().wait(0.05)
+        with lock:
+            state["running"] -= 1
+            state["done"] += 1
+
+    @app.job(name="unrelated_async")
+    async def unrelated() -> None:
+        return None
+
+    launcher = Launcher(app, app.settings)
+    launcher.start()
+    try:
+        bounded.perform_bulk([[]] * 20)
+        wait_until(lambda: state["done"] == 20, timeout=30)
+    finally:
+        launcher.stop()
+        app.close()
+    assert state["peak"] <= 2

@@ -53,15 +53,23 @@ class Connector:
             max_connections=max_connections,
         )
 
-    def asyncio(self) -> aredis.Redis:
-        """A ``redis.asyncio`` client for the running event loop."""
+    def asyncio(self, *, max_connections: int = 50) -> aredis.Redis:
+        """A ``redis.asyncio`` client for the running event loop.
+
+        Its pool *waits* (up to the Redis timeout) for a free connection instead of raising
+        ``MaxConnectionsError``: hundreds of async jobs finishing at once must queue for a
+        connection, not fail.
+        """
         timeout = self.settings.redis_timeout
-        return aredis.Redis.from_url(
+        pool = aredis.BlockingConnectionPool.from_url(
             self.url,
+            max_connections=max_connections,
+            timeout=timeout,
             socket_timeout=timeout + self.settings.fetch_timeout,
             socket_connect_timeout=timeout,
             health_check_interval=30,
         )
+        return aredis.Redis.from_pool(pool)  # the client owns the pool: aclose() closes it
 
     def check(self) -> redis.Redis:
         """A sync client that has answered PING; :class:`RedisUnavailable` with a clear message

@@ -11,7 +11,6 @@ job from a shared queue.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
 import threading
 import time
@@ -27,7 +26,6 @@ from henchman.server.afetch import AsyncReliableFetcher
 from henchman.server.fetch import (
     FetcherFactory,
     ReliableFetcher,
-    UnitOfWork,
     send_acks,
     validate,
 )
@@ -93,10 +91,14 @@ class Capsule:
         self._main_task: asyncio.Task[None] | None = None
         self._threads: list[threading.Thread] = []
         self._afetcher: AsyncReliableFetcher | None = None
-        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._async_done = threading.Event()
         self.processor = Processor(
-            app, settings, counters, self.interrupting.is_set, run_coroutine=self._run_coroutine
+            app,
+            settings,
+            counters,
+            self.interrupting.is_set,
+            run_coroutine=self._run_coroutine,
+            quieting=self.fetcher.quiet.is_set,
         )
 
     # --- lifecycle ------------------------------------------------------------------------------
@@ -214,9 +216,6 @@ class Capsule:
             self.stopping.is_set,
         )
 
-    def _run_sync_unit(self, unit: UnitOfWork) -> Write:
-        return self.processor.run(unit)
-
     # --- async workers --------------------------------------------------------------------------
 
     def _run_coroutine(self, coro: Any) -> Any:
@@ -262,31 +261,26 @@ class Capsule:
             outages=self.outages,
             is_quiet=self.fetcher.quiet.is_set,
         )
-        self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=max(self.concurrency, 1), thread_name_prefix=f"henchman-{self.name}-sync"
-        )
         try:
             await asyncio.gather(
                 *(self._async_worker(scripts) for _ in range(self.async_concurrency))
             )
         finally:
-            self._executor.shutdown(wait=False)
             await client.aclose()
             self._async_done.set()
 
     async def _async_worker(self, scripts: AsyncScripts) -> None:
         assert self._afetcher is not None
-        loop = asyncio.get_running_loop()
         while True:
             unit = await self._afetcher.take()
             if unit is None:
                 if self.fetcher.quiet.is_set():
                     return
                 continue
-            write = await self.processor.arun(
-                unit, lambda u: loop.run_in_executor(self._executor, self._run_sync_unit, u)
-            )
-            if write.ack_only:
+            write = await self.processor.arun(unit)
+            if write is None:  # a sync job: the worker threads run it (it stays in its list)
+                self.fetcher.hand_over(unit)
+            elif write.ack_only:
                 self._afetcher.acks.append(unit)
             else:
                 await self._afinish(scripts, write)

@@ -35,6 +35,8 @@ from henchman.redis.scripts import Scripts
 from henchman.server import queue_order
 from henchman.server.outage import TRANSIENT, OutageLog, backoff_delay
 
+#: How often (s) idle threads look for jobs handed over by async workers (mixed apps only).
+HANDOVER_POLL = 0.05
 #: BLMOVE timeout (s) when a capsule serves more than one queue.
 MULTI_QUEUE_BLOCK = 0.25
 
@@ -83,6 +85,9 @@ class Fetcher(Protocol):
 
     def has_pending_acks(self) -> bool:
         """Whether acknowledgements wait for the next round trip."""
+
+    def hand_over(self, unit: UnitOfWork) -> None:
+        """Accept a fetched job for the worker threads (from the capsule's async workers)."""
 
 
 FetcherFactory = Callable[..., Fetcher]
@@ -211,6 +216,9 @@ class ReliableFetcher:
         #: Finished jobs whose acknowledgement rides on the next fetch (see acknowledge_later).
         self._acks: collections.deque[UnitOfWork] = collections.deque()
         self._blocking = False
+        # How long a thread waits for the fetch lock before looking at the buffer again:
+        # the block timeout until an async worker hands over a job, then HANDOVER_POLL.
+        self._lock_wait = self._block
         self.quiet = threading.Event()
         self._sleep = sleep or self.quiet.wait
 
@@ -236,7 +244,7 @@ class ReliableFetcher:
                     # The fetching thread is blocked in BLMOVE: send our acknowledgements
                     # ourselves rather than let them wait up to a block timeout.
                     self._flush_acks_safely()
-                if not self._fetch_lock.acquire(timeout=self._block):
+                if not self._fetch_lock.acquire(timeout=self._lock_wait):
                     continue
             try:
                 if self._buffer or self.quiet.is_set():
@@ -261,6 +269,14 @@ class ReliableFetcher:
             pipe.lrem(unit.working_key, 1, unit.raw)  # type: ignore[arg-type]
             pipe.rpush(keys.queue(unit.queue), unit.raw)
         pipe.execute()
+
+    def hand_over(self, unit: UnitOfWork) -> None:
+        """Accept a job fetched by the capsule's async workers that only a thread can run.
+
+        Threads waiting for the fetch lock check the buffer every :data:`HANDOVER_POLL` s.
+        """
+        self._buffer.append(unit)
+        self._lock_wait = HANDOVER_POLL
 
     def wait_for_fetch(self, timeout: float) -> bool:
         """Block further fetches and wait until none is in flight (before a final requeue)."""

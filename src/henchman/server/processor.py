@@ -81,11 +81,14 @@ class Processor:
         run_coroutine: Callable[[Any], Any] | None = None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        quieting: Callable[[], bool] | None = None,
     ) -> None:
         self.app = app
         self.settings = settings
         self.counters = counters
         self.interrupted = interrupted
+        #: True once the capsule stops fetching (TSTP or a stop): iterable jobs checkpoint.
+        self.quieting = quieting or interrupted
         self.run_coroutine = run_coroutine
         self.clock = clock
         self.rng = rng or random.Random()
@@ -100,7 +103,7 @@ class Processor:
             payload = wire.decode(unit.raw)
         except PayloadError as exc:
             return self._invalid(unit, exc)
-        context = JobContext(payload, unit.queue, self.interrupted)
+        context = JobContext(payload, unit.queue, self.interrupted, quieting=self.quieting)
         try:
             definition = self.app.registry.get(payload["class"])
         except Exception as exc:
@@ -245,8 +248,9 @@ class Processor:
 
     # --- asyncio shell ----------------------------------------------------------------------
 
-    async def arun(self, unit: UnitOfWork, run_sync: Callable[[UnitOfWork], Any]) -> Write:
-        """Run one job from an async worker task; sync jobs go to ``run_sync`` (a thread)."""
+    async def arun(self, unit: UnitOfWork) -> Write | None:
+        """Run one job from an async worker task. ``None`` for a sync job: the caller hands it
+        to the capsule's worker threads (so ``concurrency`` bounds sync jobs however fetched)."""
         begun = self.begin(unit)
         if isinstance(begun, Write):
             return begun
@@ -254,8 +258,7 @@ class Processor:
             return self.conclude(unit, begun, begun.error)
         assert begun.definition is not None
         if not begun.definition.is_async:
-            result: Write = await run_sync(unit)
-            return result
+            return None
         ctx, definition = begun.context, begun.definition
         task = asyncio.current_task()
         key = id(task)
