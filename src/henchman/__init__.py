@@ -26,6 +26,7 @@ from henchman.errors import (
     RedisUnavailable,
     UnknownJob,
 )
+from henchman.iteration import IterableJob, cancel
 from henchman.job import Job, JobFunction, job
 from henchman.middleware.chain import JobRun, Middleware
 
@@ -51,6 +52,7 @@ __all__ = [
     "ConfigError",
     "Henchman",
     "HenchmanError",
+    "IterableJob",
     "Job",
     "JobContext",
     "JobFunction",
@@ -64,6 +66,7 @@ __all__ = [
     "Settings",
     "UnknownJob",
     "__version__",
+    "cancel",
     "current_job",
     "default_app",
     "enqueue",

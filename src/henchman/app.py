@@ -26,6 +26,7 @@ from henchman.context import JobContext
 from henchman.job import DEFAULT_OPTIONS, JobDefinition, JobFunction, job as _job
 from henchman.middleware.chain import Chain, JobRun
 from henchman.middleware.job_logging import JobLogging
+from henchman.middleware.metrics import Metrics
 from henchman.redis.connection import Connector
 from henchman.registry import Registry
 
@@ -54,8 +55,8 @@ class Henchman:
     def __init__(self, settings: Settings | None = None) -> None:
         self._settings = settings
         self.registry = Registry()
-        #: Server middleware, outermost first (SPEC §4.2). Built in: ``logging``.
-        self.middleware = Chain([JobLogging()])
+        #: Server middleware, outermost first (SPEC §4.2). Built in: ``logging``, ``metrics``.
+        self.middleware = Chain([JobLogging(), Metrics()])
         #: Client middleware run on every push, in order; one returning ``None`` drops the push.
         self.client_middleware: list[ClientMiddleware] = []
         #: Called with ``(exc, context)`` for every job failure and internal error.

@@ -65,6 +65,10 @@ class Settings:
     reliable_push: bool = True
     push_buffer_size: int = 1000
 
+    #: Where iterable jobs' temp files wait between runs (SPEC §7.6): ``None`` = ``<home>/offload``,
+    #: ``file:///path``, or ``s3://bucket/prefix?endpoint_url=...``.
+    offload_url: str | None = None
+
     #: Keys found in a config file that henchman does not use itself (kept for plugins).
     extra: dict[str, Any] = field(default_factory=dict)
 

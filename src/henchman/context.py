@@ -23,12 +23,17 @@ def _never() -> bool:
 
 @dataclass(eq=False, slots=True)
 class JobContext:
-    """One execution of a job: its payload, where it came from, and the stop signal."""
+    """One execution of a job: its payload, where it came from, and the stop signals.
+
+    ``interrupted()`` is true once the process has begun to stop (TERM); ``quieting()`` is true
+    once it has stopped fetching (TSTP, or a stop). Iterable jobs checkpoint on either (SPEC §7).
+    """
 
     payload: dict[str, Any]
     queue: str
     interrupted: Callable[[], bool] = _never
     instance: Any = None
+    quieting: Callable[[], bool] = _never
     _logger: logging.LoggerAdapter[logging.Logger] | None = field(default=None, init=False)
 
     @property

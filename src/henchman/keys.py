@@ -10,6 +10,8 @@ Keys are plain ``str``; an optional namespace prefix is not supported (Sidekiq d
 
 from __future__ import annotations
 
+import time
+
 # --- Sidekiq layout -------------------------------------------------------------------------
 
 #: SET of queue names that have ever held a job (``SADD`` on every push).
@@ -76,6 +78,36 @@ def iteration_state(jid: str) -> str:
     return f"it-{jid}"
 
 
+def metrics_minute(at: float) -> str:
+    """HASH of per-job-class execution counters for the UTC minute containing epoch ``at``
+    (Sidekiq 8 layout, SPEC §4.5): ``j|YYMMDD|H:MM`` with fields ``<class>|p`` (executions,
+    failures included), ``<class>|f`` (failures) and ``<class>|ms`` (milliseconds spent in
+    executions that did not fail); TTL 8 hours."""
+    t = time.gmtime(at)
+    return f"j|{t.tm_year % 100:02d}{t.tm_mon:02d}{t.tm_mday:02d}|{t.tm_hour}:{t.tm_min:02d}"
+
+
+def metrics_ten_minutes(at: float) -> str:
+    """HASH with the same fields as :func:`metrics_minute`, summed over the UTC ten minutes
+    containing ``at``: the minute key without its last digit (``j|250214|8:4`` holds 08:40-08:49;
+    it cannot collide with a minute key, whose minute always has two digits); TTL 72 hours."""
+    return metrics_minute(at)[:-1]
+
+
+def metrics_histogram(job_class: str, at: float) -> str:
+    """STRING read with BITFIELD: 26 unsigned 16-bit counters, the execution-time histogram of
+    ``job_class`` for the UTC minute containing ``at`` (Sidekiq 8 layout ``h|<class>-D-H:M``,
+    no zero padding); TTL 8 hours."""
+    t = time.gmtime(at)
+    return f"h|{job_class}-{t.tm_mday}-{t.tm_hour}:{t.tm_min}"
+
+
+def metrics_marks(day: str) -> str:
+    """HASH of deploy marks for ``day`` (``YYYYMMDD``, UTC): ISO time -> label, written by
+    Sidekiq's ``Sidekiq::Metrics::Deploy``; shown on the metrics charts."""
+    return f"{day}-marks"
+
+
 # --- henchman's own keys ----------------------------------------------------------------------
 
 PREFIX = "henchman:"
@@ -107,3 +139,26 @@ def working(identity: str, queue_name: str) -> str:
 def stat_recovered_day(day: str) -> str:
     """Daily count of recovered jobs."""
     return f"{PREFIX}stat:recovered:{day}"
+
+
+# --- iterable jobs (SPEC §7.5, §7.6); the state hash itself is ``it-<jid>`` above -------------
+
+
+def iteration_done_ids(jid: str) -> str:
+    """SET of the ids an iterable job marked done (``progress.done(id)``); deleted on completion."""
+    return f"{PREFIX}it:{jid}:done"
+
+
+def iteration_rows(jid: str) -> str:
+    """Bitmap of an import's processed row numbers (row ledger, bit = row number)."""
+    return f"{PREFIX}it:{jid}:rows"
+
+
+def iteration_row_errors(jid: str) -> str:
+    """HASH of an import's failed rows: row number -> JSON list of error messages, in order."""
+    return f"{PREFIX}it:{jid}:errors"
+
+
+def iteration_files(jid: str) -> str:
+    """STRING, JSON manifest of an iterable job's offloaded temporary files and their cursor."""
+    return f"{PREFIX}it:{jid}:files"

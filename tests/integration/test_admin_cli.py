@@ -49,7 +49,9 @@ def add_process(db: RedisDb, identity: str, busy: int = 1) -> None:
 
 def test_commands_are_exported() -> None:
     names = sorted(c.name or "" for c in COMMANDS)
-    assert names == ["dead", "enqueue", "queues", "quiet", "retry", "stats", "stop"]
+    assert names == [
+        "dead", "enqueue", "iteration", "queues", "quiet", "retry", "stats", "stop"
+    ]  # fmt: skip
 
 
 def test_stats_prints_counts_queues_and_processes(redis_db: RedisDb) -> None:

@@ -13,7 +13,14 @@ from henchman.testing import wait_until
 
 
 def test_public_api_is_pinned() -> None:
-    assert sorted(henchman.testing.__all__) == ["Recorder", "inline", "recording", "wait_until"]
+    assert sorted(henchman.testing.__all__) == [
+        "IterationHarness",
+        "Recorder",
+        "inline",
+        "recording",
+        "run_with_interruptions",
+        "wait_until",
+    ]
     for name in henchman.testing.__all__:
         assert getattr(henchman.testing, name) is not None
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import redis
 
@@ -16,9 +17,19 @@ from henchman import keys
 from henchman.api._common import members
 from henchman.api.records import JobRecord
 
-__all__ = ["Queue"]
+__all__ = ["Queue", "QueueSummary"]
 
 _PAGE = 50
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSummary:
+    """One queue's numbers read together: what a queue list shows."""
+
+    name: str
+    size: int
+    latency: float
+    paused: bool
 
 
 class Queue:
@@ -40,6 +51,30 @@ class Queue:
         """Every queue in the ``queues`` set, sorted by name."""
         names = members(client, keys.QUEUES)
         return [cls(client, name, clock=clock) for name in names]
+
+    @classmethod
+    def summaries(
+        cls, client: redis.Redis, *, clock: Callable[[], float] = time.time
+    ) -> list[QueueSummary]:
+        """Name, size, latency and paused flag of every queue, sorted by name, in two round
+        trips whatever the number of queues."""
+        names = members(client, keys.QUEUES)
+        pipe = client.pipeline(transaction=False)
+        for name in names:
+            pipe.llen(keys.queue(name))
+            pipe.lindex(keys.queue(name), -1)
+            pipe.sismember(keys.PAUSED, name)
+        replies = pipe.execute()
+        now = clock()
+        found = []
+        for index, name in enumerate(names):
+            size, head, paused = replies[3 * index : 3 * index + 3]
+            latency = 0.0
+            if head is not None:
+                record = JobRecord(head, queue=name)
+                latency = record.latency(now) if record.enqueued_at is not None else 0.0
+            found.append(QueueSummary(name, int(size), latency, bool(paused)))
+        return found
 
     @property
     def size(self) -> int:

@@ -84,11 +84,12 @@ class SortedSet:
         found = [JobRecord(raw, score=float(s)) for raw, s in entries]
         return [r for r in found if jid is None or r.jid == jid]
 
-    def scan(self, text: str) -> Iterator[JobRecord]:
-        """Jobs whose raw payload contains ``text`` (``ZSCAN MATCH *text*``), each once."""
+    def scan(self, text: str, *, batch: int = 100) -> Iterator[JobRecord]:
+        """Jobs whose raw payload contains ``text`` (``ZSCAN MATCH *text*``), each once, in no
+        particular order; ``batch`` is the ZSCAN ``COUNT`` hint (entries examined per call)."""
         seen: set[bytes] = set()
         pattern = f"*{_glob_escape(text)}*"
-        found: Iterator[Any] = self._redis.zscan_iter(self.name, match=pattern, count=100)
+        found: Iterator[Any] = self._redis.zscan_iter(self.name, match=pattern, count=batch)
         for raw, score in found:
             if raw not in seen:
                 seen.add(raw)

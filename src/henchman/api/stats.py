@@ -160,5 +160,10 @@ class Stats:
             day: (_count(p), _count(f)) for day, p, f in zip(dates, processed, failed, strict=True)
         }
 
+    def redis_info(self) -> dict[str, Any]:
+        """The server's ``INFO`` (all default sections) as parsed by redis-py: version, uptime,
+        clients, memory, persistence... A dashboard shows a few of these."""
+        return dict(self._redis.info())
+
     def _identities(self) -> list[str]:
         return members(self._redis, keys.PROCESSES)

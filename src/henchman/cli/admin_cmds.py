@@ -27,6 +27,7 @@ from henchman.cli.common import (
     format_table,
     format_time,
 )
+from henchman.cli.iteration_cmds import iteration
 
 __all__ = ["COMMANDS", "dead", "enqueue", "queues", "quiet", "retry", "stats", "stop"]
 
@@ -340,4 +341,4 @@ quiet = _signal_command(
 stop = _signal_command("stop", "Shut down gracefully process", ProcessSet.stop, ProcessSet.stop_all)
 
 #: The admin commands, for the main group to register.
-COMMANDS: list[click.Command] = [stats, queues, retry, dead, enqueue, quiet, stop]
+COMMANDS: list[click.Command] = [stats, queues, retry, dead, enqueue, quiet, stop, iteration]

@@ -16,6 +16,7 @@ import click
 from henchman.cli.doctor_cmd import doctor
 from henchman.cli.run_cmd import run
 from henchman.cli.server_cmd import server
+from henchman.cli.web_cmd import web
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -30,6 +31,7 @@ main.add_command(run)
 main.add_command(run, name="worker")
 main.add_command(server)
 main.add_command(doctor)
+main.add_command(web)
 
 
 def _add_optional_commands() -> None:

@@ -5,6 +5,8 @@ context manager scoped to one app and one ``with`` block.
   (``jobs``, ``jobs_for``) and runs them (``drain``) through the server middleware.
 - :func:`inline` runs every pushed job at once, in the pushing thread.
 - :func:`wait_until` polls a condition, for end-to-end tests against a real worker.
+- :class:`IterationHarness` / :func:`run_with_interruptions` run an iterable job, interrupt it
+  after N items, run it again, and check every item was processed exactly once (SPEC §7.7).
 
 The pytest plugin (:mod:`henchman.testing.pytest_plugin`, loaded automatically) adds the fixtures
 ``henchman_server``, ``henchman_settings``, ``henchman_app``, ``henchman_recorder`` and
@@ -14,7 +16,15 @@ The pytest plugin (:mod:`henchman.testing.pytest_plugin`, loaded automatically) 
 from __future__ import annotations
 
 from henchman.testing.inline import inline
+from henchman.testing.iteration import IterationHarness, run_with_interruptions
 from henchman.testing.recorder import Recorder, recording
 from henchman.testing.waiting import wait_until
 
-__all__ = ["Recorder", "inline", "recording", "wait_until"]
+__all__ = [
+    "IterationHarness",
+    "Recorder",
+    "inline",
+    "recording",
+    "run_with_interruptions",
+    "wait_until",
+]

@@ -1,0 +1,87 @@
+"""Queues (``/queues``, ``/queues/<name>``): sizes, latency and pause state; browse a queue one
+page at a time (``LRANGE``, never the whole list), delete one job, clear, pause and unpause."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from starlette.responses import Response
+
+from henchman.api import JobRecord, Queue
+from henchman.web.context import ViewContext
+from henchman.web.extension import Action, Page
+from henchman.web.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE, Pager
+
+
+def queues(ctx: ViewContext) -> Response:
+    summaries = Queue.summaries(ctx.redis, clock=ctx.state.clock)
+    return ctx.render("queues.html", title="Queues", queues=summaries)
+
+
+def queue(ctx: ViewContext) -> Response:
+    name = str(ctx.params["name"])
+    found = Queue(ctx.redis, name, clock=ctx.state.clock)
+    size = found.size
+    per_page = ctx.query_int("count", DEFAULT_PER_PAGE, 1, MAX_PER_PAGE)
+    oldest_first = ctx.query("direction") == "asc"
+
+    def url(page: int) -> str:
+        count = per_page if per_page != DEFAULT_PER_PAGE else None
+        return ctx.url("queues", name, page=page, count=count,
+                       direction="asc" if oldest_first else None)  # fmt: skip
+
+    pager = Pager.of(ctx.query_int("page", 1, 1, 10**9), per_page, size, url)
+    if oldest_first:  # the head is the right end: read the page counted from there
+        start = max(size - pager.offset - per_page, 0)
+        records = list(reversed(found.page(start, max(size - pager.offset - start, 0))))
+    else:
+        records = found.page(pager.offset, per_page)
+    return ctx.render(
+        "queue.html", title=f"Queue {name}", name=name, size=size, latency=found.latency,
+        paused=found.paused, records=records, pager=pager, oldest_first=oldest_first,
+        encode=_encode,
+    )  # fmt: skip
+
+
+def queue_action(ctx: ViewContext) -> Response:
+    """Clear, pause or unpause a queue (Sidekiq posts to the same path to clear)."""
+    name = str(ctx.params["name"])
+    found = Queue(ctx.redis, name)
+    action = ctx.form_value("action", "clear")
+    if action == "pause":
+        found.pause()
+    elif action == "unpause":
+        found.unpause()
+    elif action == "clear":
+        found.clear()
+        return ctx.redirect("queues")
+    return ctx.redirect("queues", name) if ctx.form_value("back") == "queue" else ctx.redirect(
+        "queues"
+    )
+
+
+def delete_job(ctx: ViewContext) -> Response:
+    """Delete one job, named by its exact payload bytes (base64 in ``key_val``)."""
+    name = str(ctx.params["name"])
+    try:
+        raw = base64.urlsafe_b64decode(ctx.form_value("key_val").encode())
+    except (binascii.Error, ValueError):
+        raw = b""
+    if raw:
+        Queue(ctx.redis, name).delete(JobRecord(raw, queue=name))
+    page = ctx.form_value("page")
+    return ctx.redirect("queues", name, page=page if page.isdigit() and page != "1" else None)
+
+
+def _encode(record: JobRecord) -> str:
+    return base64.urlsafe_b64encode(record.raw).decode()
+
+
+# ``:path`` because a queue name may contain "/"; the delete route comes first so that
+# ``/queues/x/delete`` is not read as the queue "x/delete".
+PAGES = [Page("/queues", queues, tab="Queues"), Page("/queues/{name:path}", queue)]
+ACTIONS = [
+    Action("/queues/{name:path}/delete", delete_job),
+    Action("/queues/{name:path}", queue_action),
+]
