@@ -4,12 +4,19 @@
 from __future__ import annotations
 
 from henchman.web.extension import WebExtension
-from henchman.web.pages import busy, dashboard, metrics, queues, sets
+from henchman.web.pages import busy, dashboard, iteration, metrics, queues, sets
 
 CORE = WebExtension(
     name="henchman",
-    pages=[*dashboard.PAGES, *busy.PAGES, *queues.PAGES, *sets.PAGES, *metrics.PAGES],
-    actions=[*busy.ACTIONS, *queues.ACTIONS, *sets.ACTIONS],
+    pages=[
+        *dashboard.PAGES,
+        *busy.PAGES,
+        *queues.PAGES,
+        *sets.PAGES,
+        *metrics.PAGES,
+        *iteration.PAGES,
+    ],
+    actions=[*busy.ACTIONS, *queues.ACTIONS, *sets.ACTIONS, *iteration.ACTIONS],
 )
 
 __all__ = ["CORE"]
