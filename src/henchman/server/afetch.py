@@ -23,7 +23,8 @@ from henchman.server.fetch import (
     drain,
     fetch_args,
     fetch_keys,
-    give_back_order,
+    queue_acks,
+    queue_give_back,
     units_from_reply,
     working_keys,
 )
@@ -136,9 +137,7 @@ class AsyncReliableFetcher:
 
     async def _give_back(self, units: list[UnitOfWork]) -> None:
         pipe = self._redis.pipeline(transaction=True)
-        for unit in give_back_order(units):
-            pipe.lrem(unit.working_key, 1, unit.raw)  # type: ignore[arg-type]
-            pipe.rpush(keys.queue(unit.queue), unit.raw)
+        queue_give_back(pipe, units)
         await pipe.execute()
 
     async def _flush_acks_safely(self) -> None:
@@ -146,17 +145,12 @@ class AsyncReliableFetcher:
         if not acks:
             return
         pipe = self._redis.pipeline(transaction=False)
-        for unit in acks:
-            pipe.lrem(unit.working_key, 1, unit.raw)  # type: ignore[arg-type]
+        queue_acks(pipe, acks)
         try:
             await pipe.execute()
         except TRANSIENT as exc:
             self.acks.extendleft(reversed(acks))
             self._outages.failed(exc)
-
-    async def acknowledge(self, unit: UnitOfWork) -> None:
-        """Remove a finished job from its working list."""
-        await self._redis.lrem(unit.working_key, 1, unit.raw)  # type: ignore[arg-type]
 
     def drop_buffered(self) -> int:
         """Forget fetched-but-unstarted jobs (they stay in the working list for requeue)."""

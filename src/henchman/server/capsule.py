@@ -29,7 +29,7 @@ from henchman.server.fetch import (
     send_acks,
     validate,
 )
-from henchman.server.outage import OutageLog, call_until_done
+from henchman.server.outage import OutageLog, acall_until_done, call_until_done
 from henchman.server.processor import Processor, Write
 from henchman.server.stats import Counters
 
@@ -286,18 +286,7 @@ class Capsule:
                 await self._afinish(scripts, write)
 
     async def _afinish(self, scripts: AsyncScripts, write: Write) -> None:
-        from henchman.server.outage import TRANSIENT, backoff_delay
-
-        attempt = 0
-        while True:
-            try:
-                await scripts(write.script, write.keys, write.args)
-            except TRANSIENT as exc:
-                self.outages.failed(exc)
-                if self.stopping.is_set():
-                    return
-                await asyncio.sleep(backoff_delay(attempt))
-                attempt += 1
-                continue
-            self.outages.succeeded()
-            return
+        await acall_until_done(
+            lambda: scripts(write.script, write.keys, write.args), self.outages,
+            self.stopping.is_set,
+        )  # fmt: skip

@@ -68,9 +68,6 @@ class Fetcher(Protocol):
     def take(self) -> UnitOfWork | None:
         """The next job, or ``None`` after a short wait with nothing to do or once quiet."""
 
-    def acknowledge(self, unit: UnitOfWork) -> None:
-        """Remove a finished job from the working list."""
-
     def requeue_all(self) -> int:
         """Put every unacknowledged job back at the head of its queue; return how many."""
 
@@ -94,7 +91,6 @@ FetcherFactory = Callable[..., Fetcher]
 
 _REQUIRED = (
     "take",
-    "acknowledge",
     "acknowledge_later",
     "flush_acks",
     "requeue_all",
@@ -139,14 +135,27 @@ def fetch_args(idle: int, order: Sequence[str], acks: Sequence[UnitOfWork]) -> l
     return args
 
 
+def queue_acks(pipe: Any, acks: Sequence[UnitOfWork]) -> None:
+    """Add one ``LREM`` per acknowledgement to a (sync or asyncio) pipeline."""
+    for unit in acks:
+        pipe.lrem(unit.working_key, 1, unit.raw)
+
+
+def queue_give_back(pipe: Any, units: Sequence[UnitOfWork]) -> None:
+    """Add the commands that move fetched jobs from their working lists back to the head of
+    their queues, first fetched at the very head (for a MULTI pipeline)."""
+    for unit in reversed(units):
+        pipe.lrem(unit.working_key, 1, unit.raw)
+        pipe.rpush(keys.queue(unit.queue), unit.raw)
+
+
 def send_acks(client: redis.Redis, pending: collections.deque[UnitOfWork]) -> int:
     """LREM every pending acknowledgement in one pipeline; requeue them on failure."""
     acks = drain(pending)
     if not acks:
         return 0
     pipe = client.pipeline(transaction=False)
-    for unit in acks:
-        pipe.lrem(unit.working_key, 1, unit.raw)  # type: ignore[arg-type]
+    queue_acks(pipe, acks)
     try:
         pipe.execute()
     except BaseException:
@@ -177,11 +186,6 @@ def units_from_reply(
         name = order[int(reply[i]) - 1]
         units.append(UnitOfWork(name, reply[i + 1], working[name]))
     return units
-
-
-def give_back_order(units: Sequence[UnitOfWork]) -> list[UnitOfWork]:
-    """Order for RPUSHing fetched jobs back so the first fetched ends at the head again."""
-    return list(reversed(units))
 
 
 class ReliableFetcher:
@@ -265,9 +269,7 @@ class ReliableFetcher:
 
     def _give_back(self, units: list[UnitOfWork]) -> None:
         pipe = self._redis.pipeline(transaction=True)
-        for unit in give_back_order(units):
-            pipe.lrem(unit.working_key, 1, unit.raw)  # type: ignore[arg-type]
-            pipe.rpush(keys.queue(unit.queue), unit.raw)
+        queue_give_back(pipe, units)
         pipe.execute()
 
     def hand_over(self, unit: UnitOfWork) -> None:
@@ -321,9 +323,6 @@ class ReliableFetcher:
         self._failures = 0
         self._outages.succeeded()
         return units if units else None
-
-    def acknowledge(self, unit: UnitOfWork) -> None:
-        self._redis.lrem(unit.working_key, 1, unit.raw)  # type: ignore[arg-type]
 
     def acknowledge_later(self, unit: UnitOfWork) -> None:
         """Acknowledge a finished job with the next fetch round trip (or the next flush).

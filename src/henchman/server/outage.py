@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import redis
@@ -71,6 +72,25 @@ def call_until_done(
             if give_up():
                 return None
             sleep(backoff_delay(attempt))
+            attempt += 1
+            continue
+        outages.succeeded()
+        return result
+
+
+async def acall_until_done(
+    fn: Callable[[], Awaitable[T]], outages: OutageLog, give_up: Callable[[], bool]
+) -> T | None:
+    """Asyncio twin of :func:`call_until_done` (same backoff, same give-up rule)."""
+    attempt = 0
+    while True:
+        try:
+            result = await fn()
+        except TRANSIENT as exc:
+            outages.failed(exc)
+            if give_up():
+                return None
+            await asyncio.sleep(backoff_delay(attempt))
             attempt += 1
             continue
         outages.succeeded()

@@ -64,6 +64,11 @@ class Begun:
     error: BaseException | None = None
 
 
+def _acknowledge(unit: UnitOfWork) -> Write:
+    """The write that only acknowledges (success, or a discarded failure); batchable."""
+    return Write([unit.working_key, keys.RETRY], [unit.raw, "", ""], ack_only=True)
+
+
 def _score(value: float) -> str:
     return repr(float(value))
 
@@ -152,7 +157,7 @@ class Processor:
             )
         if exc is None:
             self.counters.processed_one()
-            return Write([unit.working_key, keys.RETRY], [unit.raw, "", ""], ack_only=True)
+            return _acknowledge(unit)
         self.counters.failed_one()
         payload = begun.context.payload
         definition = begun.definition
@@ -177,7 +182,7 @@ class Processor:
             )
         if decision.outcome is retry.Outcome.DEAD:
             return self._dead_write(unit, decision.payload, now)
-        return Write([unit.working_key, keys.RETRY], [unit.raw, "", ""], ack_only=True)
+        return _acknowledge(unit)
 
     def _dead_write(self, unit: UnitOfWork, record: dict[str, Any], now: float) -> Write:
         cutoff = now - self.settings.dead_timeout
