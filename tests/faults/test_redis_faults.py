@@ -156,3 +156,35 @@ def test_async_pushes_while_redis_is_down_are_buffered_and_delivered_in_order(
     assert [job["jid"] for job in reversed(queued) if job["class"] == "ordered"] == jids
     client.close()
     app.close()
+
+
+def test_pushes_still_undeliverable_at_exit_are_logged_with_their_jids(
+    server: EmbeddedServer, tmp_path: Path
+) -> None:
+    script = tmp_path / "pusher.py"
+    script.write_text(
+        "import sys\n"
+        "from henchman.app import Henchman\n"
+        "from henchman.config import Settings\n"
+        f"app = Henchman(Settings(redis_url={server.url!r}, redis_timeout=0.5))\n"
+        "app.client.push('warmup', [], {'queue': 'default', 'retry': True})\n"
+        "sys.stdin.readline()  # the test stops the server here\n"
+        "for n in range(2):\n"
+        "    print(app.client.push('late', [n], {'queue': 'default', 'retry': True}), flush=True)\n"
+    )
+    import subprocess
+    import sys
+
+    pusher = subprocess.Popen(
+        [sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    client = client_for(server)
+    wait_for(lambda: client.llen(keys.queue("default")) == 1, what="the warmup push")
+    client.close()
+    server.stop()
+    out, err = pusher.communicate("go\n", timeout=60)
+    jids = out.split()
+    assert len(jids) == 2
+    for jid in jids:  # buffered, then logged at exit because Redis never came back
+        assert f"push of job {jid} to queue 'default' could not be delivered" in err
