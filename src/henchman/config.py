@@ -45,6 +45,9 @@ class Settings:
     processes: int = 1
     log_level: str = "INFO"
     json_logs: bool = False
+    #: ``auto`` (one CPU, moved or released as the load asks), ``off``, or a CPU list ``0,2-3``;
+    #: see :mod:`henchman.server.placement`.
+    cpu_affinity: str = "auto"
 
     # failures (SPEC §5)
     max_retries: int = 25
@@ -60,6 +63,7 @@ class Settings:
     poison_pill_limit: int = 3
     fetch_timeout: float = 2.0
     redis_timeout: float = 5.0
+    placement_interval: float = 2.0
 
     # client (SPEC §6.3)
     reliable_push: bool = True

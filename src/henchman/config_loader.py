@@ -39,6 +39,7 @@ from typing import Any
 
 from henchman.config import SETTING_NAMES, QueueSpec, Settings
 from henchman.errors import ConfigError
+from henchman.server.placement import check_setting
 
 __all__ = ["load_settings", "parse_queue"]
 
@@ -70,6 +71,7 @@ _POSITIVE = frozenset(
         "orphan_check_interval",
         "fetch_timeout",
         "redis_timeout",
+        "placement_interval",
     }
 )
 _FLAG_NAMES = {"queues": "--queue"}  # CLI spellings that differ from the setting name (SPEC §1.3)
@@ -268,6 +270,8 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         if value is None:
             return None
         hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
+    if name == "cpu_affinity" and isinstance(value, bool):  # YAML reads `off` as false
+        value = "auto" if value else "off"
     if hint is bool:
         result: Any = _to_bool(value)
     elif hint is int:
@@ -303,6 +307,11 @@ def _check_range(name: str, value: Any, source: str) -> Any:
         # Never echo the URL: it may carry a password (SPEC §20).
         schemes = ", ".join(f"{s}://" for s in REDIS_URL_SCHEMES)
         raise ConfigError(f"{prefix} must start with one of {schemes}")
+    if name == "cpu_affinity":
+        try:
+            return check_setting(value)
+        except ValueError as exc:
+            raise ConfigError(f"{prefix} {exc}, got {_show(value)}") from None
     if name == "queues" and len({q.name for q in value}) != len(value):
         raise ConfigError(f"{prefix} lists a queue twice")
     return value

@@ -16,6 +16,7 @@ import click
 
 from henchman import logs
 from henchman.errors import ConfigError, RedisUnavailable
+from henchman.server.placement import Placement
 from henchman.server.supervisor import CHILD_ENV, Supervisor, child_command
 
 
@@ -94,6 +95,11 @@ def require(target: str) -> None:
 @click.option("-l", "--log-level", default=None, help="Log level (default INFO).")
 @click.option("-P", "--processes", type=int, default=None, help="Worker processes (default 1).")
 @click.option("--json-logs", is_flag=True, default=None, help="Log one JSON object per line.")
+@click.option(
+    "--cpu-affinity",
+    default=None,
+    help="auto (default: threads on one CPU, adapted to the load), off, or a CPU list 0,2-3.",
+)
 def run(
     requires: tuple[str, ...],
     queues: tuple[str, ...],
@@ -107,6 +113,7 @@ def run(
     log_level: str | None,
     processes: int | None,
     json_logs: bool | None,
+    cpu_affinity: str | None,
 ) -> None:
     """Run a worker process."""
     from henchman.config_loader import parse_queue
@@ -125,6 +132,7 @@ def run(
         "log_level": "DEBUG" if verbose else log_level,
         "processes": processes,
         "json_logs": json_logs,
+        "cpu_affinity": cpu_affinity,
     }
     settings = load_cli_settings(config_file=config_file, environment=environment, flags=flags)
     logs.configure(settings.log_level, json=settings.json_logs)
@@ -132,6 +140,14 @@ def run(
     if settings.processes > 1 and not os.environ.get(CHILD_ENV):
         supervisor = Supervisor(child_command(sys.argv[1:]), settings.processes)
         raise SystemExit(supervisor.run())
+    try:
+        placement = Placement.for_process(
+            settings.cpu_affinity, settings.placement_interval, os.environ
+        )
+    except ConfigError as exc:
+        raise SystemExit(_error(str(exc))) from None
+    if placement is not None:
+        placement.begin()  # samples the load while the app imports: the idlest CPU wins
     for target in settings.require:
         try:
             require(target)
@@ -151,7 +167,7 @@ def run(
         logging.getLogger("henchman").warning(
             "no jobs are registered: pass the module that defines them with -r"
         )
-    launcher = Launcher(app, settings)
+    launcher = Launcher(app, settings, placement=placement)
     try:
         launcher.run()
     except (RedisUnavailable, ConfigError) as exc:

@@ -42,6 +42,7 @@ from henchman.server.stats import Counters
 if TYPE_CHECKING:
     from henchman.app import Henchman
     from henchman.config import Settings
+    from henchman.server.placement import Placement
 
 log = logging.getLogger("henchman")
 
@@ -52,7 +53,12 @@ class Launcher:
     """Runs one worker process (or an embedded worker inside another process)."""
 
     def __init__(
-        self, app: Henchman, settings: Settings, *, clock: Callable[[], float] = time.time
+        self,
+        app: Henchman,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.time,
+        placement: Placement | None = None,
     ) -> None:
         from henchman import __version__
 
@@ -74,6 +80,8 @@ class Launcher:
         #: True while :meth:`run` serves requests; otherwise remote signals are acted on directly.
         self._serving = False
         self.capsules: list[Capsule] = []
+        #: CPU placement of this process (``henchman run`` only; an embedded worker has none).
+        self.placement = placement
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -143,6 +151,8 @@ class Launcher:
         self._guard(self.recovery.run_once)
         for capsule in self.capsules:
             capsule.start()
+        if self.placement is not None:
+            self._local(self.placement.start)
         self._housekeeper = threading.Thread(
             target=self._housekeeping, name="henchman-housekeeping", daemon=True
         )
@@ -253,6 +263,8 @@ class Launcher:
             if now >= next_recovery:
                 self._guard(self.recovery.run_once)
                 next_recovery = now + settings.orphan_check_interval
+            if self.placement is not None:
+                self._local(self.placement.maybe_tick)
 
     def _flush_middleware(self) -> None:
         """Let middleware that buffers data in memory (e.g. metrics, SPEC §4.5) write it: every
@@ -276,6 +288,13 @@ class Launcher:
                 self.requests.put(signal)
             else:  # embedded (start() without run()): act here, off the housekeeping thread
                 threading.Thread(target=self.handle, args=(signal,), daemon=True).start()
+
+    def _local(self, fn: Callable[[], None]) -> None:
+        """Run a background step that does not touch Redis (so it says nothing about outages)."""
+        try:
+            fn()
+        except Exception:
+            log.exception("background step %s failed", getattr(fn, "__name__", fn))
 
     def _guard(self, fn: Callable[[], T]) -> T | None:
         """Run a background step; Redis outages are logged once, other errors logged fully."""

@@ -25,6 +25,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from henchman.server.placement import SLOT_ENV
+
 log = logging.getLogger("henchman")
 
 #: Set in each child's environment: the child runs as a plain single-process worker.
@@ -107,7 +109,8 @@ class Supervisor:
                 )
 
     def _start(self, index: int) -> None:
-        process = self._spawn(self.command, env=self.env)
+        # The slot gives each child its own first CPU under cpu_affinity auto (placement.py).
+        process = self._spawn(self.command, env={**self.env, SLOT_ENV: str(index)})
         self.children[index] = Child(index, process)
 
     def _reap(self) -> int | None:

@@ -1,0 +1,228 @@
+"""CPU placement of real worker processes (``cpu_affinity``, henchman.server.placement).
+
+Affinities are read from the kernel (``sched_getaffinity`` of every thread), never from henchman.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from henchman import keys
+from henchman.app import Henchman
+from henchman.server import placement
+from tests.conftest import RedisDB
+from tests.support.worker_process import fast_env, henchman_bin, start_worker, stop, wait_for
+
+ALLOWED = frozenset(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else frozenset()
+
+pytestmark = pytest.mark.skipif(
+    not placement.supported() or len(ALLOWED) < 2, reason="needs Linux and at least 2 CPUs"
+)
+
+SPAWN_JOB = """
+
+import subprocess
+
+@henchman.job
+def spawn():
+    child = subprocess.Popen(["sleep", "60"])
+    _redis().set("test:child", child.pid)
+"""
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    from tests.support.worker_process import write_jobs
+
+    path = write_jobs(tmp_path)
+    path.write_text(path.read_text() + SPAWN_JOB)
+    return tmp_path
+
+
+def thread_cpus(pid: int) -> list[frozenset[int]]:
+    """The CPU set of every thread of ``pid``."""
+    out = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(ProcessLookupError):
+            out.append(frozenset(os.sched_getaffinity(int(tid))))
+    return out
+
+
+def on_one_cpu(pid: int) -> int | None:
+    """The CPU every thread of ``pid`` is pinned to, if they all share a single one."""
+    sets = set(thread_cpus(pid))
+    if len(sets) == 1:
+        (cpus,) = sets
+        if len(cpus) == 1:
+            return next(iter(cpus))
+    return None
+
+
+def env_for(redis_db: RedisDB, **extra: str) -> dict[str, str]:
+    return fast_env(redis_db.url, HENCHMAN_PLACEMENT_INTERVAL="0.2", **extra)
+
+
+def wait_registered(redis_db: RedisDB, count: int = 1) -> list[int]:
+    """Pids of the live worker processes once ``count`` have beaten."""
+    found: list[int] = []
+
+    def registered() -> bool:
+        found[:] = [int(m.decode().split(":")[1]) for m in redis_db.client.smembers(keys.PROCESSES)]
+        return len(found) == count
+
+    wait_for(registered, what=f"{count} worker heartbeat(s)")
+    return found
+
+
+def test_default_pins_all_threads_to_one_cpu_and_frees_processes_jobs_start(
+    redis_db: RedisDB, workdir: Path
+) -> None:
+    worker = start_worker(workdir, env_for(redis_db))
+    child = 0
+    try:
+        (pid,) = wait_registered(redis_db)
+        wait_for(lambda: on_one_cpu(pid) is not None, what="threads on one CPU")
+        assert len(thread_cpus(pid)) >= 11  # main, 10 worker threads, housekeeping: all pinned
+        Henchman(redis_db.settings(reliable_push=False)).client.push(
+            "proc_jobs.spawn", [], {"queue": "default"}
+        )
+        wait_for(lambda: redis_db.client.get("test:child") is not None, what="the job's child")
+        child = int(redis_db.client.get("test:child") or 0)
+        # Inherited the pin at fork; the next placement tick gives it every allowed CPU back.
+        wait_for(
+            lambda: frozenset(os.sched_getaffinity(child)) == ALLOWED,
+            timeout=10,
+            what="the job's child process on all CPUs",
+        )
+        assert on_one_cpu(pid) is not None
+    finally:
+        assert stop(worker) == 0
+        if child:
+            os.kill(child, 9)
+
+
+def test_off_leaves_every_thread_on_every_cpu(redis_db: RedisDB, workdir: Path) -> None:
+    worker = start_worker(workdir, env_for(redis_db), "--cpu-affinity", "off")
+    try:
+        (pid,) = wait_registered(redis_db)
+        assert set(thread_cpus(pid)) == {ALLOWED}
+    finally:
+        assert stop(worker) == 0
+
+
+def test_a_cpu_list_pins_exactly_there(redis_db: RedisDB, workdir: Path) -> None:
+    cpu = max(ALLOWED)
+    worker = start_worker(workdir, env_for(redis_db), "--cpu-affinity", str(cpu))
+    try:
+        (pid,) = wait_registered(redis_db)
+        wait_for(lambda: on_one_cpu(pid) == cpu, what=f"threads on CPU {cpu}")
+    finally:
+        assert stop(worker) == 0
+
+
+def test_supervised_children_start_on_different_cpus(redis_db: RedisDB, workdir: Path) -> None:
+    with open(workdir / "supervisor.log", "ab") as out:
+        supervisor = subprocess.Popen(
+            [henchman_bin(), "run", "-r", "proc_jobs", "-P", "2"],
+            cwd=workdir,
+            env=env_for(redis_db),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        pids = wait_registered(redis_db, count=2)
+        wait_for(lambda: all(on_one_cpu(p) is not None for p in pids), what="children pinned")
+        assert len({on_one_cpu(p) for p in pids}) == 2
+        assert set(thread_cpus(supervisor.pid)) == {ALLOWED}  # the supervisor runs no jobs
+    finally:
+        assert stop(supervisor) == 0
+
+
+def test_a_bad_value_exits_with_one_line_naming_the_setting(
+    redis_db: RedisDB, workdir: Path
+) -> None:
+    result = subprocess.run(
+        [henchman_bin(), "run", "-r", "proc_jobs", "--cpu-affinity", "fastest"],
+        cwd=workdir,
+        env=env_for(redis_db),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "henchman: setting 'cpu_affinity' in --cpu-affinity must be auto, off or a CPU list "
+        "like 0,2-3 ('fastest' is not a CPU number or range), got 'fastest'"
+    ]
+
+
+SHELL_SCRIPT = """
+import json, os, threading, time
+from henchman.server import placement as pl
+
+allowed = sorted(os.sched_getaffinity(0))
+first, other = allowed[0], allowed[1]
+
+def cpus(busy_ticks, total):
+    return {c: (busy_ticks.get(c, 0), total) for c in allowed}
+
+# Cumulative samples: (time, own cpu s, per-CPU busy ticks out of `total` ticks).
+samples = iter([
+    pl.Sample(0.0, 0.0, cpus({}, 0)),                                # begin()
+    pl.Sample(1.0, 0.1, cpus({}, 100)),                              # start(): all idle
+    pl.Sample(3.0, 0.9, cpus({first: 190, other: 20}, 300)),         # others: 55 % of first
+    pl.Sample(20.0, 17.39, cpus({first: 275, other: 1686}, 2000)),   # 0.97 cores: probe
+    pl.Sample(22.0, 20.89, cpus({first: 455, other: 1866}, 2200)),   # 1.75 cores: free
+])
+now = iter([1.0, 3.0, 20.0, 22.0])
+
+class Coin:
+    def random(self):
+        return 0.1
+
+p = pl.Placement("auto", interval=1.0, slot=0, clock=lambda: next(now), rng=Coin(),
+                 sample=lambda clock: next(samples))
+stop = threading.Event()
+threading.Thread(target=stop.wait, daemon=True).start()  # a worker-like thread, pinned too
+
+def state():
+    sets = {frozenset(os.sched_getaffinity(int(t))) for t in os.listdir("/proc/self/task")}
+    return [sorted(s) for s in sets]
+
+p.begin()
+seen = []
+p.start(); seen.append(state())
+for _ in range(3):
+    p.tick(); seen.append(state())
+print(json.dumps({"first": first, "other": other, "allowed": allowed, "seen": seen,
+                  "mode": p.state.mode.value}))
+"""
+
+
+def test_the_shell_moves_probes_and_frees_the_real_threads() -> None:
+    import json
+
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(SHELL_SCRIPT)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    out = json.loads(result.stdout)
+    first, other, allowed = out["first"], out["other"], out["allowed"]
+    assert out["seen"] == [
+        [[first]],  # start: slot 0 -> the first allowed CPU
+        [[other]],  # others use 55 % of it, the other CPU is idle: moved (coin 0.1 < 0.5)
+        [allowed],  # saturated after the first-probe delay: unpinned to look
+        [allowed],  # used 1.75 cores while unpinned: stays free
+    ]
+    assert out["mode"] == "free"

@@ -1,0 +1,125 @@
+"""CPU placement decisions (henchman.server.placement): pure functions, no CPUs touched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from henchman.config_loader import load_settings
+from henchman.errors import ConfigError
+from henchman.server import placement as pl
+from henchman.server.placement import Load, Mode, State
+
+
+def test_cpu_lists_parse_like_taskset() -> None:
+    assert pl.parse_cpu_list("0") == {0}
+    assert pl.parse_cpu_list("0,2-3") == {0, 2, 3}
+    assert pl.parse_cpu_list(" 1 , 3 ") == {1, 3}
+    bad_lists = (("", "not a CPU"), ("a", "not a CPU"), ("3-1", "backwards"), ("1-", "not a CPU"))
+    for bad, reason in bad_lists:
+        with pytest.raises(ValueError, match=reason):
+            pl.parse_cpu_list(bad)
+
+
+def test_setting_values_are_checked_and_normalised() -> None:
+    assert pl.check_setting(" AUTO ") == "auto"
+    assert pl.check_setting("off") == "off"
+    assert pl.check_setting("0-1") == "0-1"
+    with pytest.raises(ValueError, match="auto, off or a CPU list"):
+        pl.check_setting("fast")
+
+
+def test_config_sources_accept_cpu_affinity_and_name_it_when_wrong() -> None:
+    assert load_settings().cpu_affinity == "auto"
+    assert load_settings(env={"HENCHMAN_CPU_AFFINITY": "off"}).cpu_affinity == "off"
+    assert load_settings(flags={"cpu_affinity": "2,4-5"}).cpu_affinity == "2,4-5"
+    with pytest.raises(ConfigError, match=r"'cpu_affinity' in --cpu-affinity must be auto, off"):
+        load_settings(flags={"cpu_affinity": "banana"})
+    with pytest.raises(ConfigError, match=r"placement_interval.*greater than 0"):
+        load_settings(env={"HENCHMAN_PLACEMENT_INTERVAL": "0"})
+
+
+def test_yaml_off_which_yaml_reads_as_false_means_off(tmp_path: Path) -> None:
+    path = tmp_path / "henchman.yml"
+    path.write_text("cpu_affinity: off\n")
+    assert load_settings(config_file=path).cpu_affinity == "off"
+
+
+def test_proc_stat_gives_busy_and_total_ticks_per_cpu() -> None:
+    text = (
+        "cpu  10 0 10 100 5 0 0 0 0 0\n"
+        "cpu0 6 1 4 50 2 0 1 0 0 0\n"
+        "cpu1 4 0 6 50 3 0 0 0 0 0\n"
+        "intr 1 2 3\n"
+    )
+    assert pl.parse_proc_stat(text) == {0: (12, 64), 1: (10, 63)}
+
+
+def test_load_between_two_samples() -> None:
+    before = pl.Sample(10.0, 1.0, {0: (100, 1000), 1: (0, 1000)})
+    after = pl.Sample(12.0, 2.5, {0: (190, 1100), 1: (25, 1100)})
+    load = pl.load_between(before, after)
+    assert load.own == pytest.approx(0.75)
+    assert load.busy == {0: pytest.approx(0.9), 1: pytest.approx(0.25)}
+
+
+def test_initial_cpu_is_the_slot_or_the_idlest() -> None:
+    assert pl.initial_cpu([2, 0, 1], None, slot=4) == 1  # sorted [0, 1, 2], 4 % 3
+    assert pl.initial_cpu([0, 1], Load(0.0, {0: 0.8, 1: 0.1}), slot=None) == 1
+    assert pl.initial_cpu([0, 1], Load(0.0, {0: 0.2, 1: 0.2}), slot=None) == 0
+    assert pl.initial_cpu([3, 5], None, slot=None) == 3
+
+
+ALLOWED = (0, 1)
+
+
+def pinned(cpu: int = 0, next_probe: float = 100.0) -> State:
+    return State(Mode.PINNED, cpu, next_probe)
+
+
+def test_a_quiet_or_lightly_loaded_process_stays_put() -> None:
+    step = pl.decide(pinned(), Load(0.3, {0: 0.35, 1: 0.0}), 200.0, ALLOWED, coin=0.1)
+    assert step.state == pinned()
+    assert step.note is None
+
+
+def test_other_work_on_our_cpu_moves_us_to_an_idle_one_on_a_coin_toss() -> None:
+    load = Load(0.4, {0: 0.95, 1: 0.1})  # others use 55 % of CPU 0
+    moved = pl.decide(pinned(), load, 50.0, ALLOWED, coin=0.2)
+    assert moved.state == pinned(cpu=1)
+    assert moved.note is not None
+    assert "moving to CPU 1" in moved.note
+    assert pl.decide(pinned(), load, 50.0, ALLOWED, coin=0.7).state == pinned()
+
+
+def test_no_move_when_every_other_cpu_is_busy_too() -> None:
+    load = Load(0.4, {0: 0.95, 1: 0.8})
+    assert pl.decide(pinned(), load, 50.0, ALLOWED, coin=0.0).state == pinned()
+
+
+def test_a_saturated_process_is_probed_once_the_probe_is_due() -> None:
+    load = Load(0.97, {0: 1.0, 1: 0.05})
+    assert pl.decide(pinned(next_probe=100.0), load, 99.0, ALLOWED, 0.9).state.mode is Mode.PINNED
+    probing = pl.decide(pinned(next_probe=100.0), load, 100.0, ALLOWED, 0.9).state
+    assert probing == State(Mode.PROBING, None, 100.0 + pl.PROBE_EVERY)
+
+
+def test_a_probe_that_shows_parallel_work_frees_the_process_for_good() -> None:
+    probing = State(Mode.PROBING, None, 300.0)
+    freed = pl.decide(probing, Load(1.7, {0: 0.9, 1: 0.9}), 180.0, ALLOWED, 0.0)
+    assert freed.state.mode is Mode.FREE
+    assert freed.note is not None
+    assert "1.7 cores" in freed.note
+    later = pl.decide(freed.state, Load(0.99, {0: 1.0, 1: 0.0}), 999.0, ALLOWED, 0.0)
+    assert later.state == freed.state
+
+
+def test_a_probe_without_parallel_work_pins_again_on_the_idlest_cpu() -> None:
+    probing = State(Mode.PROBING, None, 300.0)
+    step = pl.decide(probing, Load(1.05, {0: 0.7, 1: 0.5}), 180.0, ALLOWED, 0.0)
+    assert step.state == State(Mode.PINNED, 1, 180.0 + pl.PROBE_EVERY)
+
+
+def test_start_pins_and_schedules_the_first_probe() -> None:
+    assert pl.start(ALLOWED, None, 1, now=5.0) == State(Mode.PINNED, 1, 5.0 + pl.FIRST_PROBE)
