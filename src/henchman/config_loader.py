@@ -28,9 +28,7 @@ Nothing here touches Redis; the only I/O is reading the config file.
 
 from __future__ import annotations
 
-import difflib
 import math
-import tomllib
 import typing
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -39,7 +37,6 @@ from typing import Any
 
 from henchman.config import SETTING_NAMES, QueueSpec, Settings
 from henchman.errors import ConfigError
-from henchman.server.placement import check_setting
 
 __all__ = ["load_settings", "parse_queue"]
 
@@ -141,6 +138,20 @@ def _find_file(config_file: Path | None, cwd: Path) -> tuple[Path, str, bool] | 
     return None
 
 
+def _henchman_table(text: str, source: str) -> Any:
+    """``[tool.henchman]`` of a TOML text, or ``None``. A text that never says "henchman" has no
+    such table: most projects' pyproject.toml, read without importing and running a TOML parser
+    (which would add milliseconds to the first push of every process)."""
+    if "henchman" not in text:
+        return None
+    import tomllib
+
+    try:
+        return tomllib.loads(text).get("tool", {}).get("henchman")
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"cannot parse {source}: {exc}") from exc
+
+
 def _read_file(path: Path, source: str, required: bool) -> tuple[Mapping[str, Any], str]:
     try:
         text = path.read_text(encoding="utf-8")
@@ -158,10 +169,7 @@ def _read_file(path: Path, source: str, required: bool) -> tuple[Mapping[str, An
             raise ConfigError(f"cannot parse {source}: {problem}{where}") from exc
         data = {} if data is None else data
     elif path.suffix == ".toml":
-        try:
-            data = tomllib.loads(text).get("tool", {}).get("henchman")
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"cannot parse {source}: {exc}") from exc
+        data = _henchman_table(text, source)
         if data is None:
             if required:
                 raise ConfigError(f"no [tool.henchman] table in {source}")
@@ -258,6 +266,8 @@ def _split(text: str) -> list[str]:
 def _check_known(name: str, source: str, suggest: frozenset[str] = SETTING_NAMES) -> None:
     """Reject a name that is not a setting, suggesting the closest of ``suggest``."""
     if name not in SETTING_NAMES:
+        import difflib  # only to word an error
+
         close = difflib.get_close_matches(name, sorted(suggest - {name}), n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         raise ConfigError(f"unknown setting '{name}' in {source}{hint}")
@@ -308,6 +318,8 @@ def _check_range(name: str, value: Any, source: str) -> Any:
         schemes = ", ".join(f"{s}://" for s in REDIS_URL_SCHEMES)
         raise ConfigError(f"{prefix} must start with one of {schemes}")
     if name == "cpu_affinity":
+        from henchman.server.placement import check_setting  # only when the setting is given
+
         try:
             return check_setting(value)
         except ValueError as exc:

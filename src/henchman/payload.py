@@ -31,7 +31,6 @@ Payload = dict[str, Any]
 #: Keys henchman writes itself; everything else in a payload is an option or a failure field.
 CORE_KEYS = ("class", "args", "retry", "queue", "jid", "created_at", "enqueued_at")
 
-_SCALARS = frozenset({str, int, float, bool, type(None)})
 _INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
 #: Integer epoch values above this are milliseconds (year 5138 in seconds).
 _MILLIS_THRESHOLD = 10**11
@@ -45,7 +44,13 @@ def new_jid() -> str:
 def check_args(args: Sequence[Any]) -> None:
     """Raise ``TypeError`` naming ``args[i]...`` for the first value that is not JSON-native."""
     for index, value in enumerate(args):
-        if type(value) in _SCALARS and type(value) is not float and type(value) is not int:
+        kind = type(value)
+        if kind is str or kind is bool or value is None:
+            continue
+        if kind is float:
+            if value - value == 0.0:  # finite: inf - inf and nan - nan are nan
+                continue
+        elif kind is int and _INT_MIN <= value <= _INT_MAX:
             continue
         _check_value(value, f"args[{index}]")
 

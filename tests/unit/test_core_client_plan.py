@@ -178,6 +178,38 @@ def test_plan_bulk_with_a_future_time_schedules_every_job() -> None:
     assert [p.at for p in plans] == [NOW + 9, NOW + 9]
 
 
+BULK_OPTIONS = [
+    OPTIONS,
+    {"queue": "critical", "retry": 3, "tags": ["a", "é"], "meta": {"n": [1, 2.5, None]}},
+    {"retry": False, "queue": "default", "created_at": 1600000000.0, "backtrace": 5},
+    {"queue": "default", "retry": True, "enqueued_at": 1.0},
+]
+
+
+@pytest.mark.parametrize("options", BULK_OPTIONS)
+@pytest.mark.parametrize("at", [None, NOW + 60])
+def test_plan_bulk_encodes_exactly_what_plan_push_encodes(
+    options: dict[str, Any], at: float | None
+) -> None:
+    args_list: list[Any] = [[1], ["x", {"k": [True, None]}], [], (2.5, "ü")]
+    plans = plan_bulk("a.B", args_list, options, [], now=NOW, at=at)
+    for plan, args in zip(plans, args_list, strict=True):
+        one = plan_push("a.B", args, options, [], now=NOW, at=at, jid=plan.jid)
+        assert one == plan  # same jid, queue, bytes and time
+
+
+def test_plan_bulk_falls_back_when_options_set_what_the_template_fills_in() -> None:
+    options = {**OPTIONS, "args": ["ignored"]}  # build() lets options override args
+    plans = plan_bulk("a.B", [[1]], options, [], now=NOW)
+    assert plans[0] == plan_push("a.B", [1], options, [], now=NOW, jid=plans[0].jid)
+
+
+def test_plan_bulk_rejects_non_finite_and_oversized_numbers_by_item() -> None:
+    for bad in (float("nan"), float("inf"), 2**64):
+        with pytest.raises(TypeError, match=r"perform_bulk item 1: args\[0\]"):
+            plan_bulk("a.B", [[1], [bad]], OPTIONS, [], now=NOW)
+
+
 # --- writes ----------------------------------------------------------------------------------
 
 

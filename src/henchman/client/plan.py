@@ -6,9 +6,11 @@ planned bytes to Redis, so the two shells cannot disagree about the payload.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
+
+import orjson
 
 from henchman import payload as wire
 
@@ -16,9 +18,11 @@ from henchman import payload as wire
 ClientMiddleware = Callable[[str, dict[str, Any], str], "dict[str, Any] | None"]
 
 
-@dataclass(frozen=True, slots=True)
-class PushPlan:
-    """One payload ready to write: to ``queue:<queue>`` now, or to ``schedule`` at ``at``."""
+class PushPlan(NamedTuple):
+    """One payload ready to write: to ``queue:<queue>`` now, or to ``schedule`` at ``at``.
+
+    A named tuple rather than a frozen dataclass: a bulk push makes one per job, and a tuple is
+    built several times faster."""
 
     jid: str
     queue: str
@@ -67,20 +71,84 @@ def plan_bulk(
     now: float,
     at: float | None = None,
 ) -> list[PushPlan]:
-    """Plan one push per argument list. Every list is validated before any is returned."""
+    """Plan one push per argument list. Every list is validated before any is returned.
+
+    Without client middleware the payloads of one bulk push differ only in ``args`` and ``jid``,
+    so they are made from one encoded template (:func:`bulk_template`): the same bytes as
+    :func:`plan_push` would make, for a fraction of the work per job.
+    """
+    when = due_time(now, None, at)
+    template = None if middleware else bulk_template(name, options, now=now, when=when)
+    if template is None:
+        return [
+            plan
+            for index, args in enumerate(args_list)
+            if (plan := _plan_item(index, name, args, options, middleware, now, at)) is not None
+        ]
+    head, middle, tail = template
+    queue = str(options["queue"])
+    items = args_list if isinstance(args_list, list | tuple) else list(args_list)
+    jids = os.urandom(12 * len(items)).hex()  # one syscall, not one per job
+    jid_bytes = jids.encode()
+    dumps = orjson.dumps
+    make = tuple.__new__  # PushPlan(...) runs a Python-level __new__: 4x slower per job
     plans: list[PushPlan] = []
-    for index, args in enumerate(args_list):
+    for index, args in enumerate(items):
         if not isinstance(args, list | tuple):
             raise TypeError(
                 f"perform_bulk item {index} is {type(args).__name__}, not a list of args"
             )
         try:
-            plan = plan_push(name, args, options, middleware, now=now, at=at)
+            wire.check_args(args)
         except TypeError as exc:
             raise TypeError(f"perform_bulk item {index}: {exc}") from None
-        if plan is not None:
-            plans.append(plan)
+        start, end = 24 * index, 24 * index + 24
+        raw = b"".join((head, dumps(args), middle, jid_bytes[start:end], tail))
+        plans.append(make(PushPlan, (jids[start:end], queue, raw, when)))
     return plans
+
+
+def _plan_item(
+    index: int,
+    name: str,
+    args: Sequence[Any],
+    options: Mapping[str, Any],
+    middleware: Sequence[ClientMiddleware],
+    now: float,
+    at: float | None,
+) -> PushPlan | None:
+    if not isinstance(args, list | tuple):
+        raise TypeError(f"perform_bulk item {index} is {type(args).__name__}, not a list of args")
+    try:
+        return plan_push(name, args, options, middleware, now=now, at=at)
+    except TypeError as exc:
+        raise TypeError(f"perform_bulk item {index}: {exc}") from None
+
+
+#: Placeholders for the two per-job parts of a bulk template; they must not occur elsewhere.
+_ARGS_MARK = "henchman-bulk-args-5f0c8e"
+_JID_MARK = "henchman-bulk-jid-9a41d7"
+
+
+def bulk_template(
+    name: str, options: Mapping[str, Any], *, now: float, when: float | None
+) -> tuple[bytes, bytes, bytes] | None:
+    """``(head, middle, tail)`` so that ``head + json(args) + middle + jid + tail`` is exactly the
+    payload :func:`plan_push` encodes; ``None`` when options make that unsafe (they set ``args``,
+    ``jid`` or ``class``, or contain a placeholder)."""
+    if "args" in options or "jid" in options or "class" in options:
+        return None
+    probe = wire.build(name, [], options, now=now, jid=_JID_MARK, scheduled=when is not None)
+    probe["args"] = _ARGS_MARK
+    raw = wire.encode(probe)
+    args_mark, jid_mark = f'"{_ARGS_MARK}"'.encode(), _JID_MARK.encode()
+    if raw.count(args_mark) != 1 or raw.count(jid_mark) != 1:
+        return None
+    head, _, rest = raw.partition(args_mark)
+    middle, _, tail = rest.partition(jid_mark)
+    if jid_mark in head:  # jid before args: cannot happen with wire.build's key order
+        return None
+    return head, middle, tail
 
 
 def group_by_target(plans: Sequence[PushPlan]) -> dict[tuple[str, bool], list[PushPlan]]:
