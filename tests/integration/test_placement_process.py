@@ -179,10 +179,11 @@ samples = iter([
     pl.Sample(0.0, 0.0, cpus({}, 0)),                                # begin()
     pl.Sample(1.0, 0.1, cpus({}, 100)),                              # start(): all idle
     pl.Sample(3.0, 0.9, cpus({first: 190, other: 20}, 300)),         # others: 55 % of first
-    pl.Sample(20.0, 17.39, cpus({first: 275, other: 1686}, 2000)),   # 0.97 cores: probe
-    pl.Sample(22.0, 20.89, cpus({first: 455, other: 1866}, 2200)),   # 1.75 cores: free
+    pl.Sample(5.0, 1.7, cpus({first: 380, other: 40}, 500)),         # ... and again: move
+    pl.Sample(20.0, 16.25, cpus({first: 455, other: 1510}, 2000)),   # 0.97 cores: probe
+    pl.Sample(22.0, 19.75, cpus({first: 635, other: 1690}, 2200)),   # 1.75 cores: free
 ])
-now = iter([1.0, 3.0, 20.0, 22.0])
+now = iter([1.0, 3.0, 5.0, 20.0, 22.0])
 
 class Coin:
     def random(self):
@@ -200,7 +201,7 @@ def state():
 p.begin()
 seen = []
 p.start(); seen.append(state())
-for _ in range(3):
+for _ in range(4):
     p.tick(); seen.append(state())
 print(json.dumps({"first": first, "other": other, "allowed": allowed, "seen": seen,
                   "mode": p.state.mode.value}))
@@ -221,7 +222,8 @@ def test_the_shell_moves_probes_and_frees_the_real_threads() -> None:
     first, other, allowed = out["first"], out["other"], out["allowed"]
     assert out["seen"] == [
         [[first]],  # start: slot 0 -> the first allowed CPU
-        [[other]],  # others use 55 % of it, the other CPU is idle: moved (coin 0.1 < 0.5)
+        [[first]],  # others use 55 % of it, the other CPU is idle: one strike
+        [[other]],  # the same again: moved (coin 0.1 < 0.5)
         [allowed],  # saturated after the first-probe delay: unpinned to look
         [allowed],  # used 1.75 cores while unpinned: stays free
     ]

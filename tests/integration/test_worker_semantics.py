@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import pytest
 
@@ -177,3 +178,39 @@ def test_concurrency_bounds_sync_jobs_even_when_async_workers_fetch_them(
         launcher.stop()
         app.close()
     assert state["peak"] <= 2
+
+
+def test_async_workers_never_fetch_more_sync_jobs_than_the_capsule_has_slots(
+    redis_db: RedisDB,
+) -> None:
+    # Async workers hand sync jobs to the threads and wait until a thread takes each one:
+    # without that wait they fetched the whole queue into the working list (every
+    # acknowledgement then scanned a list of thousands, and Redis answered BUSY).
+    app = Henchman(redis_db.settings(concurrency=2, async_concurrency=5))
+    done = []
+
+    @app.job(name="short_sync")
+    def short() -> None:
+        threading.Event().wait(0.002)
+        done.append(1)
+
+    @app.job(name="idle_async")
+    async def idle() -> None:
+        return None
+
+    short.perform_bulk([[]] * 1000)
+    launcher = Launcher(app, app.settings)
+    launcher.start()
+    peak = 0
+    deadline = time.monotonic() + 60
+    try:
+        while len(done) < 1000 and time.monotonic() < deadline:
+            for key in redis_db.client.hkeys(keys.WORKING_LISTS):
+                peak = max(peak, redis_db.client.llen(key))
+            threading.Event().wait(0.005)
+    finally:
+        launcher.stop()
+        app.close()
+    assert len(done) == 1000
+    # 2 threads + 5 async slots, plus acknowledgements still riding on the next fetch.
+    assert peak <= 2 * (2 + 5)

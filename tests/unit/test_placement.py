@@ -84,29 +84,45 @@ def test_a_quiet_or_lightly_loaded_process_stays_put() -> None:
     assert step.note is None
 
 
-def test_other_work_on_our_cpu_moves_us_to_an_idle_one_on_a_coin_toss() -> None:
+def test_other_work_on_our_cpu_moves_us_after_two_ticks_on_a_coin_toss() -> None:
     load = Load(0.4, {0: 0.95, 1: 0.1})  # others use 55 % of CPU 0
-    moved = pl.decide(pinned(), load, 50.0, ALLOWED, coin=0.2)
+    first = pl.decide(pinned(), load, 50.0, ALLOWED, coin=0.2)
+    assert first.state == State(Mode.PINNED, 0, 100.0, strikes=1)  # a burst does not move us
+    moved = pl.decide(first.state, load, 52.0, ALLOWED, coin=0.2)
     assert moved.state == pinned(cpu=1)
     assert moved.note is not None
     assert "moving to CPU 1" in moved.note
-    assert pl.decide(pinned(), load, 50.0, ALLOWED, coin=0.7).state == pinned()
+    stays = pl.decide(first.state, load, 52.0, ALLOWED, coin=0.7)
+    assert stays.state == State(Mode.PINNED, 0, 100.0, strikes=2)
+
+
+def test_a_quiet_tick_clears_the_strikes() -> None:
+    crowded = State(Mode.PINNED, 0, 100.0, strikes=1)
+    calm = pl.decide(crowded, Load(0.4, {0: 0.5, 1: 0.1}), 50.0, ALLOWED, coin=0.0)
+    assert calm.state == pinned()
 
 
 def test_no_move_when_every_other_cpu_is_busy_too() -> None:
     load = Load(0.4, {0: 0.95, 1: 0.8})
-    assert pl.decide(pinned(), load, 50.0, ALLOWED, coin=0.0).state == pinned()
+    crowded = State(Mode.PINNED, 0, 100.0, strikes=5)
+    assert pl.decide(crowded, load, 50.0, ALLOWED, coin=0.0).state == pinned()
+
+
+def test_a_single_allowed_cpu_never_moves() -> None:
+    crowded = State(Mode.PINNED, 0, 100.0, strikes=5)
+    step = pl.decide(crowded, Load(0.2, {0: 1.0}), 50.0, (0,), coin=0.0)
+    assert step.state.cpu == 0
 
 
 def test_a_saturated_process_is_probed_once_the_probe_is_due() -> None:
     load = Load(0.97, {0: 1.0, 1: 0.05})
     assert pl.decide(pinned(next_probe=100.0), load, 99.0, ALLOWED, 0.9).state.mode is Mode.PINNED
     probing = pl.decide(pinned(next_probe=100.0), load, 100.0, ALLOWED, 0.9).state
-    assert probing == State(Mode.PROBING, None, 100.0 + pl.PROBE_EVERY)
+    assert probing == State(Mode.PROBING, 0, 100.0 + pl.PROBE_EVERY)
 
 
 def test_a_probe_that_shows_parallel_work_frees_the_process_for_good() -> None:
-    probing = State(Mode.PROBING, None, 300.0)
+    probing = State(Mode.PROBING, 0, 300.0)
     freed = pl.decide(probing, Load(1.7, {0: 0.9, 1: 0.9}), 180.0, ALLOWED, 0.0)
     assert freed.state.mode is Mode.FREE
     assert freed.note is not None
@@ -115,10 +131,10 @@ def test_a_probe_that_shows_parallel_work_frees_the_process_for_good() -> None:
     assert later.state == freed.state
 
 
-def test_a_probe_without_parallel_work_pins_again_on_the_idlest_cpu() -> None:
-    probing = State(Mode.PROBING, None, 300.0)
+def test_a_probe_without_parallel_work_pins_again_on_the_same_cpu() -> None:
+    probing = State(Mode.PROBING, 0, 300.0)
     step = pl.decide(probing, Load(1.05, {0: 0.7, 1: 0.5}), 180.0, ALLOWED, 0.0)
-    assert step.state == State(Mode.PINNED, 1, 180.0 + pl.PROBE_EVERY)
+    assert step.state == State(Mode.PINNED, 0, 180.0 + pl.PROBE_EVERY)
 
 
 def test_start_pins_and_schedules_the_first_probe() -> None:

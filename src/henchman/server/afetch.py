@@ -47,6 +47,7 @@ class AsyncReliableFetcher:
         outages: OutageLog,
         is_quiet: collections.abc.Callable[[], bool],
         rng: random.Random | None = None,
+        acks: collections.deque[UnitOfWork] | None = None,
     ) -> None:
         self._redis = client
         self._scripts = scripts
@@ -62,8 +63,9 @@ class AsyncReliableFetcher:
         self._failures = 0
         #: True while a fetch round trip is in flight (a stop waits for it before requeueing).
         self.fetching = False
-        #: Finished jobs whose acknowledgement rides on the next fetch round trip.
-        self.acks: collections.deque[UnitOfWork] = collections.deque()
+        #: Finished jobs whose acknowledgement rides on the next fetch round trip. The capsule
+        #: shares its thread fetcher's queue here, so whichever side fetches next carries them.
+        self.acks: collections.deque[UnitOfWork] = collections.deque() if acks is None else acks
         self._blocking = False
 
     async def take(self) -> UnitOfWork | None:

@@ -260,6 +260,7 @@ class Capsule:
             block_timeout=self.settings.fetch_timeout,
             outages=self.outages,
             is_quiet=self.fetcher.quiet.is_set,
+            acks=getattr(self.fetcher, "pending_acks", None),
         )
         try:
             await asyncio.gather(
@@ -279,7 +280,7 @@ class Capsule:
                 continue
             write = await self.processor.arun(unit)
             if write is None:  # a sync job: the worker threads run it (it stays in its list)
-                self.fetcher.hand_over(unit)
+                await asyncio.wrap_future(self.fetcher.hand_over(unit))
             elif write.ack_only:
                 self._afetcher.acks.append(unit)
             else:

@@ -20,6 +20,7 @@ queue is noticed quickly; the order is redrawn on each round.
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import random
 import threading
 from collections.abc import Callable, Sequence
@@ -83,8 +84,9 @@ class Fetcher(Protocol):
     def has_pending_acks(self) -> bool:
         """Whether acknowledgements wait for the next round trip."""
 
-    def hand_over(self, unit: UnitOfWork) -> None:
-        """Accept a fetched job for the worker threads (from the capsule's async workers)."""
+    def hand_over(self, unit: UnitOfWork) -> concurrent.futures.Future[None]:
+        """Accept a fetched job for the worker threads (from the capsule's async workers); the
+        future completes when a thread takes it (or it is dropped at a stop)."""
 
 
 FetcherFactory = Callable[..., Fetcher]
@@ -213,6 +215,10 @@ class ReliableFetcher:
         self._outages = outages
         self._rng = rng or random.Random()
         self._buffer: collections.deque[UnitOfWork] = collections.deque()
+        #: Jobs fetched by async workers for the threads, each with the future its worker awaits.
+        self._handed: collections.deque[tuple[UnitOfWork, concurrent.futures.Future[None]]] = (
+            collections.deque()
+        )
         self._fetch_lock = threading.Lock()
         self._idle_lock = threading.Lock()
         self._idle = 0
@@ -235,12 +241,25 @@ class ReliableFetcher:
             with self._idle_lock:
                 self._idle -= 1
 
+    def _ready(self) -> UnitOfWork | None:
+        """A job fetched already: handed over by an async worker, or the surplus of a batch."""
+        try:
+            unit, taken = self._handed.popleft()
+        except IndexError:
+            pass
+        else:
+            taken.set_result(None)
+            return unit
+        try:
+            return self._buffer.popleft()
+        except IndexError:
+            return None
+
     def _take(self) -> UnitOfWork | None:
         while True:
-            try:
-                return self._buffer.popleft()
-            except IndexError:
-                pass
+            ready = self._ready()
+            if ready is not None:
+                return ready
             if self.quiet.is_set():
                 return None
             if not self._fetch_lock.acquire(blocking=False):
@@ -251,7 +270,7 @@ class ReliableFetcher:
                 if not self._fetch_lock.acquire(timeout=self._lock_wait):
                     continue
             try:
-                if self._buffer or self.quiet.is_set():
+                if self._buffer or self._handed or self.quiet.is_set():
                     continue
                 units = self._round()
                 if units and self.quiet.is_set():
@@ -272,13 +291,18 @@ class ReliableFetcher:
         queue_give_back(pipe, units)
         pipe.execute()
 
-    def hand_over(self, unit: UnitOfWork) -> None:
+    def hand_over(self, unit: UnitOfWork) -> concurrent.futures.Future[None]:
         """Accept a job fetched by the capsule's async workers that only a thread can run.
 
-        Threads waiting for the fetch lock check the buffer every :data:`HANDOVER_POLL` s.
+        The returned future completes when a thread takes the job; the async worker waits for
+        it before fetching again, so handed-over jobs never pile up beyond the capsule's slots
+        (each waits in one async worker's slot). Threads waiting for the fetch lock check for
+        handed-over jobs every :data:`HANDOVER_POLL` s.
         """
-        self._buffer.append(unit)
+        taken: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._handed.append((unit, taken))
         self._lock_wait = HANDOVER_POLL
+        return taken
 
     def wait_for_fetch(self, timeout: float) -> bool:
         """Block further fetches and wait until none is in flight (before a final requeue)."""
@@ -336,6 +360,13 @@ class ReliableFetcher:
         """Whether acknowledgements wait for the next round trip."""
         return bool(self._acks)
 
+    @property
+    def pending_acks(self) -> collections.deque[UnitOfWork]:
+        """The acknowledgements waiting for a round trip (thread-safe deque). The capsule's
+        async fetcher sends them too: when async workers do the fetching and threads only run
+        the sync jobs handed to them, no thread fetch would ever carry them."""
+        return self._acks
+
     def flush_acks(self) -> int:
         """Send every pending acknowledgement now (one pipelined round trip)."""
         return send_acks(self._redis, self._acks)
@@ -349,8 +380,15 @@ class ReliableFetcher:
 
     def drop_buffered(self) -> int:
         """Forget fetched-but-unstarted jobs (they stay in the working list for requeue)."""
-        count = len(self._buffer)
+        count = len(self._buffer) + len(self._handed)
         self._buffer.clear()
+        while self._handed:
+            try:
+                _, taken = self._handed.popleft()
+            except IndexError:
+                break
+            if not taken.done():
+                taken.set_result(None)
         return count
 
     def requeue_all(self) -> int:

@@ -13,13 +13,14 @@ of the process on one CPU of the set it was allowed, and watches the load every
 :class:`Placement`):
 
 * **Other work on our CPU.** When other processes use a good part of our CPU and another allowed
-  CPU is idle enough, the process moves there (on a coin toss, so that two workers sharing a CPU
-  do not both move at once and meet again).
+  CPU is idle enough, on two intervals in a row, the process moves there (on a coin toss, so that
+  two workers sharing a CPU do not both move at once and meet again).
 * **Jobs that want more than one core.** Jobs whose heavy work runs in C code that releases the
   GIL (image codecs, compression, numpy) could use several CPUs in parallel. A pinned process
   cannot show that, so when it saturates its CPU it is left unpinned for one interval now and then
   (:data:`FIRST_PROBE`, then every :data:`PROBE_EVERY` s); if it then uses more than
-  :data:`PARALLEL` cores it stays unpinned for the rest of its life, and says so in the log.
+  :data:`PARALLEL` cores it stays unpinned for the rest of its life, and says so in the log;
+  otherwise it goes back to its CPU.
 * **Processes started by jobs** inherit the pin at ``fork``; every interval, descendants whose
   CPU set is exactly ours get the whole allowed set back.
 
@@ -56,6 +57,8 @@ SLOT_ENV = "HENCHMAN_CPU_SLOT"
 CONTENDED = 0.3
 #: The CPU moved to must be at least this idle (share of the CPU).
 IDLE_ENOUGH = 0.4
+#: Consecutive crowded ticks before the process moves.
+MOVE_AFTER = 2
 #: Cores the pinned process must use to be worth a probe (it saturates its one CPU).
 SATURATED = 0.85
 #: Cores used while unpinned that show jobs running in parallel outside the GIL.
@@ -148,8 +151,11 @@ class Mode(enum.Enum):
 @dataclass(frozen=True, slots=True)
 class State:
     mode: Mode
+    #: The CPU the process is (or, while probing, was and returns to) pinned to.
     cpu: int | None
     next_probe: float
+    #: Consecutive ticks on which other processes crowded our CPU while another was idle.
+    strikes: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,18 +186,20 @@ def decide(state: State, load: Load, now: float, allowed: Sequence[int], coin: f
     if state.mode is Mode.FREE:
         return Step(state)
     if state.mode is Mode.PROBING:
-        return _after_probe(state, load, now, allowed)
+        return _after_probe(state, load, now)
     return _while_pinned(state, load, now, allowed, coin)
 
 
-def _after_probe(state: State, load: Load, now: float, allowed: Sequence[int]) -> Step:
+def _after_probe(state: State, load: Load, now: float) -> Step:
     if load.own >= PARALLEL:
         note = (
             f"jobs used {load.own:.1f} cores while unpinned (work outside the GIL): "
             "keeping this process on all its CPUs"
         )
         return Step(State(Mode.FREE, None, state.next_probe), note)
-    return Step(State(Mode.PINNED, _idlest(allowed, load, exclude=None), now + PROBE_EVERY))
+    # Back to the same CPU: the arrangement of several workers stays as it was, and moving away
+    # from other load is the crowding rule's job.
+    return Step(State(Mode.PINNED, state.cpu, now + PROBE_EVERY))
 
 
 def _while_pinned(
@@ -199,20 +207,23 @@ def _while_pinned(
 ) -> Step:
     assert state.cpu is not None
     others = max(0.0, load.busy.get(state.cpu, 0.0) - load.own)
-    if others >= CONTENDED and len(allowed) > 1:
-        target = _idlest(allowed, load, exclude=state.cpu)
-        if 1.0 - load.busy.get(target, 1.0) >= IDLE_ENOUGH and coin < 0.5:
+    target = _idlest(allowed, load, exclude=state.cpu)
+    if others >= CONTENDED and target != state.cpu and 1.0 - load.busy[target] >= IDLE_ENOUGH:
+        # Only crowding seen on two ticks in a row moves the process (a neighbour's start-up
+        # burst does not), and then on a coin toss so two crowded workers do not swap together.
+        if state.strikes + 1 >= MOVE_AFTER and coin < 0.5:
             note = f"other processes use {others:.0%} of CPU {state.cpu}: moving to CPU {target}"
-            return Step(replace(state, cpu=target), note)
-        return Step(state)
+            return Step(replace(state, cpu=target, strikes=0), note)
+        return Step(replace(state, strikes=state.strikes + 1))
     if load.own >= SATURATED and now >= state.next_probe:
-        return Step(State(Mode.PROBING, None, now + PROBE_EVERY))
-    return Step(state)
+        return Step(State(Mode.PROBING, state.cpu, now + PROBE_EVERY))
+    return Step(replace(state, strikes=0))
 
 
-def _idlest(allowed: Sequence[int], load: Load, exclude: int | None) -> int:
-    choices = [cpu for cpu in sorted(allowed) if cpu != exclude] or sorted(allowed)
-    return min(choices, key=lambda cpu: (load.busy.get(cpu, 0.0), cpu))
+def _idlest(allowed: Sequence[int], load: Load, exclude: int) -> int:
+    """The least busy allowed CPU other than ``exclude`` (``exclude`` itself if it is alone)."""
+    choices = [cpu for cpu in sorted(allowed) if cpu != exclude and cpu in load.busy]
+    return min(choices, key=lambda cpu: (load.busy[cpu], cpu)) if choices else exclude
 
 
 # --- the shell ----------------------------------------------------------------------------------
@@ -336,8 +347,8 @@ class Placement:
         step = decide(state, load, now, self.allowed, self._rng.random())
         if step.note:
             log.info("cpu_affinity auto: %s", step.note)
-        if step.state != state:
-            self.state = step.state
+        self.state = step.state
+        if (step.state.mode, step.state.cpu) != (state.mode, state.cpu):
             self._apply_state()
 
     def _apply_state(self) -> None:
