@@ -46,10 +46,11 @@ class SpyRedis:
     def pipeline(self, transaction: bool = True) -> SpyPipeline:
         return SpyPipeline(self.real.pipeline(transaction=transaction), self.commands)
 
-    def lpush(self, name: str, *values: Any) -> Any:
-        """A push to a queue this client registered moments ago is a bare LPUSH."""
-        self.commands.append(("lpush", (name, *values)))
-        return self.real.lpush(name, *values)
+    def execute_command(self, name: str, *args: Any) -> Any:
+        """A push to a queue this client registered moments ago is a bare LPUSH (sent through
+        the client's fast lane, which uses ``execute_command`` for anything but redis-py)."""
+        self.commands.append((name.lower(), args))
+        return self.real.execute_command(name, *args)
 
     def close(self) -> None:
         pass

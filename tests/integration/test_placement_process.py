@@ -164,6 +164,27 @@ def test_a_bad_value_exits_with_one_line_naming_the_setting(
     ]
 
 
+def test_a_cpu_the_process_may_not_use_is_a_one_line_error(
+    redis_db: RedisDB, workdir: Path
+) -> None:
+    missing = max(ALLOWED) + 1
+    result = subprocess.run(
+        [henchman_bin(), "run", "-r", "proc_jobs", "--cpu-affinity", f"0,{missing}"],
+        cwd=workdir,
+        env=env_for(redis_db),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    allowed = ",".join(str(c) for c in sorted(ALLOWED))
+    assert result.stderr.strip().splitlines() == [
+        f"henchman: cpu_affinity 0,{missing}: CPU {missing} not available to this process "
+        f"(allowed: {allowed})"
+    ]
+
+
 SHELL_SCRIPT = """
 import json, os, threading, time
 from henchman.server import placement as pl

@@ -144,10 +144,10 @@ def run(
         placement = Placement.for_process(
             settings.cpu_affinity, settings.placement_interval, os.environ
         )
+        if placement is not None:
+            placement.begin()  # samples the load while the app imports: the idlest CPU wins
     except ConfigError as exc:
         raise SystemExit(_error(str(exc))) from None
-    if placement is not None:
-        placement.begin()  # samples the load while the app imports: the idlest CPU wins
     for target in settings.require:
         try:
             require(target)

@@ -13,6 +13,7 @@ from henchman import keys
 from henchman.client.buffer import PushBuffer
 from henchman.client.plan import ClientMiddleware, PushPlan, plan_bulk, plan_push
 from henchman.client.writes import KnownQueues, queue_writes, registered_queues, single_lpush
+from henchman.redis.lane import Lane
 
 
 class Client:
@@ -27,6 +28,7 @@ class Client:
     ) -> None:
         self._connection = connection
         self._redis: redis.Redis | None = None
+        self._lane: Lane | None = None
         self._lock = threading.Lock()
         self._known = KnownQueues()
         # Kept by reference: middleware the app adds later applies to later pushes.
@@ -34,14 +36,18 @@ class Client:
         self.buffer = buffer
         self._clock = clock
 
+    def _open(self) -> tuple[redis.Redis, Lane]:
+        with self._lock:  # worker threads may push concurrently on first use
+            if self._redis is None or self._lane is None:
+                client = self._connection()
+                self._lane = Lane(client)
+                self._redis = client
+            return self._redis, self._lane
+
     @property
     def redis(self) -> redis.Redis:
         """The redis-py client, opened on first use (so defining jobs never connects)."""
-        if self._redis is None:
-            with self._lock:  # worker threads may push concurrently on first use
-                if self._redis is None:
-                    self._redis = self._connection()
-        return self._redis
+        return self._redis if self._redis is not None else self._open()[0]
 
     def push(
         self,
@@ -90,7 +96,8 @@ class Client:
         """Write planned pushes to Redis in one round trip (no buffering)."""
         single = single_lpush(plans, self._known)
         if single is not None:
-            self.redis.lpush(keys.queue(single.queue), single.raw)
+            lane = self._lane if self._lane is not None else self._open()[1]
+            lane.execute("LPUSH", keys.queue(single.queue), single.raw)
             return
         pipe = self.redis.pipeline(transaction=False)
         queue_writes(pipe, plans)
@@ -103,5 +110,8 @@ class Client:
         if self.buffer is not None:
             self.buffer.flush(self.write_now)
         if self._redis is not None:
+            if self._lane is not None:
+                self._lane.close()
             self._redis.close()
             self._redis = None
+            self._lane = None

@@ -294,10 +294,20 @@ class Placement:
         return cls(setting, interval=interval, slot=int(slot) if slot.isdigit() else None)
 
     def begin(self) -> None:
-        """Remember the allowed CPUs and take a first load sample (call early in start-up)."""
+        """Remember the allowed CPUs and take a first load sample (call early in start-up).
+
+        Raises :class:`ConfigError` when a CPU list names CPUs this process may not use.
+        """
         self.allowed = tuple(sorted(os.sched_getaffinity(0)))
         if self.setting == AUTO:
             self._last = self._safe_sample()
+            return
+        outside = parse_cpu_list(self.setting) - set(self.allowed)
+        if outside:
+            raise ConfigError(
+                f"cpu_affinity {self.setting}: CPU {_show(outside)} not available to this "
+                f"process (allowed: {_show(self.allowed)})"
+            )
 
     def start(self) -> None:
         """Pin every thread of the process (call once the worker threads exist)."""

@@ -1,0 +1,77 @@
+"""The push fast lane (henchman.redis.lane) on a real server: one held connection, and the
+client's own path whenever the lane is busy, broken or inherited across a fork."""
+
+from __future__ import annotations
+
+import os
+
+import redis
+
+from henchman.redis.lane import Lane
+from tests.conftest import RedisDB
+
+
+def client_id(lane: Lane) -> int:
+    return int(lane.execute("CLIENT", "ID"))
+
+
+def test_the_lane_keeps_one_connection_for_every_command(redis_db: RedisDB) -> None:
+    client = redis.Redis.from_url(redis_db.url)
+    lane = Lane(client)
+    first = client_id(lane)
+    for n in range(50):
+        assert lane.execute("LPUSH", "lane:q", n) == n + 1
+    assert client_id(lane) == first
+    lane.close()
+    client.close()
+
+
+def test_a_busy_lane_sends_through_the_client(redis_db: RedisDB) -> None:
+    client = redis.Redis.from_url(redis_db.url)
+    lane = Lane(client)
+    held = client_id(lane)
+    assert lane._lock.acquire()  # another thread is using the lane
+    try:
+        assert client_id(lane) != held  # answered on a pooled connection instead
+        assert lane.execute("LPUSH", "lane:q", "x") == 1
+    finally:
+        lane._lock.release()
+    lane.close()
+    client.close()
+
+
+def test_a_killed_connection_falls_back_and_the_next_command_reconnects(
+    redis_db: RedisDB,
+) -> None:
+    client = redis.Redis.from_url(redis_db.url)
+    lane = Lane(client)
+    victim = client_id(lane)
+    redis_db.client.client_kill_filter(_id=victim)
+    assert lane.execute("LPUSH", "lane:q", "after-kill") == 1  # through the client, retried
+    again = client_id(lane)
+    assert again != victim
+    assert client_id(lane) == again  # the lane holds its new connection
+    assert redis_db.client.lrange("lane:q", 0, -1) == [b"after-kill"]
+    lane.close()
+    client.close()
+
+
+def test_a_forked_child_uses_its_own_connection(redis_db: RedisDB) -> None:
+    client = redis.Redis.from_url(redis_db.url)
+    lane = Lane(client)
+    parent = client_id(lane)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never touch the parent's socket
+        try:
+            os.write(write, str(client_id(lane)).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    child = int(os.read(read, 32))
+    os.waitpid(pid, 0)
+    os.close(read)
+    assert child != parent
+    assert client_id(lane) == parent  # the parent's connection was left alone
+    lane.close()
+    client.close()
