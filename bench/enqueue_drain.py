@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -95,11 +95,14 @@ def enqueue_bulk(n: int) -> float:
     return timed(lambda: bench_jobs.noop.perform_bulk(args))
 
 
-def drain(client: redis.Redis, url: str, n: int, log_path: Path) -> dict[str, float]:
+def drain(
+    client: redis.Redis, url: str, n: int, log_path: Path, extra: Sequence[str] = ()
+) -> dict[str, float]:
     """Start one worker on the queued jobs; wait until all ran; stop it. Times in seconds."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HENCHMAN_")}
     env.update(REDIS_URL=url, BENCH_REDIS_URL=url)
-    command = [*henchman_command(), "run", "-r", "bench_jobs", "-q", QUEUE, "-l", "warning"]
+    command = [*henchman_command(), "run", "-r", "bench_jobs", "-q", QUEUE, "-l", "warning",
+               *extra]
     with log_path.open("wb") as log:
         spawned = time.time()
         worker = subprocess.Popen(command, cwd=HERE, env=env, stdin=subprocess.DEVNULL,
@@ -147,6 +150,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=20_000, help="jobs per scenario (default 20000)")
     parser.add_argument("--redis-url", help="use this (empty) database instead of an embedded "
                                             "server")
+    parser.add_argument("--worker-arg", action="append", default=[], metavar="ARG",
+                        help="extra `henchman run` argument for B, repeatable "
+                             "(e.g. --worker-arg=--cpu-affinity --worker-arg=off)")
     options = parser.parse_args()
     n = options.n
 
@@ -168,7 +174,7 @@ def main() -> None:
 
         with tempfile.TemporaryDirectory() as tmp:
             log_path = Path(tmp) / "worker.log"
-            result = drain(client, url, n, log_path)
+            result = drain(client, url, n, log_path, options.worker_arg)
             log_text = log_path.read_text(errors="replace").strip()
         drain_s = result["last"] - result["first"]
         left = client.llen(keys.queue(QUEUE))
