@@ -4,31 +4,36 @@ client's own path whenever the lane is busy, broken or inherited across a fork."
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
+import pytest
 import redis
 
 from henchman.redis.lane import Lane
 from tests.conftest import RedisDB
 
 
-def client_id(lane: Lane) -> int:
-    return int(lane.execute("CLIENT", "ID"))
-
-
-def test_the_lane_keeps_one_connection_for_every_command(redis_db: RedisDB) -> None:
+@pytest.fixture
+def lane(redis_db: RedisDB) -> Iterator[Lane]:
     client = redis.Redis.from_url(redis_db.url)
     lane = Lane(client)
-    first = client_id(lane)
-    for n in range(50):
-        assert lane.execute("LPUSH", "lane:q", n) == n + 1
-    assert client_id(lane) == first
+    yield lane
     lane.close()
     client.close()
 
 
-def test_a_busy_lane_sends_through_the_client(redis_db: RedisDB) -> None:
-    client = redis.Redis.from_url(redis_db.url)
-    lane = Lane(client)
+def client_id(lane: Lane) -> int:
+    return int(lane.execute("CLIENT", "ID"))
+
+
+def test_the_lane_keeps_one_connection_for_every_command(lane: Lane) -> None:
+    first = client_id(lane)
+    for n in range(50):
+        assert lane.execute("LPUSH", "lane:q", n) == n + 1
+    assert client_id(lane) == first
+
+
+def test_a_busy_lane_sends_through_the_client(lane: Lane) -> None:
     held = client_id(lane)
     assert lane._lock.acquire()  # another thread is using the lane
     try:
@@ -36,15 +41,11 @@ def test_a_busy_lane_sends_through_the_client(redis_db: RedisDB) -> None:
         assert lane.execute("LPUSH", "lane:q", "x") == 1
     finally:
         lane._lock.release()
-    lane.close()
-    client.close()
 
 
 def test_a_killed_connection_falls_back_and_the_next_command_reconnects(
-    redis_db: RedisDB,
+    lane: Lane, redis_db: RedisDB
 ) -> None:
-    client = redis.Redis.from_url(redis_db.url)
-    lane = Lane(client)
     victim = client_id(lane)
     redis_db.client.client_kill_filter(_id=victim)
     assert lane.execute("LPUSH", "lane:q", "after-kill") == 1  # through the client, retried
@@ -52,13 +53,9 @@ def test_a_killed_connection_falls_back_and_the_next_command_reconnects(
     assert again != victim
     assert client_id(lane) == again  # the lane holds its new connection
     assert redis_db.client.lrange("lane:q", 0, -1) == [b"after-kill"]
-    lane.close()
-    client.close()
 
 
-def test_a_forked_child_uses_its_own_connection(redis_db: RedisDB) -> None:
-    client = redis.Redis.from_url(redis_db.url)
-    lane = Lane(client)
+def test_a_forked_child_uses_its_own_connection(lane: Lane) -> None:
     parent = client_id(lane)
     read, write = os.pipe()
     pid = os.fork()
@@ -73,5 +70,3 @@ def test_a_forked_child_uses_its_own_connection(redis_db: RedisDB) -> None:
     os.close(read)
     assert child != parent
     assert client_id(lane) == parent  # the parent's connection was left alone
-    lane.close()
-    client.close()

@@ -145,11 +145,10 @@ def test_supervised_children_start_on_different_cpus(redis_db: RedisDB, workdir:
         assert stop(supervisor) == 0
 
 
-def test_a_bad_value_exits_with_one_line_naming_the_setting(
-    redis_db: RedisDB, workdir: Path
-) -> None:
+def refused(redis_db: RedisDB, workdir: Path, value: str) -> list[str]:
+    """Run ``henchman run --cpu-affinity VALUE``; assert exit code 2; return the stderr lines."""
     result = subprocess.run(
-        [henchman_bin(), "run", "-r", "proc_jobs", "--cpu-affinity", "fastest"],
+        [henchman_bin(), "run", "-r", "proc_jobs", "--cpu-affinity", value],
         cwd=workdir,
         env=env_for(redis_db),
         capture_output=True,
@@ -158,7 +157,13 @@ def test_a_bad_value_exits_with_one_line_naming_the_setting(
         check=False,
     )
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [
+    return result.stderr.strip().splitlines()
+
+
+def test_a_bad_value_exits_with_one_line_naming_the_setting(
+    redis_db: RedisDB, workdir: Path
+) -> None:
+    assert refused(redis_db, workdir, "fastest") == [
         "henchman: setting 'cpu_affinity' in --cpu-affinity must be auto, off or a CPU list "
         "like 0,2-3 ('fastest' is not a CPU number or range), got 'fastest'"
     ]
@@ -168,18 +173,8 @@ def test_a_cpu_the_process_may_not_use_is_a_one_line_error(
     redis_db: RedisDB, workdir: Path
 ) -> None:
     missing = max(ALLOWED) + 1
-    result = subprocess.run(
-        [henchman_bin(), "run", "-r", "proc_jobs", "--cpu-affinity", f"0,{missing}"],
-        cwd=workdir,
-        env=env_for(redis_db),
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    assert result.returncode == 2
     allowed = ",".join(str(c) for c in sorted(ALLOWED))
-    assert result.stderr.strip().splitlines() == [
+    assert refused(redis_db, workdir, f"0,{missing}") == [
         f"henchman: cpu_affinity 0,{missing}: CPU {missing} not available to this process "
         f"(allowed: {allowed})"
     ]

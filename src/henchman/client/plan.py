@@ -52,7 +52,22 @@ def plan_push(
     Raises ``TypeError`` (naming ``args[i]...``) for arguments that are not JSON-native.
     """
     wire.check_args(args)
-    when = due_time(now, delay, at)
+    return _plan_checked(
+        name, args, options, middleware, now=now, when=due_time(now, delay, at), jid=jid
+    )
+
+
+def _plan_checked(
+    name: str,
+    args: Sequence[Any],
+    options: Mapping[str, Any],
+    middleware: Sequence[ClientMiddleware],
+    *,
+    now: float,
+    when: float | None,
+    jid: str | None = None,
+) -> PushPlan | None:
+    """:func:`plan_push` for arguments already checked."""
     payload = wire.build(name, args, options, now=now, jid=jid, scheduled=when is not None)
     for layer in middleware:
         result = layer(name, payload, str(payload["queue"]))
@@ -80,11 +95,13 @@ def plan_bulk(
     when = due_time(now, None, at)
     template = None if middleware else bulk_template(name, options, now=now, when=when)
     if template is None:
-        return [
-            plan
-            for index, args in enumerate(args_list)
-            if (plan := _plan_item(index, name, args, options, middleware, now, at)) is not None
-        ]
+        planned = []
+        for index, args in enumerate(args_list):
+            _check_item(index, args)
+            plan = _plan_checked(name, args, options, middleware, now=now, when=when)
+            if plan is not None:
+                planned.append(plan)
+        return planned
     head, middle, tail = template
     queue = str(options["queue"])
     items = args_list if isinstance(args_list, list | tuple) else list(args_list)
@@ -94,33 +111,20 @@ def plan_bulk(
     make = tuple.__new__  # PushPlan(...) runs a Python-level __new__: 4x slower per job
     plans: list[PushPlan] = []
     for index, args in enumerate(items):
-        if not isinstance(args, list | tuple):
-            raise TypeError(
-                f"perform_bulk item {index} is {type(args).__name__}, not a list of args"
-            )
-        try:
-            wire.check_args(args)
-        except TypeError as exc:
-            raise TypeError(f"perform_bulk item {index}: {exc}") from None
+        _check_item(index, args)
         start, end = 24 * index, 24 * index + 24
         raw = b"".join((head, dumps(args), middle, jid_bytes[start:end], tail))
         plans.append(make(PushPlan, (jids[start:end], queue, raw, when)))
     return plans
 
 
-def _plan_item(
-    index: int,
-    name: str,
-    args: Sequence[Any],
-    options: Mapping[str, Any],
-    middleware: Sequence[ClientMiddleware],
-    now: float,
-    at: float | None,
-) -> PushPlan | None:
+def _check_item(index: int, args: Any) -> None:
+    """Raise ``TypeError`` naming bulk item ``index`` (and the path inside it) if it cannot be
+    pushed: not a list of arguments, or arguments that are not JSON-native."""
     if not isinstance(args, list | tuple):
         raise TypeError(f"perform_bulk item {index} is {type(args).__name__}, not a list of args")
     try:
-        return plan_push(name, args, options, middleware, now=now, at=at)
+        wire.check_args(args)
     except TypeError as exc:
         raise TypeError(f"perform_bulk item {index}: {exc}") from None
 

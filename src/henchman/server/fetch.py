@@ -25,7 +25,7 @@ import random
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import redis
 
@@ -35,6 +35,8 @@ from henchman.errors import ConfigError
 from henchman.redis.scripts import Scripts
 from henchman.server import queue_order
 from henchman.server.outage import TRANSIENT, OutageLog, backoff_delay
+
+T = TypeVar("T")
 
 #: How often (s) idle threads look for jobs handed over by async workers (mixed apps only).
 HANDOVER_POLL = 0.05
@@ -118,7 +120,7 @@ def validate(fetcher: object) -> None:
         raise ConfigError(f"fetcher {name} has no working lists ('working' mapping)")
 
 
-def drain(pending: collections.deque[UnitOfWork]) -> list[UnitOfWork]:
+def drain(pending: collections.deque[T]) -> list[T]:
     """Take everything queued in ``pending`` (safe against concurrent appends)."""
     taken = []
     while True:
@@ -380,15 +382,11 @@ class ReliableFetcher:
 
     def drop_buffered(self) -> int:
         """Forget fetched-but-unstarted jobs (they stay in the working list for requeue)."""
-        count = len(self._buffer) + len(self._handed)
+        handed = drain(self._handed)
+        for _, taken in handed:
+            taken.set_result(None)  # the async worker waiting for it moves on
+        count = len(self._buffer) + len(handed)
         self._buffer.clear()
-        while self._handed:
-            try:
-                _, taken = self._handed.popleft()
-            except IndexError:
-                break
-            if not taken.done():
-                taken.set_result(None)
         return count
 
     def requeue_all(self) -> int:

@@ -244,12 +244,20 @@ def _thread_ids() -> list[int]:
 
 
 def _descendants(pid: int | str = "self") -> Iterable[int]:
-    """Every live descendant process (children lists of each thread, recursively)."""
-    for task in Path(f"/proc/{pid}/task").glob("*/children"):
-        with contextlib.suppress(OSError):
-            for child in task.read_text().split():
-                yield int(child)
-                yield from _descendants(int(child))
+    """Every live descendant process (children lists of each thread, recursively); a process
+    that ends while it is read simply has no more descendants."""
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").glob("*/children"))
+    except OSError:
+        return
+    for task in tasks:
+        try:
+            children = task.read_text().split()
+        except OSError:
+            continue
+        for child in children:
+            yield int(child)
+            yield from _descendants(int(child))
 
 
 def supported() -> bool:
@@ -271,6 +279,8 @@ class Placement:
         sample: Callable[[Callable[[], float]], Sample] = _read_sample,
     ) -> None:
         self.setting = setting
+        #: The CPUs of an explicit list, ``None`` for ``auto``.
+        self.cpus = None if setting == AUTO else parse_cpu_list(setting)
         self.interval = interval
         self.slot = slot
         self._clock = clock
@@ -299,10 +309,10 @@ class Placement:
         Raises :class:`ConfigError` when a CPU list names CPUs this process may not use.
         """
         self.allowed = tuple(sorted(os.sched_getaffinity(0)))
-        if self.setting == AUTO:
+        if self.cpus is None:
             self._last = self._safe_sample()
             return
-        outside = parse_cpu_list(self.setting) - set(self.allowed)
+        outside = self.cpus - set(self.allowed)
         if outside:
             raise ConfigError(
                 f"cpu_affinity {self.setting}: CPU {_show(outside)} not available to this "
@@ -310,13 +320,11 @@ class Placement:
             )
 
     def start(self) -> None:
-        """Pin every thread of the process (call once the worker threads exist)."""
-        if not self.allowed:
-            self.begin()
-        if self.setting != AUTO:
-            cpus = parse_cpu_list(self.setting)
-            self._apply(cpus)
-            log.info("cpu_affinity %s: threads on CPUs %s", self.setting, _show(cpus))
+        """Pin every thread of the process (call once the worker threads exist, after
+        :meth:`begin`)."""
+        if self.cpus is not None:
+            self._apply(self.cpus)
+            log.info("cpu_affinity %s: threads on CPUs %s", self.setting, _show(self.cpus))
             return
         if len(self.allowed) < 2:
             return
@@ -352,7 +360,7 @@ class Placement:
             return
         load = load_between(self._last, current)
         self._last = current
-        if state.mode is Mode.PINNED:
+        if state.mode is Mode.PINNED and state.cpu is not None:
             self._release_descendants(state.cpu)
         step = decide(state, load, now, self.allowed, self._rng.random())
         if step.note:
@@ -377,17 +385,13 @@ class Placement:
             with contextlib.suppress(ProcessLookupError):  # the thread just ended
                 os.sched_setaffinity(tid, cpus)
 
-    def _release_descendants(self, cpu: int | None) -> None:
-        """Processes started by jobs inherit our pin at fork: give them the allowed CPUs back."""
-        if cpu is None:
-            return
-        try:
-            for pid in _descendants():
-                with contextlib.suppress(OSError):
-                    if os.sched_getaffinity(pid) == {cpu}:
-                        os.sched_setaffinity(pid, self.allowed)
-        except OSError:
-            pass
+    def _release_descendants(self, cpu: int) -> None:
+        """Processes started by jobs inherit our pin at fork: give them the allowed CPUs back.
+        A process that ends meanwhile, or that we may not change, is left as it is."""
+        for pid in _descendants():
+            with contextlib.suppress(OSError):
+                if os.sched_getaffinity(pid) == {cpu}:
+                    os.sched_setaffinity(pid, self.allowed)
 
     def _safe_sample(self) -> Sample | None:
         try:
