@@ -23,6 +23,7 @@ from henchman.client.plan import ClientMiddleware, plan_push
 from henchman.client.sync import Client
 from henchman.config import Settings
 from henchman.context import JobContext
+from henchman.errors import UnknownJob
 from henchman.job import DEFAULT_OPTIONS, JobDefinition, JobFunction, job as _job
 from henchman.middleware.chain import Chain, JobRun
 from henchman.middleware.job_logging import JobLogging
@@ -37,15 +38,19 @@ DeathHandler = Callable[[dict[str, Any], BaseException], Any]
 
 
 def log_error(exc: BaseException, context: dict[str, Any]) -> None:
-    """The default error handler: log the failure with its traceback (like Sidekiq's)."""
+    """The default error handler: log the failure (like Sidekiq's) with the job's ``class``,
+    ``jid`` and ``queue`` as record fields, and the traceback when the job's code ran: for a job
+    no worker registered, the traceback would show only henchman's own lookup."""
     job = context.get("job") or {}
+    extra = {"jid": job.get("jid"), "job_class": job.get("class"), "queue": context.get("queue")}
     log.warning(
         "job %s (%s) failed: %s: %s",
         job.get("jid"),
         job.get("class"),
         type(exc).__qualname__,
         job.get("error_message", ""),
-        exc_info=exc,
+        exc_info=None if isinstance(exc, UnknownJob) else exc,
+        extra=extra,
     )
 
 

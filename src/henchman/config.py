@@ -1,4 +1,4 @@
-"""Settings: one frozen value passed to whatever needs it (SPEC §1.2).
+"""Settings: one frozen value passed to whatever needs it.
 
 Sources, later wins: built-in defaults -> ``pyproject.toml [tool.henchman]`` or a YAML file
 (``-C``, default ``config/henchman.yml``) with optional per-environment sections -> environment
@@ -17,7 +17,7 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class QueueSpec:
-    """One queue a capsule serves, with its weight (0 = strict ordering, SPEC §3)."""
+    """One queue a capsule serves, with its weight (0 = strict ordering)."""
 
     name: str
     weight: int = 0
@@ -34,7 +34,7 @@ class Settings:
     home: Path = Path(".henchman")
     environment: str = "development"
 
-    # worker (SPEC §1.3, §4)
+    # worker
     queues: tuple[QueueSpec, ...] = (QueueSpec("default"),)
     concurrency: int = 10
     async_concurrency: int = 100
@@ -49,32 +49,41 @@ class Settings:
     #: see :mod:`henchman.server.placement`.
     cpu_affinity: str = "auto"
 
-    # failures (SPEC §5)
+    # failures
     max_retries: int = 25
     dead_max_jobs: int = 10_000
     dead_timeout: float = 180 * 24 * 3600.0
     backtrace_lines: int = 0
 
-    # timing of the background loops (SPEC §4.4, §5a, §6.2); small values make tests fast
+    # timing of the background loops; small values make tests fast
     heartbeat_interval: float = 10.0
     process_ttl: float = 60.0
     poll_interval_average: float | None = None
     orphan_check_interval: float = 60.0
     poison_pill_limit: int = 3
-    fetch_timeout: float = 2.0
+    #: Longest block waiting for a job. Short, so an idle worker stops within half a second.
+    fetch_timeout: float = 0.25
     redis_timeout: float = 5.0
     placement_interval: float = 2.0
 
-    # client (SPEC §6.3)
+    # client (reliable push)
     reliable_push: bool = True
     push_buffer_size: int = 1000
 
-    #: Where iterable jobs' temp files wait between runs (SPEC §7.6): ``None`` = ``<home>/offload``,
+    #: Where iterable jobs' temp files wait between runs: ``None`` = ``<home>/offload``,
     #: ``file:///path``, or ``s3://bucket/prefix?endpoint_url=...``.
     offload_url: str | None = None
 
     #: Keys found in a config file that henchman does not use itself (kept for plugins).
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Built directly (``Settings(concurrency=0)``) a value is checked with the same rules and
+        # messages as one read from a file, so a bad value fails here, not later inside redis-py.
+        from henchman.config_loader import check_settings
+
+        for name, value in check_settings(self).items():
+            object.__setattr__(self, name, value)  # normalised, e.g. "info" -> "INFO"
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes`` applied (the value itself is immutable)."""

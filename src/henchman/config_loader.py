@@ -38,7 +38,7 @@ from typing import Any
 from henchman.config import SETTING_NAMES, QueueSpec, Settings
 from henchman.errors import ConfigError
 
-__all__ = ["load_settings", "parse_queue"]
+__all__ = ["check_settings", "load_settings", "parse_queue"]
 
 DEFAULT_YAML = Path("config/henchman.yml")
 PYPROJECT = Path("pyproject.toml")
@@ -112,6 +112,32 @@ def load_settings(
         _check_known(name, source)
         values[name] = _coerce(name, value, source)
     return Settings(**values, extra=extra)
+
+
+def check_settings(settings: Settings) -> dict[str, Any]:
+    """Check every field of a directly built ``Settings`` with the loader's rules; return the
+    fields whose normalised value differs (e.g. ``log_level="info"`` -> ``"INFO"``).
+
+    Raises :class:`ConfigError` naming the first bad field as ``Settings(name=...)``. Fields of a
+    type the loader does not read from files (added by features with their own checks) are left
+    to their owners.
+    """
+    changed: dict[str, Any] = {}
+    for name in sorted(SETTING_NAMES):
+        value = getattr(settings, name)
+        if value is None or _plain_hint(name) not in _EXPECTED:
+            continue
+        checked = _coerce(name, value, f"Settings({name}=...)")
+        if checked != value or type(checked) is not type(value):
+            changed[name] = checked
+    return changed
+
+
+def _plain_hint(name: str) -> Any:
+    hint = _HINTS.get(name)
+    if isinstance(hint, UnionType):
+        hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
+    return hint
 
 
 def _select_environment(argument: str | None, flag: Any, env: Mapping[str, str]) -> str:

@@ -1,6 +1,6 @@
 """The wire format of a job: build, validate, encode and decode. Pure: no I/O, no clock reads.
 
-A payload is the JSON object Sidekiq reads and writes (SPEC §2.2, §17)::
+A payload is the JSON object Sidekiq reads and writes::
 
     {"class": "app.jobs.send_email", "args": [42], "retry": true, "queue": "default",
      "jid": "b4a577edbccf1d805744efa9", "created_at": 1700000000.123, "enqueued_at": 1700000000.123}
@@ -73,7 +73,7 @@ def _check_value(value: Any, path: str, depth: int = 0) -> None:
         if not math.isfinite(value):
             raise TypeError(f"{path} = {value!r} is not a finite number and cannot be JSON")
         return
-    if kind is list:
+    if kind is list or kind is tuple:  # a tuple travels as a JSON array: the job gets a list
         for i, item in enumerate(value):
             _check_value(item, f"{path}[{i}]", depth + 1)
         return

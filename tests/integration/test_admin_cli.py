@@ -50,7 +50,7 @@ def add_process(db: RedisDb, identity: str, busy: int = 1) -> None:
 def test_commands_are_exported() -> None:
     names = sorted(c.name or "" for c in COMMANDS)
     assert names == [
-        "dead", "enqueue", "iteration", "queues", "quiet", "retry", "stats", "stop"
+        "dead", "enqueue", "iteration", "queues", "quiet", "retry", "scheduled", "stats", "stop"
     ]  # fmt: skip
 
 
@@ -132,7 +132,7 @@ def test_retry_one_job_decrements_its_retry_count(redis_db: RedisDb) -> None:
 
 def test_retry_all_and_delete_all(redis_db: RedisDb) -> None:
     redis_db.client.zadd(keys.RETRY, {failed(JID_A): NOW, failed(JID_B): NOW})
-    assert run(redis_db, retry, "retry", "--all").output == "Retried 2 jobs.\n"
+    assert run(redis_db, retry, "retry", "--all").stdout == "Retried 2 jobs.\n"
     assert redis_db.client.llen(keys.queue("default")) == 2
     redis_db.client.zadd(keys.DEAD, {failed(JID_A): NOW, failed(JID_B): NOW})
     assert run(redis_db, dead, "delete", "--all").output == "Deleted 2 jobs.\n"
@@ -193,7 +193,7 @@ def test_enqueue_bulk_shows_progress(redis_db: RedisDb, tmp_path: Path) -> None:
     result = run(redis_db, enqueue, "HardJob", "--bulk", str(rows))
     assert result.exit_code == 0, result.output
     assert "Enqueueing" in result.output
-    assert "Enqueued 2500 jobs to queue default." in result.output
+    assert "Enqueued 2,500 jobs to queue default." in result.output
     heads = redis_db.client.lrange(keys.queue("default"), -2, -1)
     assert [orjson.loads(raw)["args"] for raw in heads] == [[1], [0]]
 

@@ -164,7 +164,7 @@ def test_a_bad_value_exits_with_one_line_naming_the_setting(
     redis_db: RedisDB, workdir: Path
 ) -> None:
     assert refused(redis_db, workdir, "fastest") == [
-        "henchman: setting 'cpu_affinity' in --cpu-affinity must be auto, off or a CPU list "
+        "error: setting 'cpu_affinity' in --cpu-affinity must be auto, off or a CPU list "
         "like 0,2-3 ('fastest' is not a CPU number or range), got 'fastest'"
     ]
 
@@ -175,7 +175,7 @@ def test_a_cpu_the_process_may_not_use_is_a_one_line_error(
     missing = max(ALLOWED) + 1
     allowed = ",".join(str(c) for c in sorted(ALLOWED))
     assert refused(redis_db, workdir, f"0,{missing}") == [
-        f"henchman: cpu_affinity 0,{missing}: CPU {missing} not available to this process "
+        f"error: cpu_affinity 0,{missing}: CPU {missing} not available to this process "
         f"(allowed: {allowed})"
     ]
 

@@ -146,9 +146,12 @@ class Queue:
         """Remove the job with exactly ``record.raw``; False if it was no longer there."""
         return int(self._redis.lrem(self.key, 1, record.raw)) > 0  # type: ignore[arg-type]
 
-    def clear(self) -> None:
-        """Delete every job and forget the queue (``UNLINK`` + ``SREM queues``, as Sidekiq)."""
+    def clear(self) -> int:
+        """Delete every job and forget the queue (``UNLINK`` + ``SREM queues``, as Sidekiq);
+        returns how many jobs were deleted."""
         pipe = self._redis.pipeline(transaction=True)
+        pipe.llen(self.key)
         pipe.unlink(self.key)
         pipe.srem(keys.QUEUES, self.name)
-        pipe.execute()
+        count, _, _ = pipe.execute()
+        return int(count)

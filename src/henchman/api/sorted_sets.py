@@ -121,9 +121,15 @@ class SortedSet:
         """
         return self._move_raw([record.raw], decrement=False) > 0
 
-    def retry_all(self) -> int:
-        """:meth:`retry` every job, oldest first; returns how many were pushed."""
-        return self._drain(lambda batch: self._move_raw(batch, decrement=True))
+    def retry_all(self, *, progress: Callable[[int], None] | None = None) -> int:
+        """:meth:`retry` every job, oldest first; returns how many were pushed.
+
+        ``progress`` is called with the number of jobs handled after each batch of 100."""
+        return self._drain(lambda batch: self._move_raw(batch, decrement=True), progress)
+
+    def add_all_to_queue(self, *, progress: Callable[[int], None] | None = None) -> int:
+        """:meth:`add_to_queue` every job, oldest first; returns how many were pushed."""
+        return self._drain(lambda batch: self._move_raw(batch, decrement=False), progress)
 
     def clear(self) -> int:
         """Delete every job in the set; returns how many there were."""
@@ -140,7 +146,11 @@ class SortedSet:
         args: list[Any] = [now, keys.QUEUE_PREFIX, "1" if decrement else "0", *raws]
         return int(self._move(keys=[self.name, keys.QUEUES], args=args))
 
-    def _drain(self, action: Callable[[list[bytes]], int]) -> int:
+    def _drain(
+        self,
+        action: Callable[[list[bytes]], int],
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
         """Apply ``action`` to batches of members, oldest first, until the set is empty."""
         total = 0
         while True:
@@ -148,6 +158,8 @@ class SortedSet:
             if not batch:
                 return total
             total += action(batch)
+            if progress is not None:
+                progress(len(batch))
 
 
 class _KillableSet(SortedSet):
@@ -176,9 +188,9 @@ class _KillableSet(SortedSet):
         """
         return self._kill_raw([record.raw]) > 0
 
-    def kill_all(self) -> int:
+    def kill_all(self, *, progress: Callable[[int], None] | None = None) -> int:
         """:meth:`kill` every job; returns how many were moved."""
-        return self._drain(self._kill_raw)
+        return self._drain(self._kill_raw, progress)
 
     def _kill_raw(self, raws: list[bytes]) -> int:
         now = float(self._clock())

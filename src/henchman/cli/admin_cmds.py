@@ -1,5 +1,6 @@
-"""Admin commands (SPEC §1.3): ``stats``, ``queues``, ``retry …``, ``dead …``, ``enqueue``,
-``quiet``, ``stop``. Thin over :mod:`henchman.api`; they read Ruby Sidekiq's data too (SPEC §17).
+"""Admin commands: ``stats``, ``queues``, ``retry …``, ``dead …``, ``scheduled …``,
+``enqueue``, ``quiet``, ``stop``. Thin over :mod:`henchman.api`; they read Ruby Sidekiq's data
+too.
 
 Exit codes: 0 success; 1 the job (jid) or process named does not exist; 2 bad usage, invalid
 configuration or Redis unreachable (one line on stderr, no traceback).
@@ -10,6 +11,7 @@ Lists print aligned plain-text tables; ``--json`` prints the same data as JSON f
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable
 from typing import IO, Any
@@ -18,7 +20,16 @@ import click
 import redis
 
 from henchman import keys, payload as wire
-from henchman.api import DeadSet, JobRecord, ProcessSet, Queue, RetrySet, SortedSet, Stats
+from henchman.api import (
+    DeadSet,
+    JobRecord,
+    ProcessSet,
+    Queue,
+    RetrySet,
+    ScheduledSet,
+    SortedSet,
+    Stats,
+)
 from henchman.cli.common import (
     EXIT_NOT_FOUND,
     admin_client,
@@ -29,7 +40,10 @@ from henchman.cli.common import (
 )
 from henchman.cli.iteration_cmds import iteration
 
-__all__ = ["COMMANDS", "dead", "enqueue", "queues", "quiet", "retry", "stats", "stop"]
+__all__ = [
+    "COMMANDS", "dead", "enqueue", "plural", "queues", "quiet", "retry", "scheduled", "stats",
+    "stop",
+]  # fmt: skip
 
 _BULK_SLICE = 1000
 _ERROR_WIDTH = 60
@@ -95,17 +109,38 @@ def stats(ctx: click.Context, as_json: bool) -> None:
     click.echo(format_table(("PROCESS", "TAG", "BUSY", "QUIET", "BEAT"), rows))
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @json_option
 @click.pass_context
 def queues(ctx: click.Context, as_json: bool) -> None:
-    """List queues with size, latency and whether they are paused."""
+    """List queues with size, latency and whether they are paused (or act on one)."""
+    if ctx.invoked_subcommand is not None:
+        return
     with admin_client(ctx) as client:
         rows = [_queue_dict(q) for q in Queue.all(client)]
     if as_json:
         _echo_json(rows)
     else:
         click.echo(_queue_table(rows) if rows else "No queues.")
+
+
+@queues.command(name="clear")
+@click.argument("name")
+@click.option("--yes", "confirmed", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def clear_queue(ctx: click.Context, name: str, confirmed: bool) -> None:
+    """Delete every job waiting in queue NAME (running jobs are not touched)."""
+    with admin_client(ctx) as client:
+        queue = Queue(client, name)
+        size = queue.size
+        if not size and not client.sismember(keys.QUEUES, name):
+            raise fail(f"no queue {name!r} (see `henchman queues`)", EXIT_NOT_FOUND)
+        if not confirmed:
+            if not sys.stdin.isatty():
+                raise click.UsageError(f"clearing queue {name!r} without a terminal needs --yes")
+            click.confirm(f"Delete {plural(size, 'job')} from queue {name!r}?", abort=True)
+        deleted = queue.clear()
+    click.echo(f"Deleted {plural(deleted, 'job')} from queue {name}.")
 
 
 def _queue_dict(queue: Queue) -> dict[str, Any]:
@@ -129,9 +164,18 @@ def _queue_table(rows: list[dict[str, Any]]) -> str:
 
 
 def _job_set_group(
-    name: str, title: str, opener: Callable[[redis.Redis], SortedSet]
+    name: str,
+    title: str,
+    opener: Callable[[redis.Redis], SortedSet],
+    *,
+    push_verb: str = "retry",
 ) -> click.Group:
-    """The ``list``/``retry``/``delete`` group for one sorted set (plus ``kill`` for retries)."""
+    """The ``list``/``retry``/``delete`` group for one sorted set. For the schedule the push
+    command is ``enqueue`` (run now, unchanged); for retries and the dead set it is ``retry``
+    (Sidekiq's manual retry, which decrements ``retry_count``)."""
+    past, doing = {"retry": ("Retried", "Retrying"), "enqueue": ("Enqueued", "Enqueueing")}[
+        push_verb
+    ]
 
     @click.group(name=name, help=f"Inspect and act on the {title}.")
     def group() -> None:
@@ -158,21 +202,24 @@ def _job_set_group(
         if total > len(records):
             click.echo(f"({len(records)} of {total} shown; use --limit)")
 
-    @group.command(name="retry")
+    @group.command(name=push_verb, help=f"Push job JID (or --all) to its queue now ({title}).")
     @click.argument("jid", required=False)
-    @click.option("--all", "every", is_flag=True, help="Retry every job in the set.")
+    @click.option("--all", "every", is_flag=True, help="Every job in the set.")
     @click.pass_context
-    def retry_jobs(ctx: click.Context, jid: str | None, every: bool) -> None:
-        """Push job JID (or --all) back to its queue now."""
+    def push_jobs(ctx: click.Context, jid: str | None, every: bool) -> None:
         _need_one(jid, every)
+        decrement = push_verb == "retry"
         with admin_client(ctx) as client:
             job_set = opener(client)
             if every:
-                click.echo(f"Retried {job_set.retry_all()} jobs.")
-            elif job_set.retry(_find(job_set, title, jid)):
-                click.echo(f"Retried {jid}.")
-            else:
+                action = job_set.retry_all if decrement else job_set.add_all_to_queue
+                count = _with_progress(job_set.size, doing, action)
+                click.echo(f"{past} {plural(count, 'job')}.")
+                return
+            record = _find(job_set, title, jid)
+            if not (job_set.retry(record) if decrement else job_set.add_to_queue(record)):
                 raise _gone(jid, title)
+        click.echo(f"{past} {jid}.")
 
     @group.command(name="delete")
     @click.argument("jid", required=False)
@@ -184,7 +231,7 @@ def _job_set_group(
         with admin_client(ctx) as client:
             job_set = opener(client)
             if every:
-                click.echo(f"Deleted {job_set.clear()} jobs.")
+                click.echo(f"Deleted {plural(job_set.clear(), 'job')}.")
             elif job_set.delete(_find(job_set, title, jid)):
                 click.echo(f"Deleted {jid}.")
             else:
@@ -193,20 +240,41 @@ def _job_set_group(
     return group
 
 
+def _with_progress(total: int, label: str, action: Callable[..., int]) -> int:
+    """Run a bulk ``action(progress=...)`` under a progress bar on stderr (like ``enqueue
+    --bulk``); click hides the bar when stderr is not a terminal."""
+    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+        return action(progress=bar.update)
+
+
 retry = _job_set_group("retry", "retry set", RetrySet)
 dead = _job_set_group("dead", "dead set", DeadSet)
+scheduled = _job_set_group("scheduled", "schedule", ScheduledSet, push_verb="enqueue")
 
 
 @retry.command(name="kill")
-@click.argument("jid")
+@click.argument("jid", required=False)
+@click.option("--all", "every", is_flag=True, help="Kill every job in the retry set.")
 @click.pass_context
-def kill_job(ctx: click.Context, jid: str) -> None:
-    """Move job JID from the retry set to the dead set."""
+def kill_job(ctx: click.Context, jid: str | None, every: bool) -> None:
+    """Move job JID (or --all) from the retry set to the dead set."""
+    _need_one(jid, every)
     with admin_client(ctx) as client:
         retries = RetrySet(client)
+        if every:
+            count = _with_progress(retries.size, "Killing", retries.kill_all)
+            click.echo(f"Killed {plural(count, 'job')}.")
+            return
         if not retries.kill(_find(retries, "retry set", jid)):
             raise _gone(jid, "retry set")
     click.echo(f"Killed {jid}.")
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 job``, ``2 jobs``, ``1 process``, ``3 processes``."""
+    if count == 1:
+        return f"{count:,} {noun}"
+    return f"{count:,} {noun}es" if noun.endswith("s") else f"{count:,} {noun}s"
 
 
 def _need_one(jid: str | None, every: bool) -> None:
@@ -278,7 +346,7 @@ def enqueue(
             chunk = payloads[start : start + _BULK_SLICE]
             _push(client, queue, chunk)
             bar.update(len(chunk))
-    click.echo(f"Enqueued {len(payloads)} jobs to queue {queue}.")
+    click.echo(f"Enqueued {plural(len(payloads), 'job')} to queue {queue}.")
 
 
 def _parse_args(text: str, where: str) -> list[Any]:
@@ -296,7 +364,8 @@ def _parse_args(text: str, where: str) -> list[Any]:
 
 
 def _payload(name: str, args: list[Any], queue: str) -> tuple[str, bytes]:
-    """(jid, encoded payload) for one job; ``retry`` is always written (SPEC §17)."""
+    """(jid, encoded payload) for one job; ``retry`` is always written (Sidekiq drops a job
+    without it whose class it cannot load)."""
     built = wire.build(name, args, {"queue": queue, "retry": True}, now=time.time())
     return built["jid"], wire.encode(built)
 
@@ -325,7 +394,7 @@ def _signal_command(
         with admin_client(ctx) as client:
             processes = ProcessSet(client)
             if identity == "all":
-                click.echo(f"Asked {every(processes)} processes to {name}.")
+                click.echo(f"Asked {plural(every(processes), 'process')} to {name}.")
                 return
             if processes.find(identity) is None:
                 raise fail(f"no live process {identity} (see `henchman stats`)", EXIT_NOT_FOUND)
@@ -341,4 +410,6 @@ quiet = _signal_command(
 stop = _signal_command("stop", "Shut down gracefully process", ProcessSet.stop, ProcessSet.stop_all)
 
 #: The admin commands, for the main group to register.
-COMMANDS: list[click.Command] = [stats, queues, retry, dead, enqueue, quiet, stop, iteration]
+COMMANDS: list[click.Command] = [
+    stats, queues, retry, dead, scheduled, enqueue, quiet, stop, iteration,
+]  # fmt: skip

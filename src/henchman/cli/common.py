@@ -1,7 +1,7 @@
 """What every admin command shares: opening the Redis client and printing plain tables.
 
 Errors a user can fix (bad configuration, unreachable Redis) are one line on stderr and exit code
-2, never a traceback (SPEC §1.2).
+2, never a traceback.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import contextlib
 import datetime
 import os
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import click
 import redis
@@ -61,10 +62,48 @@ def open_admin_client(ctx: click.Context) -> redis.Redis:
         settings = _settings(ctx)
         from henchman.redis.connection import Connector
 
+        if settings.redis_url is None:
+            _embedded_server(settings, no_start=_flag(ctx, "no_start"))
         return Connector(settings).check()
     except (ConfigError, RedisUnavailable, HenchmanError, TimeoutError) as exc:
         # TimeoutError: another process held the embedded server's start lock for too long.
         raise fail(str(exc)) from None
+
+
+def _flag(ctx: click.Context, name: str) -> bool:
+    obj = ctx.find_root().obj
+    return bool(obj.get(name)) if isinstance(obj, dict) else False
+
+
+def _embedded_server(settings: Settings, *, no_start: bool) -> None:
+    """Make sure the embedded server of ``settings.home`` runs, saying so when this command is
+    the one that starts it: an admin command run in the wrong directory would otherwise start a
+    new, empty server there and report "No queues." as if that were the truth."""
+    from henchman.redis.embedded import EmbeddedServer
+
+    server = EmbeddedServer(settings.home)
+    if server.status()["running"]:
+        return
+    shown = _shown_home(settings.home)
+    if no_start:
+        raise ConfigError(
+            f"no embedded server runs in {shown} (--no-start): start it with "
+            "`henchman server start`, or set REDIS_URL"
+        )
+    fresh = not (server.home / "appendonlydir").exists()
+    server.ensure_running()
+    what = "a new embedded server" if fresh else "the embedded server"
+    tail = ": no jobs here yet" if fresh else ""
+    click.echo(f"note: started {what} in {shown}{tail}", err=True)
+
+
+def _shown_home(home: Path) -> str:
+    """``./.henchman`` for a home under the working directory, else the absolute path."""
+    absolute = home.resolve()
+    try:
+        return "./" + str(absolute.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(absolute)
 
 
 @contextlib.contextmanager

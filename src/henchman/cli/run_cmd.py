@@ -38,7 +38,7 @@ def load_cli_settings(
 
 
 def _error(message: str) -> int:
-    click.echo(f"henchman: {message}", err=True)
+    click.echo(f"error: {message}", err=True)
     return 2
 
 
@@ -75,7 +75,30 @@ def require(target: str) -> None:
         sys.modules[path.stem] = module
         spec.loader.exec_module(module)
         return
-    importlib.import_module(target)
+    try:
+        importlib.import_module(target)
+    except ModuleNotFoundError as exc:
+        # Only the module named (or a package on its path) missing is the user's typo; a module
+        # that exists but imports something missing is a failing import, shown with its traceback.
+        if exc.name is None or not (target == exc.name or target.startswith(exc.name + ".")):
+            raise
+        raise ConfigError(
+            f"-r {target}: no module named {exc.name!r} (run from the directory that holds it, "
+            "or add that directory to PYTHONPATH)"
+        ) from None
+
+
+def user_traceback(exc: BaseException) -> str:
+    """The traceback of ``exc`` from the first frame of the user's code: the frames of importlib
+    and of this module say nothing about why the user's module failed."""
+    machinery = (os.path.dirname(importlib.__file__) + os.sep, "<frozen ")
+    tb = exc.__traceback__
+    while tb is not None and (
+        tb.tb_frame.f_code.co_filename.startswith(machinery)
+        or tb.tb_frame.f_code.co_filename == __file__
+    ):
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb)).rstrip()
 
 
 @click.command()
@@ -153,10 +176,8 @@ def run(
             require(target)
         except ConfigError as exc:
             raise SystemExit(_error(str(exc))) from None
-        except Exception:
-            click.echo(
-                f"henchman: importing {target!r} failed:\n{traceback.format_exc()}", err=True
-            )
+        except Exception as exc:
+            click.echo(f"error: importing {target!r} failed:\n{user_traceback(exc)}", err=True)
             raise SystemExit(1) from None
     from henchman.app import default_app
     from henchman.server.launcher import Launcher

@@ -1,9 +1,10 @@
-"""Queue order for one fetch (SPEC §3): pure, randomness passed in.
+"""Queue order for one fetch: pure, randomness passed in.
 
 * strict (no weights): the configured order, every time;
 * weighted: a queue with weight w comes first with probability w/total, redrawn per fetch
   (Sidekiq's weighted fetch: an expanded list shuffled, duplicates dropped);
-* random: weighted with every weight 1.
+* random: weighted with every weight 1;
+* mixed (some queues weighted, some not): weighted, the unweighted ones counting as weight 1.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""Signals (SPEC §4.6): TSTP quiet, TERM/INT stop, TTIN dump stacks (USR2 is for §12).
+"""Signals: TSTP quiet, TERM/INT stop, TTIN dump stacks (USR2 is the supervisor's).
 
 Handlers only enqueue the signal's name; the launcher's main loop acts on it, so nothing
-complicated ever runs inside a signal handler. Embedded workers (SPEC §4.7) install none.
+complicated ever runs inside a signal handler. Embedded workers install none.
 """
 
 from __future__ import annotations
@@ -20,7 +20,12 @@ log = logging.getLogger("henchman")
 HANDLED = ("TSTP", "TERM", "INT", "TTIN")
 
 
-def install(requests: queue.SimpleQueue[str]) -> None:
+#: Where handlers put signal names. A ``queue.Queue`` wakes a waiting ``get(timeout=...)`` at once;
+#: the C ``SimpleQueue``'s wait cannot be interrupted, so a signal waited out the timeout.
+Requests = queue.Queue[str] | queue.SimpleQueue[str]
+
+
+def install(requests: Requests) -> None:
     """Route TSTP/TERM/INT/TTIN to ``requests`` (main thread only)."""
     for name in HANDLED:
         signum = getattr(signal, f"SIG{name}", None)
@@ -28,7 +33,7 @@ def install(requests: queue.SimpleQueue[str]) -> None:
             signal.signal(signum, _forwarder(requests, name))
 
 
-def _forwarder(requests: queue.SimpleQueue[str], name: str) -> Callable[[int, object], None]:
+def _forwarder(requests: Requests, name: str) -> Callable[[int, object], None]:
     def handler(_signum: int, _frame: object) -> None:
         requests.put(name)
 
