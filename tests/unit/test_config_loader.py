@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -433,3 +434,27 @@ def test_bad_queue_weight_flag_names_the_cli_option(tmp_path: Path) -> None:
     assert message == (
         "invalid queue weight 'x' for queue 'critical' in --queue (must be an integer >= 1)"
     )
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("concurrency", 0, "setting 'concurrency' in Settings(concurrency=...) must be at least 1"),
+        ("timeout", -3, "setting 'timeout' in Settings(timeout=...) must not be negative"),
+        ("redis_url", "http://x", "setting 'redis_url' in Settings(redis_url=...) must start with"),
+        ("log_level", "loud", "setting 'log_level' in Settings(log_level=...) must be one of"),
+        ("fetch_timeout", 0, "setting 'fetch_timeout' in Settings(fetch_timeout=...) must be"),
+    ],
+)
+def test_settings_built_directly_are_checked_like_loaded_ones(
+    field: str, value: object, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        Settings(**{field: value})  # type: ignore[arg-type]
+
+
+def test_settings_built_directly_are_normalised_like_loaded_ones() -> None:
+    settings = Settings(log_level="info", queues=("critical,3", "default"))  # type: ignore[arg-type]
+    assert settings.log_level == "INFO"
+    assert settings.queues == (QueueSpec("critical", 3), QueueSpec("default"))
+    assert settings.replace(concurrency=3).queues == settings.queues
