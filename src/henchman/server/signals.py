@@ -1,4 +1,7 @@
-"""Signals (SPEC §4.6): TSTP quiet, TERM/INT stop, TTIN dump stacks (USR2 is for §12).
+"""Signals (SPEC §4.6): TSTP quiet, TERM/INT stop, TTIN dump stacks, USR2 drain and exit.
+
+USR2 is the worker's half of a rolling restart: stop fetching, let every running job finish
+with no deadline, then exit (the ``-P`` supervisor has already started the replacements).
 
 Handlers only enqueue the signal's name; the launcher's main loop acts on it, so nothing
 complicated ever runs inside a signal handler. Embedded workers (SPEC §4.7) install none.
@@ -17,11 +20,11 @@ from collections.abc import Callable, Iterable
 
 log = logging.getLogger("henchman")
 
-HANDLED = ("TSTP", "TERM", "INT", "TTIN")
+HANDLED = ("TSTP", "TERM", "INT", "TTIN", "USR2")
 
 
 def install(requests: queue.SimpleQueue[str]) -> None:
-    """Route TSTP/TERM/INT/TTIN to ``requests`` (main thread only)."""
+    """Route TSTP/TERM/INT/TTIN/USR2 to ``requests`` (main thread only)."""
     for name in HANDLED:
         signum = getattr(signal, f"SIG{name}", None)
         if signum is not None:
