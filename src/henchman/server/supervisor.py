@@ -371,14 +371,25 @@ class Supervisor:
     # --- health and systemd ---------------------------------------------------------------------
 
     def health(self) -> tuple[int, dict[str, Any]]:
-        """200 while every child that is up heartbeats successfully (and one is up), else 503.
+        """200 while every serving child is up and heartbeats successfully, else 503.
 
-        Called from the health server's thread: it reads a snapshot of the children.
+        Serving children are all but those on their way out and, during a rolling restart, the
+        new generation still booting (the old one serves until it is up). Called from the
+        health server's thread: it reads a snapshot of the children.
         """
         now = time.monotonic()
         children = list(self.children)
-        up = [c for c in children if c.up]
-        healthy = bool(up) and not self._stopping and all(c.monitor.healthy(now) for c in up)
+        rolling = self._rolling
+        serving = [
+            c
+            for c in children
+            if c.retiring is None and (rolling is None or c.generation < rolling.generation)
+        ]
+        healthy = (
+            bool(serving)
+            and not self._stopping
+            and all(c.up and c.monitor.healthy(now) for c in serving)
+        )
         body = {
             "status": "ok" if healthy else "unhealthy",
             "pid": os.getpid(),
