@@ -46,16 +46,30 @@ def _record(kind):
 
 @henchman.job
 def long(seconds):
+    # Runs at least `seconds`, and until the test sets test:release.
     _record("long_started")
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        time.sleep(0.02)
+    while time.monotonic() < deadline or not _redis().exists("test:release"):
+        time.sleep(0.05)
     _record("long_done")
 
 
 @henchman.job
 def short():
     _record("short")
+
+
+class Walk(henchman.IterableJob):
+    def build_enumerator(self, count, *, cursor):
+        return ((i, i) for i in range(cursor or 0, count))
+
+    def each_iteration(self, item, count):
+        # From item 10 on, wait for the test's go-ahead: the handover then happens at a known
+        # point however slowly a loaded machine boots the new children.
+        while item >= 10 and not _redis().exists("test:release"):
+            time.sleep(0.05)
+        time.sleep(0.1)
+        _redis().rpush("test:items", f"{{VERSION}} {{os.getpid()}} {{item}} {{time.time()}}")
 
 
 @henchman.job
@@ -101,6 +115,11 @@ def live_identities(client: redis.Redis) -> dict[int, str]:
     return {int(m.decode().split(":")[1]): m.decode() for m in client.smembers(keys.PROCESSES)}
 
 
+def quiet_or_gone(client: redis.Redis, identity: str) -> bool:
+    """The process's heartbeat shows it quiet, or it has already stopped and unregistered."""
+    return client.hget(keys.process(identity), "quiet") in (b"true", None)
+
+
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -143,9 +162,10 @@ class ShortJobStream:
             self.pushed.append((jid, before))
 
 
-# Scaled down from 20 s long jobs to 8 s to fit the suite's time budget: the proof only needs
-# the long jobs to outlast the boot of the new children and the shutdown timeout (1 s here).
-LONG_JOB_SECONDS = 8.0
+# Scaled down from 20 s long jobs to at least 6 s to fit the suite's time budget: the proof needs
+# the long jobs to outlast the shutdown timeout (1 s here) and the handover, so they also run
+# until the test releases them after the handover (a loaded machine may boot children slowly).
+LONG_JOB_SECONDS = 6.0
 
 
 @pytest.mark.timeout(90)
@@ -169,11 +189,19 @@ def test_rolling_restart_under_load_interrupts_nothing_and_moves_new_jobs_to_new
             wait_for(lambda: len(live_identities(client)) == 4, what="new children heartbeat")
             new_pids = set(live_identities(client)) - set(old)
             wait_for(
-                lambda: all(client.hget(keys.process(i), "quiet") == b"true" for i in old.values()),
+                lambda: all(quiet_or_gone(client, i) for i in old.values()),
                 what="old children quiet",
             )
             time.sleep(1.0)  # a fetch already blocked in Redis when quiet began ends by then
             handed_over = time.time()
+            wait_for(
+                lambda: (
+                    any(at >= handed_over for _, at in stream.pushed)
+                    and len(records(client, "short")) == len(stream.pushed)
+                ),
+                what="short jobs pushed after the handover",
+            )
+            client.set("test:release", 1)  # the long jobs may finish now
             exits: dict[int, float] = {}
 
             def old_exited() -> bool:
@@ -194,8 +222,8 @@ def test_rolling_restart_under_load_interrupts_nothing_and_moves_new_jobs_to_new
     assert sorted(r[2] for r in long_done) == sorted(long_jids)
     assert {(r[0], r[1] in old) for r in long_done} == {("v1", True)}
     assert len({r[2] for r in shorts}) == len(shorts) == len(stream.pushed)
-    # The long jobs were still running when the handover happened (the proof means something).
-    assert max(r[3] for r in long_done) > handed_over
+    # The long jobs were still running at the handover, and well past the 1 s timeout.
+    assert min(r[3] for r in long_done) > handed_over
     # Every short job pushed after the new children were up ran in a new child, on new code.
     ran = {r[2]: r for r in shorts}
     later = [jid for jid, at in stream.pushed if at >= handed_over]
@@ -208,6 +236,45 @@ def test_rolling_restart_under_load_interrupts_nothing_and_moves_new_jobs_to_new
     log = (tmp_path / "supervisor.log").read_text()
     for pid in old:
         assert f"worker process {pid} exited with 0 (old generation" in log
+
+
+def test_a_rolling_restart_hands_an_iterable_job_over_to_a_new_release_at_an_item_boundary(
+    redis_db: RedisDB, tmp_path: Path
+) -> None:
+    client = redis_db.client
+    # A release-directory deploy: the service runs in `current`, a symlink swapped to a new
+    # release; the new children must start in the new release.
+    for release, version in (("r1", "v1"), ("r2", "v2")):
+        (tmp_path / release).mkdir()
+        write_deploy_jobs(tmp_path / release, version)
+    current = tmp_path / "current"
+    current.symlink_to(tmp_path / "r1")
+    env = fast_env(redis_db.url, PWD=str(current))
+    supervisor = start(current, env, "-P", "2")
+    try:
+        wait_for(lambda: len(live_identities(client)) == 2, what="two worker heartbeats")
+        old = live_identities(client)
+        push(redis_db, "Walk", [[40]])
+        wait_for(lambda: client.llen("test:items") >= 5, what="the walk under way")
+        (tmp_path / "next").symlink_to(tmp_path / "r2")
+        (tmp_path / "next").replace(current)  # atomic swap, as deploy tools do
+        supervisor.send_signal(signal.SIGUSR2)
+        wait_for(lambda: len(live_identities(client)) == 4, what="new children heartbeat")
+        wait_for(
+            lambda: all(quiet_or_gone(client, i) for i in old.values()),
+            what="old children quiet",
+        )
+        client.set("test:release", 1)
+        wait_for(lambda: client.llen("test:items") == 40, what="every item", timeout=60)
+        wait_for(lambda: not any(alive(p) for p in old), what="old children gone")
+    finally:
+        assert stop(supervisor) == 0
+    items = [(r[0], r[1], int(r[2])) for r in records(client, "items")]
+    assert sorted(i for _, _, i in items) == list(range(40)), "every item exactly once"
+    versions = [(v, pid in old) for v, pid, _ in sorted(items, key=lambda r: r[2])]
+    assert versions[0] == ("v1", True)
+    assert versions[-1] == ("v2", False), "the walk finished on the new release"
+    assert versions == sorted(versions, key=lambda v: v[0]), "one handover, old then new"
 
 
 def test_a_child_over_the_memory_limit_is_replaced_gracefully_and_loses_nothing(

@@ -16,10 +16,10 @@ from henchman.cli.run_cmd import cpu_count, parse_processes
 from henchman.errors import ConfigError
 from henchman.server import pidfile
 from henchman.server.health import BeatMonitor, stale_after
+from henchman.server.memory_limit import over_memory, rss_of
 from henchman.server.parent_watch import parent_gone
 from henchman.server.sd_notify import Notifier
 from henchman.server.status_pipe import read_outcomes, writer
-from henchman.server.supervisor import over_memory
 
 
 def test_a_process_is_healthy_only_after_a_recent_successful_heartbeat() -> None:
@@ -41,6 +41,13 @@ def test_memory_limit_compares_rss_in_kb_with_megabytes() -> None:
     assert not over_memory(100 * 1024, 100)
     assert over_memory(100 * 1024 + 1, 100)
     assert not over_memory(10**9, None)
+
+
+def test_rss_of_reads_a_live_process_and_is_zero_for_a_gone_one() -> None:
+    assert rss_of(os.getpid()) > 1024
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    assert rss_of(child.pid) == 0
 
 
 def test_processes_accepts_a_count_or_auto_and_refuses_anything_else(

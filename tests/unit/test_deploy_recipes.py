@@ -48,7 +48,7 @@ def test_systemd_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
     henchman = Path(sys.executable).with_name("henchman")
     text = (RECIPES / "henchman.service").read_text()
     unit = tmp_path / "henchman.service"
-    unit.write_text(text.replace("/srv/app/.venv/bin/henchman", str(henchman)))
+    unit.write_text(text.replace("/srv/app/venv/bin/henchman", str(henchman)))
     result = subprocess.run(
         [analyze, "verify", str(unit)], capture_output=True, text=True, timeout=60, check=False
     )

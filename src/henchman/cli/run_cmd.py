@@ -19,7 +19,7 @@ from henchman.errors import ConfigError, RedisUnavailable
 from henchman.server.health import stale_after
 from henchman.server.placement import Placement
 from henchman.server.process_services import ProcessServices, attach_child
-from henchman.server.supervisor import CHILD_ENV, Supervisor, child_command
+from henchman.server.supervisor import CHILD_ENV, Supervisor, child_command, logical_cwd
 
 
 def load_cli_settings(
@@ -238,6 +238,7 @@ def supervise(settings: Any) -> int:
         max_memory_mb=settings.max_memory_mb,
         stale_after=stale_after(settings.heartbeat_interval, settings.redis_timeout),
         notifier=services.notifier,
+        cwd=logical_cwd(os.environ),
     )
     try:
         services.start({"/health": supervisor.health})

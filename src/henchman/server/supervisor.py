@@ -35,11 +35,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from henchman.server.health import BeatMonitor
+from henchman.server.memory_limit import over_memory, rss_of
 from henchman.server.parent_watch import SUPERVISOR_PID_ENV
 from henchman.server.placement import SLOT_ENV
 from henchman.server.sd_notify import SYSTEMD_VARIABLES, Notifier
@@ -94,27 +95,6 @@ def is_boot_failure(code: int, was_up: bool, any_up: bool) -> bool:
     return not was_up and not any_up and code in (1, 2)
 
 
-def over_memory(rss_kb: int, limit_mb: int | None) -> bool:
-    """Whether a child using ``rss_kb`` KB must be replaced under ``--max-memory-mb``."""
-    return limit_mb is not None and rss_kb > limit_mb * 1024
-
-
-def rss_of(pid: int) -> int:
-    """Resident set size of process ``pid`` in KB; 0 if unknown (the process is gone)."""
-    try:
-        with open(f"/proc/{pid}/statm", "rb") as statm:
-            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:  # no /proc (macOS): ask ps
-        out = subprocess.run(
-            ["ps", "-o", "rss=", "-p", str(pid)], capture_output=True, text=True, check=False
-        ).stdout.strip()
-    except OSError:
-        return 0
-    return int(out) if out.isdigit() else 0
-
-
 class Supervisor:
     """Keeps ``count`` copies of ``command`` running until told to stop."""
 
@@ -131,8 +111,12 @@ class Supervisor:
         notifier: Notifier | None = None,
         rss: Callable[[int], int] = rss_of,
         memory_check_interval: float = 1.0,
+        cwd: str | None = None,
     ) -> None:
         self.command = list(command)
+        #: Where children start; a path through a symlink is resolved again at each start, so a
+        #: release swapped behind a ``current`` symlink is picked up by a rolling restart.
+        self.cwd = cwd
         self.count = count
         base = dict(env if env is not None else os.environ)
         for name in SYSTEMD_VARIABLES:  # only the supervisor talks to systemd
@@ -218,7 +202,7 @@ class Supervisor:
         env = {**self.env, STATUS_FD_ENV: str(write_fd), SLOT_ENV: str(slot)}
         try:
             # The slot gives each child its own first CPU under cpu_affinity auto (placement.py).
-            process = self._spawn(self.command, env=env, pass_fds=(write_fd,))
+            process = self._spawn(self.command, env=env, pass_fds=(write_fd,), cwd=self.cwd)
         finally:
             os.close(write_fd)
         child = Child(slot, self._generation, process, read_fd, BeatMonitor(self.stale_after))
@@ -423,6 +407,16 @@ class Supervisor:
             for c in self.children
             if c.up
         )
+
+
+def logical_cwd(env: Mapping[str, str]) -> str | None:
+    """The working directory as the user named it (``$PWD``, which may go through a symlink
+    such as ``/srv/app/current``) when it is where this process runs; else None."""
+    pwd = env.get("PWD", "")
+    try:
+        return pwd if os.path.isabs(pwd) and os.path.samefile(pwd, os.getcwd()) else None
+    except OSError:
+        return None
 
 
 def child_command(argv: Sequence[str]) -> list[str]:
