@@ -363,3 +363,26 @@ def test_children_stop_gracefully_when_their_supervisor_is_killed(
     # The interrupted job went back to the head of its queue instead of being lost.
     queued = [j.decode() for j in client.lrange(keys.queue("default"), 0, -1)]
     assert any(jid in raw for raw in queued)
+
+
+def test_usr2_makes_a_single_worker_finish_its_jobs_without_a_deadline_and_exit(
+    redis_db: RedisDB, tmp_path: Path
+) -> None:
+    client = redis_db.client
+    write_deploy_jobs(tmp_path, "v1")
+    client.set("test:release", 1)
+    worker = start(tmp_path, fast_env(redis_db.url, HENCHMAN_TIMEOUT="1"))
+    try:
+        wait_for(lambda: len(live_identities(client)) == 1, what="the worker's heartbeat")
+        jid = push(redis_db, "long", [[3]])[0]
+        wait_for(lambda: len(records(client, "long_started")) == 1, what="the job running")
+        worker.send_signal(signal.SIGUSR2)
+        assert worker.wait(20) == 0
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    # Past the 1 s timeout, not cut short, not requeued: it ran once, to the end.
+    assert [r[2] for r in records(client, "long_done")] == [jid]
+    assert client.llen(keys.queue("default")) == 0
+    assert live_identities(client) == {}
+    assert "draining: no new jobs" in (tmp_path / "supervisor.log").read_text()

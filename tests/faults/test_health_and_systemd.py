@@ -60,7 +60,8 @@ def assert_503_within_a_heartbeat_of_redis_going_away(server: EmbeddedServer, po
     elapsed = time.monotonic() - gone
     # One heartbeat interval, plus slack for a loaded machine (the failing beat itself is fast:
     # the socket is gone, so the connection is refused at once).
-    assert elapsed < HEARTBEAT + 2.0, f"503 came {elapsed:.1f} s after Redis went away"
+    print(f"503 came {elapsed:.2f} s after Redis went away")
+    assert elapsed < HEARTBEAT + 3.0, f"503 came {elapsed:.1f} s after Redis went away"
     return elapsed
 
 
