@@ -6,6 +6,8 @@ import os
 import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,7 @@ from henchman.errors import ConfigError
 from henchman.server import pidfile
 from henchman.server.health import BeatMonitor, stale_after
 from henchman.server.memory_limit import over_memory, rss_of
-from henchman.server.parent_watch import parent_gone
+from henchman.server.parent_watch import parent_gone, watch
 from henchman.server.sd_notify import Notifier
 from henchman.server.status_pipe import read_outcomes, writer
 
@@ -80,6 +82,27 @@ def test_status_pipe_carries_heartbeat_outcomes_in_order() -> None:
 def test_a_changed_parent_pid_means_the_supervisor_is_gone() -> None:
     assert not parent_gone(10, 10)
     assert parent_gone(10, 1)
+
+
+def test_the_parent_watch_asks_for_a_stop_once_the_parent_pid_changes() -> None:
+    parents = iter([10, 10, 10, 1])
+    gone = threading.Event()
+    calls: list[int] = []
+
+    def on_gone() -> None:
+        calls.append(1)
+        gone.set()
+
+    watch(10, on_gone, interval=0.01, getppid=lambda: next(parents, 1), ask_kernel=lambda: True)
+    assert gone.wait(5)
+    time.sleep(0.05)
+    assert calls == [1], "asked once"
+
+
+def test_a_parent_gone_before_the_watch_starts_is_noticed_at_once() -> None:
+    calls: list[int] = []
+    watch(10, lambda: calls.append(1), getppid=lambda: 1, ask_kernel=lambda: True)
+    assert calls == [1]
 
 
 def test_notifier_sends_one_datagram_per_message_to_the_socket(tmp_path: Path) -> None:

@@ -47,10 +47,11 @@ def watch(
     *,
     interval: float = 1.0,
     getppid: Callable[[], int] = os.getppid,
+    ask_kernel: Callable[[], bool] = ask_kernel_for_term,
 ) -> threading.Event:
     """Start watching; call ``on_gone`` once if the parent changes. Set the returned event to
     stop watching."""
-    ask_kernel_for_term()
+    ask_kernel()
     done = threading.Event()
 
     def loop() -> None:
