@@ -61,8 +61,8 @@ class EmbeddedWorker:
         """
         if self._started:
             raise ConfigError("this embedded worker was already started; embed() a new one")
-        self._started = True
         self.launcher.start()
+        self._started = True  # only now is there something for stop() to undo
         return self
 
     def quiet(self) -> None:

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import orjson
 import pytest
@@ -15,7 +16,8 @@ import pytest
 import henchman
 from henchman import keys
 from henchman.app import Henchman
-from henchman.errors import ConfigError
+from henchman.config import Settings
+from henchman.errors import ConfigError, RedisUnavailable
 from tests.conftest import RedisDB
 from tests.integration._core_helpers import Recorder, wait_for
 
@@ -174,3 +176,14 @@ def test_a_starlette_lifespan_runs_an_embedded_worker(app: Henchman, redis_db: R
 
     asyncio.run(asyncio.wait_for(serve(), 30))
     assert registry_is_clean(redis_db)
+
+
+def test_an_embedded_worker_that_cannot_reach_redis_raises_and_stop_is_harmless(
+    tmp_path: Path,
+) -> None:
+    app = Henchman(Settings(redis_url=f"unix://{tmp_path}/nothing.sock", redis_timeout=0.5))
+    worker = henchman.embed(app)
+    with pytest.raises(RedisUnavailable):
+        worker.start()
+    worker.stop()
+    assert not worker.running
