@@ -17,6 +17,7 @@ from typing import Any
 from henchman.app import Henchman, default_app
 from henchman.config import QueueSpec, Settings
 from henchman.context import JobContext, current_job
+from henchman.embed import EmbeddedWorker, embed
 from henchman.errors import (
     ConfigError,
     HenchmanError,
@@ -50,6 +51,7 @@ def enqueue_at(when: float, name: str, *args: Any, **options: Any) -> str | None
 
 __all__ = [
     "ConfigError",
+    "EmbeddedWorker",
     "Henchman",
     "HenchmanError",
     "IterableJob",
@@ -69,6 +71,7 @@ __all__ = [
     "cancel",
     "current_job",
     "default_app",
+    "embed",
     "enqueue",
     "enqueue_at",
     "enqueue_in",

@@ -8,6 +8,7 @@ import henchman
 def test_public_api_is_pinned() -> None:
     assert sorted(henchman.__all__) == [
         "ConfigError",
+        "EmbeddedWorker",
         "Henchman",
         "HenchmanError",
         "IterableJob",
@@ -27,6 +28,7 @@ def test_public_api_is_pinned() -> None:
         "cancel",
         "current_job",
         "default_app",
+        "embed",
         "enqueue",
         "enqueue_at",
         "enqueue_in",
