@@ -19,6 +19,7 @@ from typing import Any
 from henchman import payload as wire
 from henchman.client.aio import AsyncClient
 from henchman.client.buffer import PushBuffer
+from henchman.client.capture import PushSink
 from henchman.client.plan import ClientMiddleware, plan_push
 from henchman.client.sync import Client
 from henchman.config import Settings
@@ -64,6 +65,9 @@ class Henchman:
         self.middleware = Chain([JobLogging(), Metrics()])
         #: Client middleware run on every push, in order; one returning ``None`` drops the push.
         self.client_middleware: list[ClientMiddleware] = []
+        #: Consulted at every push of the sync client; a sink it returns takes the pushes
+        #: instead of Redis (``henchman.django``'s push-on-commit is one).
+        self.push_deferral: Callable[[], PushSink | None] | None = None
         #: Called with ``(exc, context)`` for every job failure and internal error.
         self.error_handlers: list[ErrorHandler] = [log_error]
         #: Called with ``(payload, exc)`` when a job dies (retries exhausted or killed).
@@ -111,6 +115,7 @@ class Henchman:
             with self._lock:
                 if self._client is None:
                     self._client = Client(connector.sync, self.client_middleware, buffer)
+                    self._client.deferral = self.push_deferral
         return self._client
 
     @property

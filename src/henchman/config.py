@@ -66,6 +66,9 @@ class Settings:
     redis_timeout: float = 5.0
     placement_interval: float = 2.0
 
+    #: Keep every job's result this many seconds (``None``: only jobs with ``result_ttl``).
+    result_ttl: float | None = None
+
     # client (reliable push)
     reliable_push: bool = True
     push_buffer_size: int = 1000

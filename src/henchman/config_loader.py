@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import UnionType
 from typing import Any
@@ -69,6 +69,7 @@ _POSITIVE = frozenset(
         "fetch_timeout",
         "redis_timeout",
         "placement_interval",
+        "result_ttl",
     }
 )
 _FLAG_NAMES = {"queues": "--queue"}  # CLI spellings that differ from the setting name (SPEC §1.3)
@@ -89,10 +90,13 @@ def load_settings(
     env: Mapping[str, str] | None = None,
     flags: Mapping[str, Any] | None = None,
     cwd: Path | None = None,
+    flag_source: Callable[[str], str] | None = None,
 ) -> Settings:
     """Merge defaults, file, environment and flags (see the module docstring) and validate them.
 
     Reads only the config file; ``env`` defaults to an empty mapping (pass ``os.environ``).
+    ``flag_source(name)`` names where a flag came from in messages (default ``--name``), for
+    callers whose overrides are not command-line flags (Django's ``settings.HENCHMAN``).
     """
     env = env or {}
     flags = {k: v for k, v in (flags or {}).items() if v is not None and v not in ((), [])}
@@ -108,7 +112,11 @@ def load_settings(
     for name, value, source in _env_entries(env):
         values[name] = _coerce(name, value, source)
     for name, value in flags.items():
-        source = _FLAG_NAMES.get(name, f"--{name.replace('_', '-')}")
+        source = (
+            flag_source(name)
+            if flag_source is not None
+            else _FLAG_NAMES.get(name, f"--{name.replace('_', '-')}")
+        )
         _check_known(name, source)
         values[name] = _coerce(name, value, source)
     return Settings(**values, extra=extra)

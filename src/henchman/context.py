@@ -34,6 +34,9 @@ class JobContext:
     interrupted: Callable[[], bool] = _never
     instance: Any = None
     quieting: Callable[[], bool] = _never
+    #: Facts a middleware hands to what runs after the job (e.g. the return value for the
+    #: result store), keyed by the middleware's name.
+    notes: dict[str, Any] = field(default_factory=dict, init=False)
     _logger: logging.LoggerAdapter[logging.Logger] | None = field(default=None, init=False)
 
     @property

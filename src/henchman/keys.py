@@ -162,3 +162,12 @@ def iteration_row_errors(jid: str) -> str:
 def iteration_files(jid: str) -> str:
     """STRING, JSON manifest of an iterable job's offloaded temporary files and their cursor."""
     return f"{PREFIX}it:{jid}:files"
+
+
+# --- job results ------------------------------------------------------------------------------
+
+
+def result(jid: str) -> str:
+    """HASH of one job's result (status, attempts, timestamps, errors, value); expires
+    ``result_ttl`` seconds after its last change (see ``henchman.results.record``)."""
+    return f"henchman:result:{jid}"

@@ -25,6 +25,7 @@ from henchman.api.metrics import ClassMetrics, JobMetrics, MetricsQuery, TopJobs
 from henchman.api.processes import ProcessRecord, ProcessSet, WorkRecord, WorkSet
 from henchman.api.queues import Queue, QueueSummary
 from henchman.api.records import JobRecord
+from henchman.api.results import JobResult
 from henchman.api.sorted_sets import DeadSet, RetrySet, ScheduledSet, SortedSet
 from henchman.api.stats import Stats, StatsSummary
 
@@ -35,6 +36,7 @@ __all__ = [
     "IterationState",
     "JobMetrics",
     "JobRecord",
+    "JobResult",
     "MetricsQuery",
     "ProcessRecord",
     "ProcessSet",

@@ -88,6 +88,21 @@ def require(target: str) -> None:
         ) from None
 
 
+def _setup_django() -> None:
+    """``--django``: Django set up and its apps' job modules imported, or a clear exit."""
+    from henchman.django.worker import setup
+
+    try:
+        modules = setup()
+    except ConfigError as exc:
+        raise SystemExit(_error(str(exc))) from None
+    except Exception as exc:
+        click.echo(f"error: setting Django up failed:\n{user_traceback(exc)}", err=True)
+        raise SystemExit(1) from None
+    imported = ", ".join(modules) or "no job modules"
+    logging.getLogger("henchman").info("django: imported %s", imported)
+
+
 def user_traceback(exc: BaseException) -> str:
     """The traceback of ``exc`` from the first frame of the user's code: the frames of importlib
     and of this module say nothing about why the user's module failed."""
@@ -119,6 +134,12 @@ def user_traceback(exc: BaseException) -> str:
 @click.option("-P", "--processes", type=int, default=None, help="Worker processes (default 1).")
 @click.option("--json-logs", is_flag=True, default=None, help="Log one JSON object per line.")
 @click.option(
+    "--django",
+    "django_app",
+    is_flag=True,
+    help="Set Django up (DJANGO_SETTINGS_MODULE) and import each app's jobs.py and tasks.py.",
+)
+@click.option(
     "--cpu-affinity",
     default=None,
     help="auto (default: threads on one CPU, adapted to the load), off, or a CPU list 0,2-3.",
@@ -136,6 +157,7 @@ def run(
     log_level: str | None,
     processes: int | None,
     json_logs: bool | None,
+    django_app: bool,
     cpu_affinity: str | None,
 ) -> None:
     """Run a worker process."""
@@ -171,6 +193,8 @@ def run(
             placement.begin()  # samples the load while the app imports: the idlest CPU wins
     except ConfigError as exc:
         raise SystemExit(_error(str(exc))) from None
+    if django_app:
+        _setup_django()
     for target in settings.require:
         try:
             require(target)

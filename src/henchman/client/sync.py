@@ -10,6 +10,7 @@ from typing import Any
 import redis
 
 from henchman import keys
+from henchman.client import capture
 from henchman.client.buffer import PushBuffer
 from henchman.client.plan import ClientMiddleware, PushPlan, plan_bulk, plan_push
 from henchman.client.writes import KnownQueues, queue_writes, registered_queues, single_lpush
@@ -35,6 +36,9 @@ class Client:
         self.middleware = middleware if isinstance(middleware, list) else list(middleware)
         self.buffer = buffer
         self._clock = clock
+        #: Called at each write; a sink it returns takes the pushes instead of Redis (how an
+        #: integration defers pushes, e.g. until a database transaction commits).
+        self.deferral: Callable[[], capture.PushSink | None] | None = None
 
     def _open(self) -> tuple[redis.Redis, Lane]:
         with self._lock:  # worker threads may push concurrently on first use
@@ -86,7 +90,18 @@ class Client:
 
     def write(self, plans: Sequence[PushPlan]) -> None:
         """Store planned pushes: straight to Redis, or into the reliable-push buffer if Redis is
-        unreachable (raising :class:`~henchman.errors.PushBufferFull` if that is full)."""
+        unreachable (raising :class:`~henchman.errors.PushBufferFull` if that is full). Inside
+        a capturing context (a batch's ``jobs()`` block) they go to its sink instead."""
+        sink = capture.active()
+        if sink is None and self.deferral is not None:
+            sink = self.deferral()  # e.g. Django: held until the transaction commits
+        if sink is not None:
+            sink.accept(plans)
+            return
+        self.deliver(plans)
+
+    def deliver(self, plans: Sequence[PushPlan]) -> None:
+        """:meth:`write`, never captured or deferred: what a sink calls when it lets go."""
         if self.buffer is not None:
             self.buffer.write(plans, self.write_now)
         else:
