@@ -88,8 +88,9 @@ def require(target: str) -> None:
         ) from None
 
 
-def _setup_django() -> None:
-    """``--django``: Django set up and its apps' job modules imported, or a clear exit."""
+def _setup_django() -> list[str]:
+    """``--django``: Django set up and its apps' job modules imported (returned), or a clear
+    exit."""
     from henchman.django.worker import setup
 
     try:
@@ -99,8 +100,18 @@ def _setup_django() -> None:
     except Exception as exc:
         click.echo(f"error: setting Django up failed:\n{user_traceback(exc)}", err=True)
         raise SystemExit(1) from None
-    imported = ", ".join(modules) or "no job modules"
-    logging.getLogger("henchman").info("django: imported %s", imported)
+    return modules
+
+
+def _with_django_settings(flags: dict[str, Any]) -> dict[str, Any]:
+    """``settings.HENCHMAN`` of the Django project under the command's own flags."""
+    from django.conf import settings as django_settings
+
+    given = getattr(django_settings, "HENCHMAN", {})
+    if not isinstance(given, dict):
+        raise SystemExit(_error("settings.HENCHMAN must be a dict of henchman settings"))
+    chosen = {k: v for k, v in flags.items() if v is not None and v not in ((), [])}
+    return {**{str(k).removeprefix(":"): v for k, v in given.items()}, **chosen}
 
 
 def user_traceback(exc: BaseException) -> str:
@@ -179,8 +190,16 @@ def run(
         "json_logs": json_logs,
         "cpu_affinity": cpu_affinity,
     }
+    django_modules = None
+    if django_app:
+        # Django first: its settings.HENCHMAN is a layer of the worker's settings, under flags.
+        django_modules = _setup_django()
+        flags = _with_django_settings(flags)
     settings = load_cli_settings(config_file=config_file, environment=environment, flags=flags)
     logs.configure(settings.log_level, json=settings.json_logs)
+    if django_modules is not None:
+        imported = ", ".join(django_modules) or "no job modules"
+        logging.getLogger("henchman").info("django: imported %s", imported)
     limit_malloc_arenas()
     if settings.processes > 1 and not os.environ.get(CHILD_ENV):
         supervisor = Supervisor(child_command(sys.argv[1:]), settings.processes)
@@ -193,8 +212,6 @@ def run(
             placement.begin()  # samples the load while the app imports: the idlest CPU wins
     except ConfigError as exc:
         raise SystemExit(_error(str(exc))) from None
-    if django_app:
-        _setup_django()
     for target in settings.require:
         try:
             require(target)

@@ -27,3 +27,17 @@ class HenchmanConfig(AppConfig):
         app.configure(settings)
         if getattr(django_settings(), "HENCHMAN_PUSH_ON_COMMIT", False) is True:
             install_push_on_commit(app)
+        _link_from_the_admin()
+
+
+def _link_from_the_admin() -> None:
+    """Add a link to the Web UI on the admin's index page (when the admin is installed and the
+    site has not chosen its own index template; the link shows once the URLs are included)."""
+    from django.apps import apps
+
+    if not apps.is_installed("django.contrib.admin"):
+        return
+    from django.contrib import admin
+
+    if admin.site.index_template is None:
+        admin.site.index_template = "henchman/admin_index.html"
