@@ -15,9 +15,11 @@ from __future__ import annotations
 from typing import Any
 
 from henchman.app import Henchman, default_app
+from henchman.batches import Batch, current_batch
 from henchman.config import QueueSpec, Settings
 from henchman.context import JobContext, current_job
 from henchman.errors import (
+    BatchError,
     ConfigError,
     HenchmanError,
     JobTimeout,
@@ -49,6 +51,8 @@ def enqueue_at(when: float, name: str, *args: Any, **options: Any) -> str | None
 
 
 __all__ = [
+    "Batch",
+    "BatchError",
     "ConfigError",
     "Henchman",
     "HenchmanError",
@@ -67,6 +71,7 @@ __all__ = [
     "UnknownJob",
     "__version__",
     "cancel",
+    "current_batch",
     "current_job",
     "default_app",
     "enqueue",

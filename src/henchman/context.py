@@ -34,6 +34,8 @@ class JobContext:
     interrupted: Callable[[], bool] = _never
     instance: Any = None
     quieting: Callable[[], bool] = _never
+    #: The app running the job (``None`` when built outside a worker).
+    app: Any = None
     _logger: logging.LoggerAdapter[logging.Logger] | None = field(default=None, init=False)
 
     @property

@@ -14,6 +14,7 @@ from typing import Any
 import redis.asyncio as aredis
 
 from henchman import keys
+from henchman.client import capture
 from henchman.client.buffer import UNAVAILABLE, PushBuffer
 from henchman.client.plan import ClientMiddleware, PushPlan, plan_bulk, plan_push
 from henchman.client.writes import KnownQueues, queue_writes, registered_queues, single_lpush
@@ -86,7 +87,12 @@ class AsyncClient:
 
     async def write(self, plans: Sequence[PushPlan]) -> None:
         """Store planned pushes in one round trip, or buffer them while Redis is unreachable
-        (behind anything already buffered, so order is kept)."""
+        (behind anything already buffered, so order is kept). Inside a capturing context (a
+        batch's ``jobs()`` block) they go to its sink instead."""
+        sink = capture.active()
+        if sink is not None:
+            await sink.aaccept(plans)
+            return
         buffer, fallback = self.buffer, self._fallback_writer
         if buffer is not None and fallback is not None and len(buffer):
             buffer.enqueue(plans, fallback)

@@ -10,6 +10,7 @@ from typing import Any
 import redis
 
 from henchman import keys
+from henchman.client import capture
 from henchman.client.buffer import PushBuffer
 from henchman.client.plan import ClientMiddleware, PushPlan, plan_bulk, plan_push
 from henchman.client.writes import KnownQueues, queue_writes, registered_queues, single_lpush
@@ -86,7 +87,12 @@ class Client:
 
     def write(self, plans: Sequence[PushPlan]) -> None:
         """Store planned pushes: straight to Redis, or into the reliable-push buffer if Redis is
-        unreachable (raising :class:`~henchman.errors.PushBufferFull` if that is full)."""
+        unreachable (raising :class:`~henchman.errors.PushBufferFull` if that is full). Inside
+        a capturing context (a batch's ``jobs()`` block) they go to its sink instead."""
+        sink = capture.active()
+        if sink is not None:
+            sink.accept(plans)
+            return
         if self.buffer is not None:
             self.buffer.write(plans, self.write_now)
         else:
