@@ -16,6 +16,7 @@ from typing import Any
 
 from henchman.app import Henchman, default_app
 from henchman.batches import Batch, current_batch
+from henchman.batches.workflows import chain, chord, group
 from henchman.config import QueueSpec, Settings
 from henchman.context import JobContext, current_job
 from henchman.errors import (
@@ -71,11 +72,14 @@ __all__ = [
     "UnknownJob",
     "__version__",
     "cancel",
+    "chain",
+    "chord",
     "current_batch",
     "current_job",
     "default_app",
     "enqueue",
     "enqueue_at",
     "enqueue_in",
+    "group",
     "job",
 ]

@@ -14,7 +14,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from henchman import payload as wire
 from henchman.batches.finisher import BatchFinisher
@@ -30,7 +30,9 @@ from henchman.middleware.job_logging import JobLogging
 from henchman.middleware.metrics import Metrics
 from henchman.redis.connection import Connector
 from henchman.registry import Registry
-from henchman.server.processor import Finisher
+
+if TYPE_CHECKING:
+    from henchman.server.processor import Finisher
 
 log = logging.getLogger("henchman")
 

@@ -28,6 +28,7 @@ from henchman.context import JobContext, current_job
 
 if TYPE_CHECKING:
     from henchman.app import Henchman
+    from henchman.batches.workflows import Signature
 
 #: Option names with a meaning to henchman; any other option is kept in the payload untouched.
 KNOWN_OPTIONS = frozenset(
@@ -166,6 +167,13 @@ class Pushable:
             batch_size=batch_size,
         )
 
+    def s(self, *args: Any) -> Signature:
+        """A signature: this job with ``args``, to run later in a workflow (``henchman.chain``,
+        ``group``, ``chord``)."""
+        from henchman.batches.workflows import Signature
+
+        return Signature(self._definition(), tuple(args), self._options())
+
     def set(self, **options: Any) -> Setter:
         """A one-off setter: the same push methods with ``options`` overriding the job's."""
         return Setter(self._definition(), {**self._overrides(), **options})
@@ -233,7 +241,7 @@ class _JobMeta(type):
 
 
 _PUSH_METHODS = frozenset(
-    n for n in dir(Pushable) if n.startswith(("perform_", "aperform_")) or n == "set"
+    n for n in dir(Pushable) if n.startswith(("perform_", "aperform_")) or n in ("set", "s")
 )
 
 

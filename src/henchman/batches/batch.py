@@ -22,13 +22,12 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from henchman.batches import model
-from henchman.batches.staging import Stage, commit_call, commit_error
+from henchman.batches import model, staging
+from henchman.batches.staging import Stage
 from henchman.client import capture
 from henchman.client.plan import PushPlan
 from henchman.context import current_job
 from henchman.errors import BatchError
-from henchman.redis.scripts import AsyncScripts, Scripts
 
 if TYPE_CHECKING:
     from henchman.api.batches import BatchStatus
@@ -196,49 +195,16 @@ class Batch:
             await self._acommit(block.stages)
 
     def _commit(self, stages: list[Stage]) -> None:
-        client = self.app.client.redis
-        scripts = Scripts(client)
-        pipe = client.pipeline(transaction=False)
-        for stage in stages:
-            stage.queue_slice(pipe)
-        call = commit_call(stages, self.app.settings)
-        scripts.queue(pipe, *call)
-        replies = scripts.execute(pipe, [None] * (len(pipe.command_stack) - 1) + [call])
-        self._after_commit(stages, replies[-1])
+        staging.commit(self.app.client.redis, stages, self.app.settings)
 
     async def _acommit(self, stages: list[Stage]) -> None:
-        client = self.app.aclient.redis
-        scripts = AsyncScripts(client)
-        pipe = client.pipeline(transaction=False)
-        for stage in stages:
-            stage.queue_slice(pipe)
-        call = commit_call(stages, self.app.settings)
-        scripts.queue(pipe, *call)
-        replies = await scripts.execute(pipe, [None] * (len(pipe.command_stack) - 1) + [call])
-        error = commit_error(replies[-1])
-        if error is not None:
-            await self._arollback(stages)
-            raise error
-
-    def _after_commit(self, stages: list[Stage], reply: Any) -> None:
-        error = commit_error(reply)
-        if error is not None:
-            self._rollback(stages)
-            raise error
+        await staging.acommit(self.app.aclient.redis, stages, self.app.settings)
 
     def _rollback(self, stages: list[Stage]) -> None:
-        names = [key for stage in stages for key in stage.staging_keys()]
-        for stage in stages:
-            stage.pending.clear()
-        if names:
-            self.app.client.redis.delete(*names)
+        staging.rollback(self.app.client.redis, stages)
 
     async def _arollback(self, stages: list[Stage]) -> None:
-        names = [key for stage in stages for key in stage.staging_keys()]
-        for stage in stages:
-            stage.pending.clear()
-        if names:
-            await self.app.aclient.redis.delete(*names)
+        await staging.arollback(self.app.aclient.redis, stages)
 
     # --- status -----------------------------------------------------------------------------------
 

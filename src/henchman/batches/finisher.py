@@ -19,15 +19,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from henchman import keys
 from henchman.batches import model
 from henchman.context import JobContext
-from henchman.server.processor import Write
 
 if TYPE_CHECKING:
     from henchman.app import Henchman
+    from henchman.server.processor import Write
 
 _COUNTED = {"success": "success", "retry": "failure", "discard": "failure", "dead": "dead"}
 
@@ -47,9 +48,10 @@ class BatchFinisher:
         if counted is None or not isinstance(bid, str) or not bid or write.script != "ack":
             return write
         args = list(write.args) + [""] * (5 - len(write.args))
-        return Write(
-            [write.keys[0], write.keys[1], keys.QUEUES],
-            [
+        return replace(  # replace(): no server import for apps that only push
+            write,
+            keys=[write.keys[0], write.keys[1], keys.QUEUES],
+            args=[
                 *args,
                 counted,
                 context.jid,
@@ -61,5 +63,6 @@ class BatchFinisher:
                 int(self.app.settings.dead_timeout),
             ],
             script="batch_ack",
+            ack_only=False,
             deferrable=counted == "success",
         )

@@ -20,6 +20,7 @@ from henchman import keys
 from henchman.batches import model
 from henchman.client.plan import PushPlan
 from henchman.errors import BatchError
+from henchman.redis.scripts import AsyncScripts, Scripts
 
 #: Pushes are written to the staging keys this many at a time (one pipelined round trip each).
 SLICE = 1000
@@ -43,6 +44,8 @@ class Stage:
     queues: set[str] = field(default_factory=set)
     scheduled: bool = False
     count: int = 0
+    #: Jids that join the batch without being pushed now (a workflow's later steps).
+    registered: list[str] = field(default_factory=list)
 
     def take(self, plans: Sequence[PushPlan]) -> bool:
         """Add ``plans`` (marked with this batch's bid); True when a slice is ready to stage."""
@@ -52,9 +55,19 @@ class Stage:
         self.count += len(plans)
         return len(self.pending) >= SLICE
 
+    def put(self, plan: PushPlan) -> None:
+        """Add one plan already marked with this batch's bid."""
+        self.pending.append(plan)
+        self.count += 1
+
     def queue_slice(self, pipe: Any) -> None:
         """Add the writes of everything still in memory to ``pipe`` and forget it."""
         plans, self.pending = self.pending, []
+        registered, self.registered = self.registered, []
+        jids = keys.batch_stage_jids(self.bid)
+        if registered:
+            pipe.sadd(jids, *registered)
+            pipe.expire(jids, STAGE_TTL)
         if not plans:
             return
         by_queue: dict[str, list[bytes]] = {}
@@ -74,7 +87,6 @@ class Stage:
             pipe.zadd(stage, scheduled)
             pipe.expire(stage, STAGE_TTL)
             self.scheduled = True
-        jids = keys.batch_stage_jids(self.bid)
         pipe.sadd(jids, *(plan.jid for plan in plans))
         pipe.expire(jids, STAGE_TTL)
 
@@ -93,6 +105,58 @@ class Stage:
         """Every key this stage may have written (for a rollback)."""
         names = [keys.batch_stage(self.bid, q) for q in self.queues]
         return [*names, keys.batch_stage_scheduled(self.bid), keys.batch_stage_jids(self.bid)]
+
+
+def commit(client: Any, stages: Sequence[Stage], settings: Any) -> None:
+    """Stage what is left and run the commit in one round trip (sync); on a refusal, delete the
+    staging keys and raise :class:`BatchError` (nothing was pushed)."""
+    scripts = Scripts(client)
+    pipe = client.pipeline(transaction=False)
+    for stage in stages:
+        stage.queue_slice(pipe)
+    call = commit_call(stages, settings)
+    scripts.queue(pipe, *call)
+    replies = scripts.execute(pipe, [None] * (len(pipe.command_stack) - 1) + [call])
+    error = commit_error(replies[-1])
+    if error is not None:
+        rollback(client, stages)
+        raise error
+
+
+async def acommit(client: Any, stages: Sequence[Stage], settings: Any) -> None:
+    """Asyncio twin of :func:`commit`."""
+    scripts = AsyncScripts(client)
+    pipe = client.pipeline(transaction=False)
+    for stage in stages:
+        stage.queue_slice(pipe)
+    call = commit_call(stages, settings)
+    scripts.queue(pipe, *call)
+    replies = await scripts.execute(pipe, [None] * (len(pipe.command_stack) - 1) + [call])
+    error = commit_error(replies[-1])
+    if error is not None:
+        await arollback(client, stages)
+        raise error
+
+
+def _forget(stages: Sequence[Stage]) -> list[str]:
+    for stage in stages:
+        stage.pending.clear()
+        stage.registered.clear()
+    return [key for stage in stages for key in stage.staging_keys()]
+
+
+def rollback(client: Any, stages: Sequence[Stage]) -> None:
+    """Delete whatever ``stages`` staged (a block raised, or the commit was refused)."""
+    names = _forget(stages)
+    if names:
+        client.delete(*names)
+
+
+async def arollback(client: Any, stages: Sequence[Stage]) -> None:
+    """Asyncio twin of :func:`rollback`."""
+    names = _forget(stages)
+    if names:
+        await client.delete(*names)
 
 
 def commit_call(stages: Sequence[Stage], settings: Any) -> tuple[str, list[str], list[Any]]:

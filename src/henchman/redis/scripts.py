@@ -66,7 +66,10 @@ class Scripts:
         for index, reply in enumerate(replies):
             call = calls[index] if index < len(calls) else None
             if call is not None and _no_script(reply):
-                replies[index] = self(*call)
+                try:
+                    replies[index] = self(*call)
+                except redis.exceptions.ResponseError as exc:
+                    replies[index] = exc
         return replies
 
 
@@ -96,5 +99,8 @@ class AsyncScripts:
         for index, reply in enumerate(replies):
             call = calls[index] if index < len(calls) else None
             if call is not None and _no_script(reply):
-                replies[index] = await self(*call)
+                try:
+                    replies[index] = await self(*call)
+                except redis.exceptions.ResponseError as exc:
+                    replies[index] = exc
         return replies

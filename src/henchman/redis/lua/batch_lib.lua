@@ -54,7 +54,8 @@ local function status_json(bid, event)
   })
 end
 
--- Push the callback jobs of `event`; with a parent, they join the parent's pending jobs.
+-- Push the callback jobs of `event` ([queue, template] entries); with a parent, they join the
+-- parent's pending jobs. Entries [queue, payload, 'push'] are pushed as they are.
 local function fire(bid, event)
   local h = key(bid, '')
   local templates = redis.call('HGET', h, 'cb-' .. event)
@@ -63,16 +64,21 @@ local function fire(bid, event)
   end
   local parent = redis.call('HGET', h, 'parent')
   local status = status_json(bid, event)
-  for i, pair in ipairs(cjson.decode(templates)) do
-    local queue, raw = pair[1], pair[2]
-    local jid = string.sub(redis.sha1hex(bid .. ':' .. event .. ':' .. i), 1, 24)
-    raw = splice(splice(raw, STATUS_MARK, status), JID_MARK, jid)
-    raw = string.sub(raw, 1, -2) .. ',"created_at":' .. CFG.now .. ',"enqueued_at":' .. CFG.now .. '}'
-    if parent then
-      if redis.call('SADD', key(parent, '-jids'), jid) == 1 then
-        redis.call('HINCRBY', key(parent, ''), 'total', 1)
+  for i, entry in ipairs(cjson.decode(templates)) do
+    local queue, raw = entry[1], entry[2]
+    if entry[3] == 'push' then
+      -- A workflow's next step: a whole payload whose jid its own batch registered already.
+      raw = string.sub(raw, 1, -2) .. ',"enqueued_at":' .. CFG.now .. '}'
+    else
+      local jid = string.sub(redis.sha1hex(bid .. ':' .. event .. ':' .. i), 1, 24)
+      raw = splice(splice(raw, STATUS_MARK, status), JID_MARK, jid)
+      raw = string.sub(raw, 1, -2) .. ',"created_at":' .. CFG.now .. ',"enqueued_at":' .. CFG.now .. '}'
+      if parent then
+        if redis.call('SADD', key(parent, '-jids'), jid) == 1 then
+          redis.call('HINCRBY', key(parent, ''), 'total', 1)
+        end
+        touch(parent, key(parent, '-jids'))
       end
-      touch(parent, key(parent, '-jids'))
     end
     redis.call('SADD', CFG.queues, queue)
     redis.call('LPUSH', CFG.qprefix .. queue, raw)
