@@ -34,13 +34,20 @@ _STAGE_JIDS_SUFFIX = keys.batch_stage_jids("")[len(keys.BATCH_PREFIX) :]
 
 @dataclass(eq=False)
 class Stage:
-    """The pushes of one batch inside a block: staged so far, and still in memory."""
+    """The pushes of one batch inside a block: staged so far, and still in memory.
+
+    Staged queue lists are built with ``LPUSH`` in push order, so each already has its queue's
+    layout (newest at the left): the commit renames it into an empty queue in O(1).
+    """
 
     bid: str
     new: bool
     parent: str | None
     fields: dict[str, Any]
-    pending: list[PushPlan] = field(default_factory=list)
+    #: In memory, not staged yet: payloads per queue, scheduled payloads, jids.
+    immediate: dict[str, list[bytes]] = field(default_factory=dict)
+    later: dict[bytes, float] = field(default_factory=dict)
+    jids: list[str] = field(default_factory=list)
     queues: set[str] = field(default_factory=set)
     scheduled: bool = False
     count: int = 0
@@ -49,46 +56,54 @@ class Stage:
 
     def take(self, plans: Sequence[PushPlan]) -> bool:
         """Add ``plans`` (marked with this batch's bid); True when a slice is ready to stage."""
-        bid = self.bid
+        tail = b',"bid":"' + self.bid.encode() + b'"}'  # what model.mark_bid appends
+        jids, immediate = self.jids, self.immediate
         for plan in plans:
-            self.pending.append(plan._replace(raw=model.mark_bid(plan.raw, bid)))
+            raw = plan.raw[:-1] + tail
+            jids.append(plan.jid)
+            if plan.at is None:
+                found = immediate.get(plan.queue)
+                if found is None:
+                    immediate[plan.queue] = [raw]
+                else:
+                    found.append(raw)
+            else:
+                self.later[raw] = plan.at
         self.count += len(plans)
-        return len(self.pending) >= SLICE
+        return len(jids) >= SLICE
 
     def put(self, plan: PushPlan) -> None:
         """Add one plan already marked with this batch's bid."""
-        self.pending.append(plan)
+        self.jids.append(plan.jid)
+        if plan.at is None:
+            self.immediate.setdefault(plan.queue, []).append(plan.raw)
+        else:
+            self.later[plan.raw] = plan.at
         self.count += 1
+
+    def forget(self) -> None:
+        """Drop what is still in memory."""
+        self.immediate, self.later, self.jids, self.registered = {}, {}, [], []
 
     def queue_slice(self, pipe: Any) -> None:
         """Add the writes of everything still in memory to ``pipe`` and forget it."""
-        plans, self.pending = self.pending, []
-        registered, self.registered = self.registered, []
-        jids = keys.batch_stage_jids(self.bid)
-        if registered:
-            pipe.sadd(jids, *registered)
-            pipe.expire(jids, STAGE_TTL)
-        if not plans:
-            return
-        by_queue: dict[str, list[bytes]] = {}
-        scheduled: dict[bytes, float] = {}
-        for plan in plans:
-            if plan.at is None:
-                by_queue.setdefault(plan.queue, []).append(plan.raw)
-            else:
-                scheduled[plan.raw] = plan.at
-        for name, raws in by_queue.items():
+        jids = [*self.jids, *self.registered]
+        immediate, later = self.immediate, self.later
+        self.forget()
+        for name, raws in immediate.items():
             stage = keys.batch_stage(self.bid, name)
-            pipe.rpush(stage, *raws)
+            pipe.lpush(stage, *raws)
             pipe.expire(stage, STAGE_TTL)
             self.queues.add(name)
-        if scheduled:
+        if later:
             stage = keys.batch_stage_scheduled(self.bid)
-            pipe.zadd(stage, scheduled)
+            pipe.zadd(stage, later)
             pipe.expire(stage, STAGE_TTL)
             self.scheduled = True
-        pipe.sadd(jids, *(plan.jid for plan in plans))
-        pipe.expire(jids, STAGE_TTL)
+        if jids:
+            staged = keys.batch_stage_jids(self.bid)
+            pipe.sadd(staged, *jids)
+            pipe.expire(staged, STAGE_TTL)
 
     def spec(self) -> dict[str, Any]:
         """This batch's entry in ``batch_commit.lua``'s ARGV[1]."""
@@ -140,8 +155,7 @@ async def acommit(client: Any, stages: Sequence[Stage], settings: Any) -> None:
 
 def _forget(stages: Sequence[Stage]) -> list[str]:
     for stage in stages:
-        stage.pending.clear()
-        stage.registered.clear()
+        stage.forget()
     return [key for stage in stages for key in stage.staging_keys()]
 
 

@@ -26,8 +26,9 @@ CFG.success_ttl, CFG.dead_ttl = ARGV[12], ARGV[13]
 local outcome, jid, bid = ARGV[6], ARGV[7], ARGV[8]
 if outcome == 'success' then
   if redis.call('SREM', key(bid, '-jids'), jid) == 1 then
-    redis.call('SREM', key(bid, '-failed'), jid)
-    redis.call('SREM', key(bid, '-died'), jid)
+    if redis.call('SREM', key(bid, '-failed'), jid) == 1 then  -- only a failed job can be dead
+      redis.call('SREM', key(bid, '-died'), jid)
+    end
     check(bid)
   end
 elseif redis.call('SISMEMBER', key(bid, '-jids'), jid) == 1 then

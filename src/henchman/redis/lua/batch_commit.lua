@@ -68,18 +68,44 @@ for _, spec in ipairs(specs) do
     redis.call('ZADD', KEYS[3], CFG.now, bid)
   end
   local staged = key(bid, ARGV[10])
+  local target = key(bid, '-jids')
   local added = 0
-  chunks(redis.call('SMEMBERS', staged), function(jids)
-    added = added + redis.call('SADD', key(bid, '-jids'), unpack(jids))
-  end)
+  if redis.call('EXISTS', target) == 0 then
+    if redis.call('EXISTS', staged) == 1 then  -- a new batch: the staged set becomes it, O(1)
+      added = redis.call('SCARD', staged)
+      redis.call('RENAME', staged, target)
+    end
+  else
+    chunks(redis.call('SMEMBERS', staged), function(jids)
+      added = added + redis.call('SADD', target, unpack(jids))
+    end)
+  end
   redis.call('HINCRBY', h, 'total', added)
   for _, queue in ipairs(spec['queues']) do
+    -- A staged list already has its queue's layout (newest at the left).
     local list = key(bid, ARGV[8] .. queue)
-    chunks(redis.call('LRANGE', list, 0, -1), function(raws)
-      redis.call('LPUSH', CFG.qprefix .. queue, unpack(raws))
-    end)
+    local qkey = CFG.qprefix .. queue
+    if redis.call('EXISTS', list) == 0 then
+      -- nothing staged for this queue
+    elseif redis.call('EXISTS', qkey) == 0 then
+      redis.call('RENAME', list, qkey)
+      redis.call('PERSIST', qkey)
+    else
+      while true do
+        local oldest = redis.call('LRANGE', list, -1000, -1)
+        if #oldest == 0 then
+          break
+        end
+        local ordered = {}
+        for i = #oldest, 1, -1 do
+          ordered[#ordered + 1] = oldest[i]
+        end
+        redis.call('LPUSH', qkey, unpack(ordered))
+        redis.call('LTRIM', list, 0, -(#oldest + 1))
+      end
+      redis.call('DEL', list)
+    end
     redis.call('SADD', KEYS[1], queue)
-    redis.call('DEL', list)
   end
   if spec['scheduled'] then
     local at = key(bid, ARGV[9])

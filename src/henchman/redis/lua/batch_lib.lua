@@ -97,14 +97,14 @@ end
 
 -- Fire complete and/or success if their conditions now hold (each at most once).
 check = function(bid)
+  local pending = redis.call('SCARD', key(bid, '-jids'))
+  local failed = redis.call('SCARD', key(bid, '-failed'))
+  if pending ~= failed and pending ~= 0 then  -- the common case: jobs still to run
+    return
+  end
   local h = key(bid, '')
   local st = redis.call('HMGET', h, 'created_at', 'complete_at', 'success_at', 'parent')
   if not st[1] or st[3] then
-    return
-  end
-  local pending = redis.call('SCARD', key(bid, '-jids'))
-  local failed = redis.call('SCARD', key(bid, '-failed'))
-  if pending ~= failed and pending ~= 0 then
     return
   end
   local kids = redis.call('SCARD', key(bid, '-kids'))
