@@ -19,6 +19,7 @@ import redis
 
 from henchman import keys, payload as wire
 from henchman.api import DeadSet, JobRecord, ProcessSet, Queue, RetrySet, SortedSet, Stats
+from henchman.cli.batch_cmds import batches
 from henchman.cli.common import (
     EXIT_NOT_FOUND,
     admin_client,
@@ -341,4 +342,6 @@ quiet = _signal_command(
 stop = _signal_command("stop", "Shut down gracefully process", ProcessSet.stop, ProcessSet.stop_all)
 
 #: The admin commands, for the main group to register.
-COMMANDS: list[click.Command] = [stats, queues, retry, dead, enqueue, quiet, stop, iteration]
+COMMANDS: list[click.Command] = [
+    stats, queues, retry, dead, enqueue, quiet, stop, iteration, batches,
+]  # fmt: skip
