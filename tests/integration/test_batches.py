@@ -258,6 +258,25 @@ def test_jobs_added_from_inside_a_job_belong_to_its_batch(
     assert BatchStatus(batch.bid, redis_db.client).total == 6
 
 
+def test_class_jobs_reach_their_batch_as_self_batch(
+    app: Henchman, redis_db: RedisDB, jobs: Jobs
+) -> None:
+    class FanOut(henchman.Job, app=app):
+        def perform(self) -> None:
+            assert self.batch is not None
+            redis_db.client.set("bid", self.bid or "")
+            with self.batch.jobs():
+                jobs.work.perform_async(1)
+
+    batch = henchman.Batch(app=app).on("success", jobs.callback)
+    with batch.jobs():
+        FanOut.perform_async()
+    with TestWorker(app) as worker:
+        worker.wait_until(lambda: jobs.events() == ["success"], timeout=20)
+    assert redis_db.client.get("bid") == batch.bid.encode()
+    assert BatchStatus(batch.bid, redis_db.client).total == 2
+
+
 def test_a_batch_opened_inside_a_batch_job_is_its_child(
     app: Henchman, redis_db: RedisDB, jobs: Jobs
 ) -> None:

@@ -1,4 +1,4 @@
-"""``henchman batches [BID]``: list batches newest first, or show one (SPEC-free summary: the
+"""``henchman batches [BID]``: list batches newest first, or show one (the
 same figures as the Web UI's batch pages), over :mod:`henchman.api.batches`. Exit code 1 when
 the batch named does not exist (unknown, or expired), 2 for configuration or connection
 problems."""

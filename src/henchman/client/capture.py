@@ -1,5 +1,5 @@
 """Capturing pushes: a context in which the clients hand planned pushes to a sink instead of
-writing them (how a batch's ``jobs()`` block collects its jobs, SPEC-free seam for any feature
+writing them (how a batch's ``jobs()`` block collects its jobs; a seam for any feature
 that must make a group of pushes visible at once).
 
 The sink is a context variable, so it applies to pushes made by this thread or asyncio task
