@@ -166,24 +166,25 @@ class _Builder:
         self.add(stage)
         return stage
 
-    def member(self, node: Node, stage: Stage) -> list[PushPlan]:
+    def member(self, node: Node, stage: Stage) -> list[tuple[Stage, PushPlan]]:
         """``node`` as one member of ``stage``: a job, or a child batch for a group/chain."""
         if isinstance(node, Signature):
             plan = node.plan(stage.bid, self.now)
             stage.registered.append(plan.jid)
-            return [plan]
+            return [(stage, plan)]
         return self.content(node, self.child(stage))
 
-    def content(self, node: Node, stage: Stage) -> list[PushPlan]:
-        """Fill ``stage`` with ``node``; returns the plans that start it."""
+    def content(self, node: Node, stage: Stage) -> list[tuple[Stage, PushPlan]]:
+        """Fill ``stage`` with ``node``; returns the plans that start it, with their batch."""
         if isinstance(node, Signature | Group):
             members = (node,) if isinstance(node, Signature) else node.nodes
-            return [plan for member in members for plan in self.member(member, stage)]
+            return [found for member in members for found in self.member(member, stage)]
         steps = [self.child(stage) for _ in node.nodes]
         pairs = zip(node.nodes, steps, strict=True)
         starts = [self.content(step_node, step) for step_node, step in pairs]
         for step, following in zip(steps[:-1], starts[1:], strict=True):
-            step.fields["cb-success"] = orjson.dumps([_push_entry(p) for p in following]).decode()
+            entries = [_push_entry(plan) for _, plan in following]
+            step.fields["cb-success"] = orjson.dumps(entries).decode()
         return starts[0]
 
 
@@ -202,7 +203,10 @@ def _build(workflow: _Workflow, root: Batch) -> None:
     assert root_stage is not None
     builder = _Builder({root_stage.bid: root_stage}, block.stages.append)
     node: Node = workflow if isinstance(workflow, Chain) else Group(workflow.nodes)
-    for plan in builder.content(node, root_stage):
-        stage = builder.stages[str(wire.decode(plan.raw)["bid"])]
-        stage.registered.remove(plan.jid)
+    starts = builder.content(node, root_stage)
+    # The first jobs are pushed now instead of waiting in their batch as registered jids.
+    started = {plan.jid for _, plan in starts}
+    for stage in builder.stages.values():
+        stage.registered = [jid for jid in stage.registered if jid not in started]
+    for stage, plan in starts:
         stage.put(plan)
