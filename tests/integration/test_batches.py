@@ -331,6 +331,23 @@ def test_requeued_job_stays_pending(app: Henchman, redis_db: RedisDB, jobs: Jobs
         worker.wait_until(lambda: jobs.events() == ["success"], timeout=20)
 
 
+def test_a_job_skipped_by_middleware_counts_as_finished(
+    app: Henchman, redis_db: RedisDB, jobs: Jobs
+) -> None:
+    class DropExpired(henchman.Middleware):  # how an expiry check drops a job: it never runs
+        def call(self, run: henchman.JobRun, call_next: Any) -> Any:
+            return None if run.payload["args"] == [2] else call_next()
+
+    app.middleware.add(DropExpired())
+    batch = henchman.Batch(app=app).on("success", jobs.callback)
+    with batch.jobs():
+        jobs.work.perform_async(1)
+        jobs.work.perform_async(2)
+    with TestWorker(app) as worker:
+        worker.wait_until(lambda: jobs.events() == ["success"], timeout=20)
+    assert redis_db.client.llen("ran") == 1
+
+
 def test_batch_expires_thirty_days_pending_and_a_day_after_success(
     app: Henchman, redis_db: RedisDB, jobs: Jobs
 ) -> None:

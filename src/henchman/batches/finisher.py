@@ -4,12 +4,14 @@ dead record, the batch's counts and any callback it fires, in one atomic step.
 
 Outcomes and what they count:
 
-* ``success`` (and a job dropped as expired, when that feature reports it as success): the job
-  leaves the batch's pending set; a success write rides with the next fetch like a plain ack.
+* ``success``: the job leaves the batch's pending set; the write rides with the next fetch like
+  a plain ack. A job that a server middleware skips (returns without calling ``call_next``, as
+  an expiry check that drops a job does) has finished: it counts as a success, as in Sidekiq.
 * ``retry``, ``discard``: a failure (the job has run; the batch can complete, not succeed).
 * ``dead``: a failure and a death (fires ``death`` on the batch and its ancestors, once).
-* ``requeue`` (an interrupted iterable job, or any job put back without finishing — a rate
-  limiter's reschedule would be one): not counted; the job stays pending.
+* ``requeue`` (an interrupted iterable job, or any job put back without finishing by raising
+  ``RequeueJob``): not counted; the job stays pending. A rate limiter that reschedules a job
+  must end it this way (or with any outcome other than ``success``), never by acknowledging it.
 
 Jobs recovered from a dead process were never acknowledged, so they were never counted: they
 stay pending until they run again.
