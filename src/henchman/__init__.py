@@ -15,9 +15,12 @@ from __future__ import annotations
 from typing import Any
 
 from henchman.app import Henchman, default_app
+from henchman.batches import Batch, current_batch
+from henchman.batches.workflows import chain, chord, group
 from henchman.config import QueueSpec, Settings
 from henchman.context import JobContext, current_job
 from henchman.errors import (
+    BatchError,
     ConfigError,
     HenchmanError,
     JobTimeout,
@@ -49,6 +52,8 @@ def enqueue_at(when: float, name: str, *args: Any, **options: Any) -> str | None
 
 
 __all__ = [
+    "Batch",
+    "BatchError",
     "ConfigError",
     "Henchman",
     "HenchmanError",
@@ -67,10 +72,14 @@ __all__ = [
     "UnknownJob",
     "__version__",
     "cancel",
+    "chain",
+    "chord",
+    "current_batch",
     "current_job",
     "default_app",
     "enqueue",
     "enqueue_at",
     "enqueue_in",
+    "group",
     "job",
 ]

@@ -14,9 +14,10 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from henchman import payload as wire
+from henchman.batches.finisher import BatchFinisher
 from henchman.client.aio import AsyncClient
 from henchman.client.buffer import PushBuffer
 from henchman.client.capture import PushSink
@@ -31,6 +32,9 @@ from henchman.middleware.job_logging import JobLogging
 from henchman.middleware.metrics import Metrics
 from henchman.redis.connection import Connector
 from henchman.registry import Registry
+
+if TYPE_CHECKING:
+    from henchman.server.processor import Finisher
 
 log = logging.getLogger("henchman")
 
@@ -76,6 +80,9 @@ class Henchman:
         #: must acknowledge (see :func:`henchman.server.fetch.validate`) or the worker refuses
         #: to start.
         self.fetcher_factory: Callable[..., Any] | None = None
+        #: See every job's outcome and may extend its final write (server side); built in:
+        #: the batch accounting (``henchman.batches.finisher``).
+        self.finishers: list[Finisher] = [BatchFinisher(self)]
         self._client: Client | None = None
         self._aclient: AsyncClient | None = None
         self._connector: Connector | None = None
@@ -177,7 +184,7 @@ class Henchman:
 
     def run_payload(self, definition: JobDefinition, payload: dict[str, Any]) -> Any:
         """Run ``payload`` with ``definition`` through the server middleware, in this thread."""
-        ctx = JobContext(payload, str(payload.get("queue", "default")))
+        ctx = JobContext(payload, str(payload.get("queue", "default")), app=self)
         token = ctx.activate()
         try:
             perform = definition.bind(ctx)

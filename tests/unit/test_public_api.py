@@ -7,6 +7,8 @@ import henchman
 
 def test_public_api_is_pinned() -> None:
     assert sorted(henchman.__all__) == [
+        "Batch",
+        "BatchError",
         "ConfigError",
         "Henchman",
         "HenchmanError",
@@ -25,11 +27,15 @@ def test_public_api_is_pinned() -> None:
         "UnknownJob",
         "__version__",
         "cancel",
+        "chain",
+        "chord",
+        "current_batch",
         "current_job",
         "default_app",
         "enqueue",
         "enqueue_at",
         "enqueue_in",
+        "group",
         "job",
     ]
 

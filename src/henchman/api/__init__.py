@@ -20,6 +20,7 @@ A job that moves (retry, add to queue, kill) is removed by its exact bytes and w
 in one Lua script: never lost, never duplicated, even racing a worker's poller.
 """
 
+from henchman.api.batches import BatchSet, BatchStatus
 from henchman.api.iteration import IterationRecord, IterationState
 from henchman.api.metrics import ClassMetrics, JobMetrics, MetricsQuery, TopJobs
 from henchman.api.processes import ProcessRecord, ProcessSet, WorkRecord, WorkSet
@@ -30,6 +31,8 @@ from henchman.api.sorted_sets import DeadSet, RetrySet, ScheduledSet, SortedSet
 from henchman.api.stats import Stats, StatsSummary
 
 __all__ = [
+    "BatchSet",
+    "BatchStatus",
     "ClassMetrics",
     "DeadSet",
     "IterationRecord",

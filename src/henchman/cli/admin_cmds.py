@@ -30,6 +30,7 @@ from henchman.api import (
     SortedSet,
     Stats,
 )
+from henchman.cli.batch_cmds import batches
 from henchman.cli.common import (
     EXIT_NOT_FOUND,
     admin_client,
@@ -411,5 +412,5 @@ stop = _signal_command("stop", "Shut down gracefully process", ProcessSet.stop, 
 
 #: The admin commands, for the main group to register.
 COMMANDS: list[click.Command] = [
-    stats, queues, retry, dead, scheduled, enqueue, quiet, stop, iteration,
+    stats, queues, retry, dead, scheduled, enqueue, quiet, stop, iteration, batches,
 ]  # fmt: skip

@@ -14,13 +14,33 @@ import redis
 import redis.asyncio as aredis
 from redis.commands.core import AsyncScript, Script
 
-NAMES = ("fetch", "ack", "requeue", "requeue_one", "schedule", "recover")
+NAMES = (
+    "fetch",
+    "ack",
+    "requeue",
+    "requeue_one",
+    "schedule",
+    "recover",
+    "batch_ack",
+    "batch_commit",
+)
+
+#: First line of a script that shares code: ``-- requires: <lib>`` prepends ``lua/<lib>.lua``.
+_REQUIRES = "-- requires: "
 
 
 @cache
 def source(name: str) -> str:
-    """The Lua source of script ``name``."""
-    return resources.files("henchman.redis").joinpath("lua", f"{name}.lua").read_text("utf-8")
+    """The Lua source of script ``name`` (with the library it requires prepended)."""
+    text = resources.files("henchman.redis").joinpath("lua", f"{name}.lua").read_text("utf-8")
+    first = text.split("\n", 1)[0]
+    if first.startswith(_REQUIRES):
+        return source(first[len(_REQUIRES) :].strip()) + "\n" + text
+    return text
+
+
+def _no_script(reply: Any) -> bool:
+    return isinstance(reply, redis.exceptions.NoScriptError)
 
 
 class Scripts:
@@ -32,6 +52,25 @@ class Scripts:
     def __call__(self, name: str, keys: list[str], args: list[Any], client: Any = None) -> Any:
         """Run script ``name`` (on ``client``, e.g. a pipeline, if given)."""
         return self._scripts[name](keys=keys, args=args, client=client)
+
+    def queue(self, pipe: Any, name: str, keys: list[str], args: list[Any]) -> None:
+        """Add one ``EVALSHA`` of ``name`` to ``pipe`` (no per-execute ``SCRIPT EXISTS``); run
+        the pipeline with :meth:`execute`, which loads a script the server lost and retries."""
+        pipe.evalsha(self._scripts[name].sha, len(keys), *keys, *args)
+
+    def execute(self, pipe: Any, calls: list[tuple[str, list[str], list[Any]] | None]) -> list[Any]:
+        """Execute ``pipe``; ``calls[i]`` is the script behind reply ``i`` (``None`` for a plain
+        command). A reply that is ``NOSCRIPT`` (server restarted) is redone by loading the
+        script; other error replies are returned, not raised."""
+        replies: list[Any] = pipe.execute(raise_on_error=False)
+        for index, reply in enumerate(replies):
+            call = calls[index] if index < len(calls) else None
+            if call is not None and _no_script(reply):
+                try:
+                    replies[index] = self(*call)
+                except redis.exceptions.ResponseError as exc:
+                    replies[index] = exc
+        return replies
 
 
 class AsyncScripts:
@@ -47,3 +86,21 @@ class AsyncScripts:
     ) -> Any:
         """Run script ``name`` (on ``client``, e.g. a pipeline, if given)."""
         return await self._scripts[name](keys=keys, args=args, client=client)
+
+    def queue(self, pipe: Any, name: str, keys: list[str], args: list[Any]) -> None:
+        """See :meth:`Scripts.queue`."""
+        pipe.evalsha(self._scripts[name].sha, len(keys), *keys, *args)
+
+    async def execute(
+        self, pipe: Any, calls: list[tuple[str, list[str], list[Any]] | None]
+    ) -> list[Any]:
+        """See :meth:`Scripts.execute`."""
+        replies: list[Any] = await pipe.execute(raise_on_error=False)
+        for index, reply in enumerate(replies):
+            call = calls[index] if index < len(calls) else None
+            if call is not None and _no_script(reply):
+                try:
+                    replies[index] = await self(*call)
+                except redis.exceptions.ResponseError as exc:
+                    replies[index] = exc
+        return replies

@@ -9,7 +9,7 @@ import asyncio
 import collections
 import random
 from collections.abc import Sequence
-from typing import cast
+from typing import Any, cast
 
 import redis.asyncio as aredis
 
@@ -23,6 +23,8 @@ from henchman.server.fetch import (
     drain,
     fetch_args,
     fetch_keys,
+    finishing,
+    log_errors,
     queue_acks,
     queue_give_back,
     units_from_reply,
@@ -103,9 +105,7 @@ class AsyncReliableFetcher:
         try:
             acks = drain(self.acks)
             try:
-                reply = await self._scripts(
-                    "fetch", fetch_keys(order, self.working), fetch_args(self._idle, order, acks)
-                )
+                reply = await self._fetch(order, acks)
             except BaseException:
                 self.acks.extendleft(reversed(acks))
                 raise
@@ -137,6 +137,21 @@ class AsyncReliableFetcher:
         self._outages.succeeded()
         return units if units else None
 
+    async def _fetch(self, order: Sequence[str], acks: list[UnitOfWork]) -> Any:
+        """See :meth:`ReliableFetcher._fetch`."""
+        call = ("fetch", fetch_keys(order, self.working), fetch_args(self._idle, order, acks))
+        scripted = finishing(acks)
+        if not scripted:
+            return await self._scripts(*call)
+        pipe = self._redis.pipeline(transaction=False)
+        calls = queue_acks(pipe, scripted, self._scripts)
+        self._scripts.queue(pipe, *call)
+        replies = await self._scripts.execute(pipe, [*calls, call])
+        log_errors(replies[:-1])
+        if isinstance(replies[-1], Exception):
+            raise replies[-1]
+        return replies[-1]
+
     async def _give_back(self, units: list[UnitOfWork]) -> None:
         pipe = self._redis.pipeline(transaction=True)
         queue_give_back(pipe, units)
@@ -147,9 +162,9 @@ class AsyncReliableFetcher:
         if not acks:
             return
         pipe = self._redis.pipeline(transaction=False)
-        queue_acks(pipe, acks)
+        calls = queue_acks(pipe, acks, self._scripts)
         try:
-            await pipe.execute()
+            log_errors(await self._scripts.execute(pipe, calls))
         except TRANSIENT as exc:
             self.acks.extendleft(reversed(acks))
             self._outages.failed(exc)

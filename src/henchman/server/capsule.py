@@ -30,7 +30,7 @@ from henchman.server.fetch import (
     validate,
 )
 from henchman.server.outage import OutageLog, acall_until_done, call_until_done
-from henchman.server.processor import Processor, Write
+from henchman.server.processor import Processor, Write, deferred
 from henchman.server.stats import Counters
 
 if TYPE_CHECKING:
@@ -190,7 +190,7 @@ class Capsule:
         """Send every pending acknowledgement (sync and async workers) now."""
         sent = self.fetcher.flush_acks()
         if self._afetcher is not None:
-            sent += send_acks(self._redis, self._afetcher.acks)
+            sent += send_acks(self._redis, self._afetcher.acks, self._scripts)
         return sent
 
     # --- sync workers ---------------------------------------------------------------------------
@@ -206,6 +206,8 @@ class Capsule:
             write = self.processor.run(unit)
             if write.ack_only:
                 fetcher.acknowledge_later(unit)
+            elif write.deferrable and getattr(fetcher, "defers_writes", False):
+                fetcher.acknowledge_later(deferred(unit, write))
             else:
                 self._finish(write)
 
@@ -283,6 +285,8 @@ class Capsule:
                 await asyncio.wrap_future(self.fetcher.hand_over(unit))
             elif write.ack_only:
                 self._afetcher.acks.append(unit)
+            elif write.deferrable and getattr(self.fetcher, "defers_writes", False):
+                self._afetcher.acks.append(deferred(unit, write))
             else:
                 await self._afinish(scripts, write)
 

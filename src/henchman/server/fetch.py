@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import logging
 import random
 import threading
 from collections.abc import Callable, Sequence
@@ -38,10 +39,21 @@ from henchman.server.outage import TRANSIENT, OutageLog, backoff_delay
 
 T = TypeVar("T")
 
+log = logging.getLogger("henchman")
+
 #: How often (s) idle threads look for jobs handed over by async workers (mixed apps only).
 HANDOVER_POLL = 0.05
 #: BLMOVE timeout (s) when a capsule serves more than one queue.
 MULTI_QUEUE_BLOCK = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptCall:
+    """One script call (name, KEYS, ARGV)."""
+
+    script: str
+    keys: list[str]
+    args: list[Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +63,9 @@ class UnitOfWork:
     queue: str
     raw: bytes
     working_key: str
+    #: A script that acknowledges this job in place of the plain ``LREM`` (e.g. ``batch_ack``,
+    #: which also counts the job in its batch); sent, pipelined, with the next round trip.
+    finish: ScriptCall | None = None
 
 
 class Fetcher(Protocol):
@@ -135,14 +150,31 @@ def fetch_args(idle: int, order: Sequence[str], acks: Sequence[UnitOfWork]) -> l
     position = {name: index for index, name in enumerate(order, 1)}
     args: list[Any] = [max(idle, 1)]
     for unit in acks:
-        args += [position[unit.queue], unit.raw]
+        if unit.finish is None:  # the others acknowledge through their own script
+            args += [position[unit.queue], unit.raw]
     return args
 
 
-def queue_acks(pipe: Any, acks: Sequence[UnitOfWork]) -> None:
-    """Add one ``LREM`` per acknowledgement to a (sync or asyncio) pipeline."""
+def queue_acks(
+    pipe: Any, acks: Sequence[UnitOfWork], scripts: Any = None
+) -> list[tuple[str, list[str], list[Any]] | None]:
+    """Add one ``LREM`` (or the unit's finishing script) per acknowledgement to a (sync or
+    asyncio) pipeline; returns what :meth:`Scripts.execute` needs to redo a lost script."""
+    calls: list[tuple[str, list[str], list[Any]] | None] = []
     for unit in acks:
-        pipe.lrem(unit.working_key, 1, unit.raw)
+        call = unit.finish
+        if call is None or scripts is None:
+            pipe.lrem(unit.working_key, 1, unit.raw)
+            calls.append(None)
+        else:
+            scripts.queue(pipe, call.script, call.keys, call.args)
+            calls.append((call.script, call.keys, call.args))
+    return calls
+
+
+def finishing(acks: Sequence[UnitOfWork]) -> list[UnitOfWork]:
+    """The acknowledgements that go through their own script, not ``fetch.lua``'s ``LREM``."""
+    return [unit for unit in acks if unit.finish is not None]
 
 
 def queue_give_back(pipe: Any, units: Sequence[UnitOfWork]) -> None:
@@ -153,19 +185,32 @@ def queue_give_back(pipe: Any, units: Sequence[UnitOfWork]) -> None:
         pipe.rpush(keys.queue(unit.queue), unit.raw)
 
 
-def send_acks(client: redis.Redis, pending: collections.deque[UnitOfWork]) -> int:
+def send_acks(
+    client: redis.Redis, pending: collections.deque[UnitOfWork], scripts: Scripts | None = None
+) -> int:
     """LREM every pending acknowledgement in one pipeline; requeue them on failure."""
     acks = drain(pending)
     if not acks:
         return 0
     pipe = client.pipeline(transaction=False)
-    queue_acks(pipe, acks)
+    calls = queue_acks(pipe, acks, scripts)
     try:
-        pipe.execute()
+        if scripts is None:
+            pipe.execute()
+        else:
+            log_errors(scripts.execute(pipe, calls))
     except BaseException:
         pending.extendleft(reversed(acks))
         raise
     return len(acks)
+
+
+def log_errors(replies: Sequence[Any]) -> None:
+    """Log the error replies of finishing scripts. Such an error is a bug, not an outage:
+    retrying would loop, so the job stays in its working list (requeued at the next stop)."""
+    for reply in replies:
+        if isinstance(reply, Exception):
+            log.error("acknowledging a job failed: %s", reply)
 
 
 def working_keys(identity: str, queues: Sequence[QueueSpec]) -> dict[str, str]:
@@ -196,6 +241,8 @@ class ReliableFetcher:
     """Thread-safe reliable fetcher shared by the worker threads of one capsule."""
 
     reliable = True
+    #: Sends units with a ``finish`` script pipelined with its next round trip.
+    defers_writes = True
 
     def __init__(
         self,
@@ -316,9 +363,7 @@ class ReliableFetcher:
         try:
             acks = drain(self._acks)
             try:
-                reply = self._scripts(
-                    "fetch", fetch_keys(order, self.working), fetch_args(self._idle, order, acks)
-                )
+                reply = self._fetch(order, acks)
             except BaseException:
                 self._acks.extendleft(reversed(acks))
                 raise
@@ -350,6 +395,21 @@ class ReliableFetcher:
         self._outages.succeeded()
         return units if units else None
 
+    def _fetch(self, order: Sequence[str], acks: list[UnitOfWork]) -> Any:
+        """``fetch.lua``, after the finishing scripts of ``acks`` in the same round trip."""
+        call = ("fetch", fetch_keys(order, self.working), fetch_args(self._idle, order, acks))
+        scripted = finishing(acks)
+        if not scripted:
+            return self._scripts(*call)
+        pipe = self._redis.pipeline(transaction=False)
+        calls = queue_acks(pipe, scripted, self._scripts)
+        self._scripts.queue(pipe, *call)
+        replies = self._scripts.execute(pipe, [*calls, call])
+        log_errors(replies[:-1])
+        if isinstance(replies[-1], Exception):
+            raise replies[-1]
+        return replies[-1]
+
     def acknowledge_later(self, unit: UnitOfWork) -> None:
         """Acknowledge a finished job with the next fetch round trip (or the next flush).
 
@@ -371,7 +431,7 @@ class ReliableFetcher:
 
     def flush_acks(self) -> int:
         """Send every pending acknowledgement now (one pipelined round trip)."""
-        return send_acks(self._redis, self._acks)
+        return send_acks(self._redis, self._acks, self._scripts)
 
     def _flush_acks_safely(self) -> None:
         if self._acks:

@@ -23,15 +23,15 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Protocol
 
 from henchman import keys, payload as wire, retry
 from henchman.context import JobContext
 from henchman.errors import PayloadError, RequeueJob
 from henchman.job import JobDefinition
 from henchman.middleware.chain import JobRun
-from henchman.server.fetch import UnitOfWork
+from henchman.server.fetch import ScriptCall, UnitOfWork
 from henchman.server.stats import Counters
 
 if TYPE_CHECKING:
@@ -53,6 +53,29 @@ class Write:
     #: Only the acknowledgement (success or discard): it may be batched with the next fetch.
     ack_only: bool = False
     script: str = "ack"
+    #: The script may ride, pipelined, with the next fetch round trip (like ``ack_only``).
+    deferrable: bool = False
+
+
+class Finisher(Protocol):
+    """Sees every job's outcome before its final write is sent, and may replace that write (a
+    script that acknowledges the job and records more in the same atomic step). Registered in
+    ``app.finishers``; the batch accounting is one (:mod:`henchman.batches.finisher`).
+
+    ``outcome`` is ``"success"``, ``"retry"`` (retry record written), ``"dead"``, ``"discard"``
+    (a failure that is neither retried nor kept) or ``"requeue"`` (put back without finishing,
+    e.g. an interrupted iterable job). A finisher must return ``write`` unchanged for jobs it
+    does not own, must keep the write's guarantees (the job leaves its working list only with
+    its record) and must not raise.
+    """
+
+    def finish(self, context: JobContext, outcome: str, write: Write) -> Write:
+        """The write that ends this job: ``write`` itself or one that does more."""
+
+
+def deferred(unit: UnitOfWork, write: Write) -> UnitOfWork:
+    """``unit`` carrying ``write`` as the script that acknowledges it (a deferrable write)."""
+    return replace(unit, finish=ScriptCall(write.script, write.keys, write.args))
 
 
 @dataclass(slots=True)
@@ -108,7 +131,9 @@ class Processor:
             payload = wire.decode(unit.raw)
         except PayloadError as exc:
             return self._invalid(unit, exc)
-        context = JobContext(payload, unit.queue, self.interrupted, quieting=self.quieting)
+        context = JobContext(
+            payload, unit.queue, self.interrupted, quieting=self.quieting, app=self.app
+        )
         try:
             definition = self.app.registry.get(payload["class"])
         except Exception as exc:
@@ -150,14 +175,15 @@ class Processor:
             self.counters.processed_one()
             payload = exc.payload if exc.payload is not None else begun.context.payload
             queue = str(payload.get("queue") or unit.queue)
-            return Write(
+            write = Write(
                 [unit.working_key, keys.queue(queue), keys.QUEUES],
                 [unit.raw, wire.encode(payload), "head" if exc.at_head else "tail", queue],
                 script="requeue_one",
             )
+            return self._finished(begun, "requeue", write)
         if exc is None:
             self.counters.processed_one()
-            return _acknowledge(unit)
+            return self._finished(begun, "success", _acknowledge(unit))
         self.counters.failed_one()
         payload = begun.context.payload
         definition = begun.definition
@@ -176,13 +202,23 @@ class Processor:
         if decision.exhausted:
             self._exhausted(definition, decision.payload, exc)
         if decision.outcome is retry.Outcome.RETRY:
-            return Write(
+            write = Write(
                 [unit.working_key, keys.RETRY],
                 [unit.raw, _score(decision.at), wire.encode(decision.payload), "", ""],
             )
+            return self._finished(begun, "retry", write)
         if decision.outcome is retry.Outcome.DEAD:
-            return self._dead_write(unit, decision.payload, now)
-        return _acknowledge(unit)
+            return self._finished(begun, "dead", self._dead_write(unit, decision.payload, now))
+        return self._finished(begun, "discard", _acknowledge(unit))
+
+    def _finished(self, begun: Begun, outcome: str, write: Write) -> Write:
+        """Let the app's finishers (e.g. batch accounting) see the outcome and extend the write."""
+        for finisher in self.app.finishers:
+            try:
+                write = finisher.finish(begun.context, outcome, write)
+            except Exception:  # never lose the job's own write to a broken finisher
+                log.exception("finisher %r failed", finisher)
+        return write
 
     def _dead_write(self, unit: UnitOfWork, record: dict[str, Any], now: float) -> Write:
         cutoff = now - self.settings.dead_timeout

@@ -4,7 +4,16 @@
 from __future__ import annotations
 
 from henchman.web.extension import WebExtension
-from henchman.web.pages import busy, dashboard, iteration, metrics, prometheus, queues, sets
+from henchman.web.pages import (
+    batches,
+    busy,
+    dashboard,
+    iteration,
+    metrics,
+    prometheus,
+    queues,
+    sets,
+)
 
 CORE = WebExtension(
     name="henchman",
@@ -15,6 +24,7 @@ CORE = WebExtension(
         *sets.PAGES,
         *metrics.PAGES,
         *iteration.PAGES,
+        *batches.PAGES,
         *prometheus.PAGES,
     ],
     actions=[*busy.ACTIONS, *queues.ACTIONS, *sets.ACTIONS, *iteration.ACTIONS],

@@ -1,0 +1,141 @@
+"""Batches: what belonging to a batch costs, as ratios measured in one run.
+
+    .venv/bin/python bench/batches.py                 # n = 10,000, 3 interleaved repetitions
+    .venv/bin/python bench/batches.py --n 2000 --reps 1
+
+Rows (medians of the repetitions; plain and batch runs alternate so machine load hits both):
+
+  drain       one ``henchman run`` process drains ``n`` queued no-op jobs (``bench_jobs.noop``),
+              plain and all in one batch; rate from the jobs' own timestamps (start-up excluded).
+              Redis commands per job: ``total_commands_processed`` (commands clients sent) and the
+              sum of ``INFO commandstats`` calls (also counts commands run inside Lua scripts),
+              taken around the drain, divided by ``n``.
+  create      ``perform_bulk`` of ``n`` jobs, plain and inside ``batch.jobs()`` (staged in slices
+              of 1,000, committed by one script).
+  memory      ``MEMORY USAGE`` of a pending batch's keys per job, and how much bigger each queued
+              payload is (its ``"bid"``), both measured on ``n`` queued jobs.
+
+Targets (issue 12): drain in a batch >= 70 % of plain; create <= 1.5x perform_bulk; batch memory
+< 150 bytes per job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import redis
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import bench_jobs  # noqa: E402
+import enqueue_drain  # noqa: E402
+
+import henchman  # noqa: E402
+from henchman import keys  # noqa: E402
+from henchman.config import Settings  # noqa: E402
+
+QUEUE = enqueue_drain.QUEUE
+
+
+def commands(client: redis.Redis) -> tuple[int, int]:
+    """(commands sent by clients, commands run including those inside scripts)."""
+    sent = int(client.info("stats")["total_commands_processed"])
+    stats = client.info("commandstats")
+    return sent, sum(int(v["calls"]) for v in stats.values())
+
+
+def fill(n: int, in_batch: bool) -> float:
+    """Push ``n`` no-op jobs (in one batch or not); returns the seconds it took."""
+    args = [[0.0] for _ in range(n)]
+    started = time.perf_counter()
+    if in_batch:
+        with henchman.Batch(description="bench").jobs():
+            bench_jobs.noop.perform_bulk(args)
+    else:
+        bench_jobs.noop.perform_bulk(args)
+    return time.perf_counter() - started
+
+
+def reset(client: redis.Redis) -> None:
+    client.flushdb()
+
+
+def drain_once(client: redis.Redis, url: str, n: int, in_batch: bool) -> tuple[float, float, float]:
+    """(jobs/s, client commands/job, all commands/job) for one drain."""
+    reset(client)
+    fill(n, in_batch)
+    client.config_resetstat()
+    with tempfile.TemporaryDirectory() as tmp:
+        result = enqueue_drain.drain(client, url, n, Path(tmp) / "worker.log")
+    sent, run = commands(client)
+    rate = (result["done"] - 1) / (result["last"] - result["first"])
+    return rate, sent / n, run / n
+
+
+def memory(client: redis.Redis, n: int) -> tuple[float, float]:
+    """(batch keys bytes per job, extra payload bytes per job) for ``n`` pending jobs."""
+    reset(client)
+    fill(n, False)
+    plain_queue = int(client.memory_usage(keys.queue(QUEUE), samples=0) or 0)
+    reset(client)
+    fill(n, True)
+    (bid,) = [b.decode() for b in client.zrange(keys.BATCHES, 0, -1)]
+    batch_bytes = sum(int(client.memory_usage(k, samples=0) or 0) for k in keys.batch_keys(bid))
+    batch_queue = int(client.memory_usage(keys.queue(QUEUE), samples=0) or 0)
+    return batch_bytes / n, (batch_queue - plain_queue) / n
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="What batches cost.")
+    parser.add_argument("--n", type=int, default=10_000)
+    parser.add_argument("--reps", type=int, default=3)
+    options = parser.parse_args()
+    n = options.n
+    with enqueue_drain.server(None) as url:
+        app = henchman.default_app()
+        app.configure(Settings(redis_url=url, reliable_push=False))
+        client = redis.Redis.from_url(url)
+        app.client.redis.ping()
+        drains: dict[bool, list[tuple[float, float, float]]] = {False: [], True: []}
+        creates: dict[bool, list[float]] = {False: [], True: []}
+        for _ in range(options.reps):
+            for in_batch in (False, True):
+                drains[in_batch].append(drain_once(client, url, n, in_batch))
+            for _ in range(5):
+                for in_batch in (False, True):
+                    reset(client)
+                    creates[in_batch].append(fill(n, in_batch))
+        per_job, payload_extra = memory(client, n)
+        reset(client)
+        app.close()
+        client.close()
+
+    def med(values: list[float]) -> float:
+        return statistics.median(values)
+
+    plain_rate = med([d[0] for d in drains[False]])
+    batch_rate = med([d[0] for d in drains[True]])
+    plain_create, batch_create = med(creates[False]), med(creates[True])
+    print(f"henchman {henchman.__version__}, n={n:,}, {options.reps} repetitions (medians)")
+    print("| row | plain | in one batch | ratio | target |")
+    print("|---|---|---|---|---|")
+    print(f"| drain jobs/s | {plain_rate:,.0f} | {batch_rate:,.0f} | "
+          f"{batch_rate / plain_rate:.0%} | >= 70 % |")
+    print(f"| Redis commands/job sent by clients | {med([d[1] for d in drains[False]]):.2f} | "
+          f"{med([d[1] for d in drains[True]]):.2f} | | |")
+    print(f"| Redis commands/job incl. inside Lua | {med([d[2] for d in drains[False]]):.2f} | "
+          f"{med([d[2] for d in drains[True]]):.2f} | | |")
+    print(f"| create {n:,} jobs, s | {plain_create:.3f} | {batch_create:.3f} | "
+          f"{batch_create / plain_create:.2f}x | <= 1.5x |")
+    print(f"| pending batch memory, bytes/job | | {per_job:.1f} | | < 150 |")
+    print(f"| payload growth (the bid), bytes/job | | {payload_extra:.1f} | | |")
+
+
+if __name__ == "__main__":
+    main()
