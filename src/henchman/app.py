@@ -32,6 +32,8 @@ from henchman.middleware.job_logging import JobLogging
 from henchman.middleware.metrics import Metrics
 from henchman.redis.connection import Connector
 from henchman.registry import Registry
+from henchman.results.finisher import ResultFinisher
+from henchman.results.middleware import Results
 
 if TYPE_CHECKING:
     from henchman.server.processor import Finisher
@@ -66,7 +68,7 @@ class Henchman:
         self._settings = settings
         self.registry = Registry()
         #: Server middleware, outermost first (SPEC §4.2). Built in: ``logging``, ``metrics``.
-        self.middleware = Chain([JobLogging(), Metrics()])
+        self.middleware = Chain([JobLogging(), Metrics(), Results(self)])
         #: Client middleware run on every push, in order; one returning ``None`` drops the push.
         self.client_middleware: list[ClientMiddleware] = []
         #: Consulted at every push of the sync client; a sink it returns takes the pushes
@@ -82,7 +84,7 @@ class Henchman:
         self.fetcher_factory: Callable[..., Any] | None = None
         #: See every job's outcome and may extend its final write (server side); built in:
         #: the batch accounting (``henchman.batches.finisher``).
-        self.finishers: list[Finisher] = [BatchFinisher(self)]
+        self.finishers: list[Finisher] = [BatchFinisher(self), ResultFinisher(self)]
         self._client: Client | None = None
         self._aclient: AsyncClient | None = None
         self._connector: Connector | None = None

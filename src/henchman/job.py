@@ -47,6 +47,7 @@ KNOWN_OPTIONS = frozenset(
         "encrypt",
         "timeout",
         "log_level",
+        "result_ttl",
     }
 )
 DEFAULT_OPTIONS: Mapping[str, Any] = {"queue": "default", "retry": True}

@@ -6,6 +6,7 @@ EVAL on NOSCRIPT after a server restart), so the hot path pays for the SHA only.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -23,7 +24,18 @@ NAMES = (
     "recover",
     "batch_ack",
     "batch_commit",
+    "result_write",
+    "result_fail",
 )
+
+@dataclass(frozen=True, slots=True)
+class ScriptCall:
+    """One script call (name, KEYS, ARGV)."""
+
+    script: str
+    keys: list[str]
+    args: list[Any]
+
 
 #: First line of a script that shares code: ``-- requires: <lib>`` prepends ``lua/<lib>.lua``.
 _REQUIRES = "-- requires: "

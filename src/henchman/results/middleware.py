@@ -8,13 +8,14 @@ number of seconds. Any other job costs one dictionary lookup here.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from henchman.middleware.chain import JobRun, Middleware
 from henchman.results import record
-from henchman.results.store import ResultStore, astart
+from henchman.results.store import ResultStore
 
 if TYPE_CHECKING:
     from henchman.app import Henchman
@@ -58,7 +59,8 @@ class Results(Middleware):
             return await call_next()
         ctx = run.context
         fields = record.start_fields(run.payload, run.queue, self._clock())
-        await astart(self._app.aclient.redis, ctx.jid, fields, ttl)
+        # Off the event loop on the app's sync pool: a worker's loop has no client of the app's.
+        await asyncio.to_thread(self.store().start, ctx.jid, fields, ttl)
         try:
             value = await call_next()
         except BaseException as exc:

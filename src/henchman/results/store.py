@@ -9,13 +9,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import redis
-import redis.asyncio as aredis
 
 from henchman import keys
 from henchman.redis.scripts import source
 from henchman.results.record import ResultRecord
 
-__all__ = ["ResultStore", "astart", "worker_name"]
+__all__ = ["ResultStore", "worker_name"]
 
 
 def worker_name() -> str:
@@ -58,8 +57,3 @@ class ResultStore:
         self._start(keys=[keys.result(jid)], args=[_ms(ttl), worker_name(), *_flat(fields)])
 
 
-
-async def astart(client: aredis.Redis, jid: str, fields: Mapping[str, str], ttl: float) -> None:
-    """Asyncio twin of :meth:`ResultStore.start` on ``client`` (one per event loop)."""
-    script = client.register_script(source("result_start"))  # no I/O: the SHA is local
-    await script(keys=[keys.result(jid)], args=[_ms(ttl), worker_name(), *_flat(fields)])

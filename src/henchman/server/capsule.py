@@ -26,6 +26,7 @@ from henchman.server.afetch import AsyncReliableFetcher
 from henchman.server.fetch import (
     FetcherFactory,
     ReliableFetcher,
+    log_errors,
     send_acks,
     validate,
 )
@@ -70,6 +71,8 @@ class Capsule:
             concurrency if (app.registry.has_sync() or not self.async_concurrency) else 0
         )
         self._redis = client
+        #: The event loop's client, once the loop runs (writes with ``before`` calls use it).
+        self._aredis: aredis.Redis | None = None
         self._scripts = Scripts(client)
         self._async_client_factory = async_client
         self.outages = outages
@@ -212,11 +215,22 @@ class Capsule:
                 self._finish(write)
 
     def _finish(self, write: Write) -> None:
-        call_until_done(
-            lambda: self._scripts(write.script, write.keys, write.args),
-            self.outages,
-            self.stopping.is_set,
-        )
+        call_until_done(lambda: self._send(write), self.outages, self.stopping.is_set)
+
+    def _send(self, write: Write) -> Any:
+        """The write's script, after its ``before`` calls in the same pipeline if it has any."""
+        if not write.before:
+            return self._scripts(write.script, write.keys, write.args)
+        pipe = self._redis.pipeline(transaction=False)
+        calls = [*((c.script, c.keys, c.args) for c in write.before),
+                 (write.script, write.keys, write.args)]  # fmt: skip
+        for call in calls:
+            self._scripts.queue(pipe, *call)
+        replies = self._scripts.execute(pipe, list(calls))
+        log_errors(replies[:-1])
+        if isinstance(replies[-1], Exception):
+            raise replies[-1]
+        return replies[-1]
 
     # --- async workers --------------------------------------------------------------------------
 
@@ -253,6 +267,7 @@ class Capsule:
 
     async def _async_main(self) -> None:
         client = self._async_client_factory()
+        self._aredis = client
         scripts = AsyncScripts(client)
         self._afetcher = AsyncReliableFetcher(
             client,
@@ -292,6 +307,21 @@ class Capsule:
 
     async def _afinish(self, scripts: AsyncScripts, write: Write) -> None:
         await acall_until_done(
-            lambda: scripts(write.script, write.keys, write.args), self.outages,
-            self.stopping.is_set,
-        )  # fmt: skip
+            lambda: self._asend(scripts, write), self.outages, self.stopping.is_set
+        )
+
+    async def _asend(self, scripts: AsyncScripts, write: Write) -> Any:
+        """Asyncio twin of :meth:`_send`."""
+        if not write.before:
+            return await scripts(write.script, write.keys, write.args)
+        assert self._aredis is not None
+        pipe = self._aredis.pipeline(transaction=False)
+        calls = [*((c.script, c.keys, c.args) for c in write.before),
+                 (write.script, write.keys, write.args)]  # fmt: skip
+        for call in calls:
+            scripts.queue(pipe, *call)
+        replies = await scripts.execute(pipe, list(calls))
+        log_errors(replies[:-1])
+        if isinstance(replies[-1], Exception):
+            raise replies[-1]
+        return replies[-1]

@@ -33,7 +33,7 @@ import redis
 from henchman import keys
 from henchman.config import QueueSpec
 from henchman.errors import ConfigError
-from henchman.redis.scripts import Scripts
+from henchman.redis.scripts import ScriptCall, Scripts
 from henchman.server import queue_order
 from henchman.server.outage import TRANSIENT, OutageLog, backoff_delay
 
@@ -45,15 +45,6 @@ log = logging.getLogger("henchman")
 HANDOVER_POLL = 0.05
 #: BLMOVE timeout (s) when a capsule serves more than one queue.
 MULTI_QUEUE_BLOCK = 0.25
-
-
-@dataclass(frozen=True, slots=True)
-class ScriptCall:
-    """One script call (name, KEYS, ARGV)."""
-
-    script: str
-    keys: list[str]
-    args: list[Any]
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,8 @@ from henchman.context import JobContext
 from henchman.errors import PayloadError, RequeueJob
 from henchman.job import JobDefinition
 from henchman.middleware.chain import JobRun
-from henchman.server.fetch import ScriptCall, UnitOfWork
+from henchman.redis.scripts import ScriptCall
+from henchman.server.fetch import UnitOfWork
 from henchman.server.stats import Counters
 
 if TYPE_CHECKING:
@@ -55,6 +56,9 @@ class Write:
     script: str = "ack"
     #: The script may ride, pipelined, with the next fetch round trip (like ``ack_only``).
     deferrable: bool = False
+    #: Script calls sent in the same pipeline just before this one (one round trip): records
+    #: that go with the job's end but need no part in its atomic step (a result record).
+    before: tuple[ScriptCall, ...] = ()
 
 
 class Finisher(Protocol):
