@@ -84,6 +84,12 @@ def test_a_failing_task_is_failed_with_its_error(worker: Path) -> None:
 
 
 def test_kwargs_queues_async_tasks_and_the_context(worker: Path, redis_client: Any) -> None:
+    def finished(result: Any) -> Any:
+        try:
+            return globals()["finished"](result)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{worker.read_text()[-4000:]}") from None
+
     receipt = finished(tasks.send_receipt.enqueue(7, subject="Thanks"))
     assert receipt.return_value == {"order": 7, "subject": "Thanks"}
     assert receipt.task.queue_name == "emails"

@@ -38,6 +38,7 @@ from typing import Any
 import orjson
 from django.utils.module_loading import import_string
 
+from henchman import payload as wire
 from henchman.app import Henchman, default_app
 from henchman.context import current_job
 from henchman.results.record import ResultRecord
@@ -189,16 +190,27 @@ class TaskBackend(BaseTaskBackend):
         )  # fmt: skip
         options = {"queue": task.queue_name, "retry": self.retry, "result_ttl": self.result_ttl}
         at = task.run_after.timestamp() if task.run_after is not None else None
-        jid = self.app.client.push(task.module_path, [result.args, result.kwargs], options, at=at)
-        if jid is None:
-            raise RuntimeError(f"a client middleware dropped the push of task {task.module_path}")
+        # The record first: a worker may start the job before push() returns, and its
+        # "running" must not be overwritten by "queued".
+        jid = wire.new_jid()
         now = datetime.datetime.now(datetime.UTC)
-        ResultStore(self.app.client.redis).write(
+        store = ResultStore(self.app.client.redis)
+        store.write(
             jid, {"status": "queued", "class": task.module_path, "queue": task.queue_name,
                   "enqueued_at": repr(now.timestamp()),
                   "args": orjson.dumps([result.args, result.kwargs]).decode()},
             self.result_ttl,
         )  # fmt: skip
+        try:
+            pushed = self.app.client.push(
+                task.module_path, [result.args, result.kwargs], options, at=at, jid=jid
+            )
+        except BaseException:
+            store.delete(jid)
+            raise
+        if pushed is None:
+            store.delete(jid)
+            raise RuntimeError(f"a client middleware dropped the push of task {task.module_path}")
         object.__setattr__(result, "id", jid)
         object.__setattr__(result, "enqueued_at", now)
         task_enqueued.send(type(self), task_result=result)

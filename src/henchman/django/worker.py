@@ -31,6 +31,8 @@ def setup() -> list[str]:
     django.setup()
     imported = []
     for config in apps.get_app_configs():
+        if config.name == "henchman.django":
+            continue  # its tasks.py is the Tasks backend, not an app's tasks
         for name in JOB_MODULES:
             if module_has_submodule(config.module, name):
                 module = f"{config.name}.{name}"

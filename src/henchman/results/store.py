@@ -42,6 +42,10 @@ class ResultStore:
         """The record of ``jid``, or ``None`` (never kept, or expired)."""
         return ResultRecord.from_hash(jid, self._redis.hgetall(keys.result(jid)))
 
+    def delete(self, jid: str) -> None:
+        """Forget the record of ``jid``."""
+        self._redis.delete(keys.result(jid))
+
     def write(self, jid: str, fields: Mapping[str, str], ttl: float) -> None:
         """Set ``fields`` and refresh the TTL."""
         self._write(keys=[keys.result(jid)], args=[_ms(ttl), *_flat(fields)])
