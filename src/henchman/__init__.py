@@ -19,6 +19,7 @@ from henchman.batches import Batch, current_batch
 from henchman.batches.workflows import chain, chord, group
 from henchman.config import QueueSpec, Settings
 from henchman.context import JobContext, current_job
+from henchman.embed import EmbeddedWorker, embed
 from henchman.errors import (
     BatchError,
     ConfigError,
@@ -55,6 +56,7 @@ __all__ = [
     "Batch",
     "BatchError",
     "ConfigError",
+    "EmbeddedWorker",
     "Henchman",
     "HenchmanError",
     "IterableJob",
@@ -77,6 +79,7 @@ __all__ = [
     "current_batch",
     "current_job",
     "default_app",
+    "embed",
     "enqueue",
     "enqueue_at",
     "enqueue_in",

@@ -49,6 +49,14 @@ class Settings:
     #: see :mod:`henchman.server.placement`.
     cpu_affinity: str = "auto"
 
+    # deploys: memory limit under the supervisor, health endpoint, pidfile
+    #: Replace a worker process gracefully once its RSS exceeds this many MB (None: no limit).
+    max_memory_mb: int | None = None
+    #: Serve ``/health`` on this port (None: off).
+    health_port: int | None = None
+    health_host: str = "127.0.0.1"
+    pidfile: Path | None = None
+
     # failures
     max_retries: int = 25
     dead_max_jobs: int = 10_000

@@ -59,6 +59,8 @@ _MINIMUM = {
     "dead_max_jobs": 0,
     "dead_timeout": 0,
     "backtrace_lines": 0,
+    "max_memory_mb": 1,
+    "health_port": 0,
 }
 _POSITIVE = frozenset(
     {
@@ -358,6 +360,8 @@ def _check_range(name: str, value: Any, source: str) -> Any:
             return check_setting(value)
         except ValueError as exc:
             raise ConfigError(f"{prefix} {exc}, got {_show(value)}") from None
+    if name == "health_port" and value > 65535:
+        raise ConfigError(f"{prefix} must be a TCP port (at most 65535), got {_show(value)}")
     if name == "queues" and len({q.name for q in value}) != len(value):
         raise ConfigError(f"{prefix} lists a queue twice")
     return value

@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from henchman.cli.doctor_cmd import doctor
+from henchman.cli.restart_cmd import restart
 from henchman.cli.run_cmd import run
 from henchman.cli.server_cmd import server
 from henchman.cli.web_cmd import web
@@ -76,6 +77,7 @@ main.add_command(run, name="worker")
 main.add_command(server)
 main.add_command(doctor)
 main.add_command(web)
+main.add_command(restart)
 
 
 def _add_optional_commands() -> None:

@@ -16,8 +16,10 @@ import click
 
 from henchman import logs
 from henchman.errors import ConfigError, RedisUnavailable
+from henchman.server.health import stale_after
 from henchman.server.placement import Placement
-from henchman.server.supervisor import CHILD_ENV, Supervisor, child_command
+from henchman.server.process_services import ProcessServices, attach_child
+from henchman.server.supervisor import CHILD_ENV, Supervisor, child_command, logical_cwd
 
 
 def load_cli_settings(
@@ -142,7 +144,9 @@ def user_traceback(exc: BaseException) -> str:
 @click.option("-e", "--env", "environment", default=None, help="Environment section to use.")
 @click.option("-v", "--verbose", is_flag=True, default=False, help="Log at DEBUG.")
 @click.option("-l", "--log-level", default=None, help="Log level (default INFO).")
-@click.option("-P", "--processes", type=int, default=None, help="Worker processes (default 1).")
+@click.option(
+    "-P", "--processes", default=None, help="Worker processes: N or auto (CPU count; default 1)."
+)
 @click.option("--json-logs", is_flag=True, default=None, help="Log one JSON object per line.")
 @click.option(
     "--django",
@@ -155,6 +159,15 @@ def user_traceback(exc: BaseException) -> str:
     default=None,
     help="auto (default: threads on one CPU, adapted to the load), off, or a CPU list 0,2-3.",
 )
+@click.option(
+    "--max-memory-mb",
+    type=int,
+    default=None,
+    help="Replace a worker process gracefully once its RSS exceeds this (runs a supervisor).",
+)
+@click.option("--health-port", type=int, default=None, help="Serve /health on this port.")
+@click.option("--health-host", default=None, help="Address for --health-port (127.0.0.1).")
+@click.option("--pidfile", default=None, help="Write the main process's pid to this file.")
 def run(
     requires: tuple[str, ...],
     queues: tuple[str, ...],
@@ -166,10 +179,14 @@ def run(
     environment: str | None,
     verbose: bool,
     log_level: str | None,
-    processes: int | None,
+    processes: str | None,
     json_logs: bool | None,
     django_app: bool,
     cpu_affinity: str | None,
+    max_memory_mb: int | None,
+    health_port: int | None,
+    health_host: str | None,
+    pidfile: str | None,
 ) -> None:
     """Run a worker process."""
     from henchman.config_loader import parse_queue
@@ -186,9 +203,13 @@ def run(
         "timeout": timeout,
         "tag": tag,
         "log_level": "DEBUG" if verbose else log_level,
-        "processes": processes,
+        "processes": parse_processes(processes),
         "json_logs": json_logs,
         "cpu_affinity": cpu_affinity,
+        "max_memory_mb": max_memory_mb,
+        "health_port": health_port,
+        "health_host": health_host,
+        "pidfile": pidfile,
     }
     django_modules = None
     if django_app:
@@ -201,9 +222,9 @@ def run(
         imported = ", ".join(django_modules) or "no job modules"
         logging.getLogger("henchman").info("django: imported %s", imported)
     limit_malloc_arenas()
-    if settings.processes > 1 and not os.environ.get(CHILD_ENV):
-        supervisor = Supervisor(child_command(sys.argv[1:]), settings.processes)
-        raise SystemExit(supervisor.run())
+    child = bool(os.environ.get(CHILD_ENV))
+    if (settings.processes > 1 or settings.max_memory_mb) and not child:
+        raise SystemExit(supervise(settings))
     try:
         placement = Placement.for_process(
             settings.cpu_affinity, settings.placement_interval, os.environ
@@ -229,8 +250,63 @@ def run(
         logging.getLogger("henchman").warning(
             "no jobs are registered: pass the module that defines them with -r"
         )
-    launcher = Launcher(app, settings, placement=placement)
+    run_worker(Launcher(app, settings, placement=placement), settings, child=child)
+
+
+def run_worker(launcher: Any, settings: Any, *, child: bool) -> None:
+    """Run one worker process; the main process also owns pidfile, health and systemd."""
+    services = None
+    if child:
+        attach_child(launcher, os.environ)
+    else:
+        services = ProcessServices(settings, os.environ)
+        route = services.attach(launcher)
     try:
+        if services is not None:
+            services.start({"/health": route})
         launcher.run()
     except (RedisUnavailable, ConfigError) as exc:
         raise SystemExit(_error(str(exc))) from None
+    finally:
+        if services is not None:
+            services.close()
+
+
+def parse_processes(value: str | None) -> int | None:
+    """``-P N`` or ``-P auto`` (the CPUs this process may use); one-line error otherwise."""
+    if value is None:
+        return None
+    if value.strip().lower() == "auto":
+        return cpu_count()
+    if value.strip().isdigit() and int(value) >= 1:
+        return int(value)
+    raise SystemExit(_error(f"--processes must be a positive integer or auto, got {value!r}"))
+
+
+def cpu_count() -> int:
+    """CPUs this process may run on (respects affinity masks and container CPU sets)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def supervise(settings: Any) -> int:
+    """Run the ``-P`` supervisor with its pidfile, health endpoint and systemd notifications."""
+    services = ProcessServices(settings, os.environ)
+    supervisor = Supervisor(
+        child_command(sys.argv[1:]),
+        settings.processes,
+        max_memory_mb=settings.max_memory_mb,
+        stale_after=stale_after(settings.heartbeat_interval, settings.redis_timeout),
+        notifier=services.notifier,
+        cwd=logical_cwd(os.environ),
+    )
+    try:
+        services.start({"/health": supervisor.health})
+    except ConfigError as exc:
+        return _error(str(exc))
+    try:
+        return supervisor.run()
+    finally:
+        services.close()

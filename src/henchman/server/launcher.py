@@ -5,11 +5,14 @@ Lifecycle::
     start()  -> startup checks, register working lists, first heartbeat, orphan check,
                 capsules start, housekeeping thread starts (heartbeat, poller, recovery)
     quiet()  -> capsules stop fetching; the heartbeat shows quiet
+    drain()  -> quiet, and stop once every running job has finished, with no deadline (USR2:
+                the old process's half of a rolling restart)
     stop()   -> quiet, wait up to ``timeout`` s for running jobs, push every job still running
                 back to the head of its queue (no retry used), clear the heartbeat, exit
 
-The launcher reacts to requests (``TSTP``, ``TERM``, ``INT``, ``TTIN``) from signal handlers or
-from ``<identity>-signals`` through one queue, processed by :meth:`run` on the calling thread.
+The launcher reacts to requests (``TSTP``, ``TERM``, ``INT``, ``TTIN``, ``USR2``) from signal
+handlers or from ``<identity>-signals`` through one queue, processed by :meth:`run` on the
+calling thread.
 """
 
 from __future__ import annotations
@@ -82,6 +85,12 @@ class Launcher:
         self.capsules: list[Capsule] = []
         #: CPU placement of this process (``henchman run`` only; an embedded worker has none).
         self.placement = placement
+        #: Called after every heartbeat with whether it succeeded (health endpoint, supervisor,
+        #: systemd watchdog).
+        self.on_beat: list[Callable[[bool], None]] = []
+        #: Called once when a graceful stop begins.
+        self.on_stop: list[Callable[[], None]] = []
+        self._draining = threading.Event()
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -167,8 +176,10 @@ class Launcher:
         self._serving = True
         while not self.done.is_set():
             try:
-                request = self.requests.get(timeout=0.5)
+                request = self.requests.get(timeout=0.1 if self._draining.is_set() else 0.5)
             except queue.Empty:
+                if self._draining.is_set() and all(c.idle() for c in self.capsules):
+                    self.stop()
                 continue
             self.handle(request)
 
@@ -180,6 +191,8 @@ class Launcher:
             self.stop()
         elif request == "TTIN":
             signals.dump_stacks([c.loop for c in self.capsules if c.loop is not None])
+        elif request == "USR2":
+            self.drain()
         else:
             log.warning("ignoring unknown signal request %r", request)
 
@@ -191,21 +204,32 @@ class Launcher:
             for capsule in self.capsules:
                 capsule.quiet()
 
-    def stop(self) -> None:
-        """Graceful stop: quiet, wait up to ``timeout``, requeue what still runs, clean up."""
+    def drain(self) -> None:
+        """Quiet, then stop once the running jobs finish, however long they take (USR2).
+
+        Served by :meth:`run`'s loop; a TERM that arrives meanwhile still stops within
+        ``timeout``."""
+        if not self._draining.is_set():
+            log.info("draining: no new jobs; exiting once %d running job(s) finish", self.busy)
+            self.quiet()
+            self._draining.set()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Graceful stop: quiet, wait up to ``timeout`` (default: the setting), requeue what
+        still runs, clean up."""
         with self._stop_lock:  # a signal and a remote TERM may both ask
             if self.done.is_set():
                 return
-            self._stop()
+            self._stop(self.settings.timeout if timeout is None else timeout)
 
-    def _stop(self) -> None:
+    def _stop(self, timeout: float) -> None:
+        for listener in self.on_stop:
+            self._local(listener)
         self.quiet()
         for capsule in self.capsules:
             capsule.begin_stop()
-        deadline = time.monotonic() + self.settings.timeout
-        log.info(
-            "stopping: waiting up to %.0f s for %d running job(s)", self.settings.timeout, self.busy
-        )
+        deadline = time.monotonic() + timeout
+        log.info("stopping: waiting up to %.0f s for %d running job(s)", timeout, self.busy)
         while time.monotonic() < deadline and not all(c.idle() for c in self.capsules):
             time.sleep(0.02)
         still_running = self.busy
@@ -275,13 +299,18 @@ class Launcher:
                 self._guard(functools.partial(flush, self.redis))
 
     def _beat(self) -> None:
-        signal = self._guard(
-            lambda: self.heartbeat.beat(
-                busy=self.busy,
-                quiet=self.quiet_event.is_set(),
-                work={k: v for c in self.capsules for k, v in c.processor.work.items()},
+        outcome = self._guard(
+            lambda: (
+                self.heartbeat.beat(
+                    busy=self.busy,
+                    quiet=self.quiet_event.is_set(),
+                    work={k: v for c in self.capsules for k, v in c.processor.work.items()},
+                ),
             )
         )
+        for listener in self.on_beat:
+            self._local(functools.partial(listener, outcome is not None))
+        signal = outcome[0] if outcome is not None else None
         if signal:
             log.info("received remote signal %s", signal)
             if self._serving:

@@ -1,4 +1,7 @@
-"""Signals: TSTP quiet, TERM/INT stop, TTIN dump stacks (USR2 is the supervisor's).
+"""Signals: TSTP quiet, TERM/INT stop, TTIN dump stacks, USR2 drain and exit.
+
+USR2 is the worker's half of a rolling restart: stop fetching, let every running job finish
+with no deadline, then exit (the ``-P`` supervisor has already started the replacements).
 
 Handlers only enqueue the signal's name; the launcher's main loop acts on it, so nothing
 complicated ever runs inside a signal handler. Embedded workers install none.
@@ -17,7 +20,7 @@ from collections.abc import Callable, Iterable
 
 log = logging.getLogger("henchman")
 
-HANDLED = ("TSTP", "TERM", "INT", "TTIN")
+HANDLED = ("TSTP", "TERM", "INT", "TTIN", "USR2")
 
 
 #: Where handlers put signal names. A ``queue.Queue`` wakes a waiting ``get(timeout=...)`` at once;
@@ -26,7 +29,7 @@ Requests = queue.Queue[str] | queue.SimpleQueue[str]
 
 
 def install(requests: Requests) -> None:
-    """Route TSTP/TERM/INT/TTIN to ``requests`` (main thread only)."""
+    """Route TSTP/TERM/INT/TTIN/USR2 to ``requests`` (main thread only)."""
     for name in HANDLED:
         signum = getattr(signal, f"SIG{name}", None)
         if signum is not None:
