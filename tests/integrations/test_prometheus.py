@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -125,3 +126,40 @@ def test_the_web_ui_serves_the_exposition(redis_db: RedisDB, path: str) -> None:
     response = asyncio.run(get())
     assert response.status_code == 200
     assert "henchman_processed_total 0.0" in response.text
+
+
+def test_a_workers_health_port_serves_its_job_run_times(
+    redis_db: RedisDB, tmp_path: Path
+) -> None:
+    import socket
+    import urllib.request
+
+    from tests.support.worker_process import fast_env, start_worker, stop, wait_for
+
+    (tmp_path / "proc_jobs.py").write_text(
+        "import henchman\n\n@henchman.job(name='Tick')\ndef tick():\n    pass\n"
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    redis_db.client.lpush(keys.queue("default"), wire.encode(
+        wire.build("Tick", [], {"queue": "default", "retry": True}, now=time.time())
+    ))  # fmt: skip
+    worker = start_worker(tmp_path, fast_env(redis_db.url), "--health-port", str(port))
+
+    def scrape() -> str:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as page:
+                return str(page.read().decode())
+        except OSError:
+            return ""
+
+    try:
+        wait_for(lambda: 'henchman_job_duration_seconds_count{class="Tick"' in scrape(),
+                 what="the job's run time on /metrics")  # fmt: skip
+        text = scrape()
+    finally:
+        stop(worker)
+    samples = parsed(text.encode())
+    labels = (("class", "Tick"), ("outcome", "success"), ("queue", "default"))
+    assert samples["henchman_job_duration_seconds_count"][labels] == 1

@@ -263,13 +263,23 @@ def run_worker(launcher: Any, settings: Any, *, child: bool) -> None:
         route = services.attach(launcher)
     try:
         if services is not None:
-            services.start({"/health": route})
+            services.start({"/health": route, **_metrics_routes(launcher.app)})
         launcher.run()
     except (RedisUnavailable, ConfigError) as exc:
         raise SystemExit(_error(str(exc))) from None
     finally:
         if services is not None:
             services.close()
+
+
+def _metrics_routes(app: Any) -> dict[str, Any]:
+    """``/metrics`` on the health port when ``prometheus_client`` is installed: this process's
+    job run times (the middleware is added for it) and the client's default collectors."""
+    try:
+        from henchman.integrations.prometheus import worker_routes
+    except ImportError:
+        return {}
+    return worker_routes(app)
 
 
 def parse_processes(value: str | None) -> int | None:

@@ -23,13 +23,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 
 from henchman.api import MetricsQuery, Queue, Stats
 from henchman.api.metrics import BUCKET_LIMITS_MS
 from henchman.middleware.chain import JobRun, Middleware
+
+if TYPE_CHECKING:
+    from henchman.app import Henchman
 
 try:
     from prometheus_client import REGISTRY, CollectorRegistry, Histogram
@@ -45,7 +48,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "pip install 'henchman[prometheus]'"
     ) from exc
 
-__all__ = ["HISTOGRAM_MINUTES", "HenchmanCollector", "JobDurations", "exposition"]
+__all__ = ["HISTOGRAM_MINUTES", "HenchmanCollector", "JobDurations", "exposition", "worker_routes"]
 
 #: Minutes of per-class history read at each scrape (the ``_recent`` families).
 HISTOGRAM_MINUTES = 5
@@ -210,3 +213,20 @@ def exposition(client: redis.Redis) -> tuple[bytes, str]:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(HenchmanCollector(client))
     return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+def worker_routes(app: Henchman) -> dict[str, Callable[[], tuple[int, Any]]]:
+    """The ``/metrics`` route a worker's health port serves: the default registry of
+    ``prometheus_client`` (process and runtime metrics) with :class:`JobDurations` added to
+    ``app``'s middleware (once) so each job's run time is observed."""
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    from henchman.server.health import Text
+
+    if not any(isinstance(entry, JobDurations) for entry in app.middleware):
+        app.middleware.add(JobDurations())
+
+    def metrics() -> tuple[int, Any]:
+        return 200, Text(generate_latest(REGISTRY), CONTENT_TYPE_LATEST)
+
+    return {"/metrics": metrics}
