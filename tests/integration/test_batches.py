@@ -348,6 +348,21 @@ def test_a_job_skipped_by_middleware_counts_as_finished(
     assert redis_db.client.llen("ran") == 1
 
 
+def test_batches_survive_a_server_that_lost_its_scripts(
+    app: Henchman, redis_db: RedisDB, jobs: Jobs
+) -> None:
+    with TestWorker(app) as worker:
+        jobs.work.perform_async(0)  # the worker has loaded and used its scripts
+        worker.wait_until(lambda: redis_db.client.llen("ran") == 1, timeout=20)
+        redis_db.client.script_flush()  # what a restarted server looks like
+        batch = henchman.Batch(app=app).on("success", jobs.callback)
+        with batch.jobs():
+            for n in range(20):
+                jobs.work.perform_async(n)
+        worker.wait_until(lambda: jobs.events() == ["success"], timeout=20)
+    assert BatchStatus(batch.bid, redis_db.client).pending == 0
+
+
 def test_batch_expires_thirty_days_pending_and_a_day_after_success(
     app: Henchman, redis_db: RedisDB, jobs: Jobs
 ) -> None:
