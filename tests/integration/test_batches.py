@@ -192,6 +192,19 @@ def test_death_fires_once_and_success_after_a_manual_retry(
     assert (status.pending, status.failures, status.dead_jids) == (0, 0, [])
 
 
+def test_callback_runs_on_the_callback_queue_or_its_setters_queue(
+    app: Henchman, redis_db: RedisDB, jobs: Jobs
+) -> None:
+    first = henchman.Batch(app=app, callback_queue="critical").on("success", jobs.callback)
+    with first.jobs():
+        pass
+    second = henchman.Batch(app=app).on("success", jobs.callback.set(queue="low"))
+    with second.jobs():
+        pass
+    assert redis_db.client.llen("queue:critical") == 1
+    assert redis_db.client.llen("queue:low") == 1
+
+
 def test_empty_batch_fires_complete_and_success(app: Henchman, jobs: Jobs) -> None:
     batch = henchman.Batch(app=app)
     batch.on("complete", jobs.callback).on("success", jobs.callback)
