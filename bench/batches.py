@@ -13,6 +13,8 @@ Rows (medians of the repetitions; plain and batch runs alternate so machine load
               job's ``batch_ack`` rides in the pipeline of the next fetch: no extra round trip.
   create      ``perform_bulk`` of ``n`` jobs, plain and inside ``batch.jobs()`` (staged in slices
               of 1,000, committed by one script).
+              Worker CPU per job (``RUSAGE_CHILDREN``, start-up included) and the server's
+              (``INFO cpu``) are steadier than rates on a loaded machine.
   memory      ``MEMORY USAGE`` of a pending batch's keys per job, and how much bigger each queued
               payload is (its ``"bid"``), both measured on ``n`` queued jobs.
 
@@ -23,6 +25,7 @@ Targets (issue 12): drain in a batch >= 70 % of plain; create <= 1.5x perform_bu
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import sys
 import tempfile
@@ -68,16 +71,26 @@ def reset(client: redis.Redis) -> None:
     client.flushdb()
 
 
-def drain_once(client: redis.Redis, url: str, n: int, in_batch: bool) -> tuple[float, float, float]:
-    """(jobs/s, commands/job, script calls/job) for one drain."""
+def server_cpu(client: redis.Redis) -> float:
+    info = client.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+def drain_once(client: redis.Redis, url: str, n: int, in_batch: bool) -> tuple[float, ...]:
+    """(jobs/s, commands/job, script calls/job, worker CPU µs/job, server CPU µs/job)."""
     reset(client)
     fill(n, in_batch)
     client.config_resetstat()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server = server_cpu(client)
     with tempfile.TemporaryDirectory() as tmp:
         result = enqueue_drain.drain(client, url, n, Path(tmp) / "worker.log")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    worker = (after.ru_utime - children.ru_utime) + (after.ru_stime - children.ru_stime)
+    server = server_cpu(client) - server
     run, scripts = commands(client)
     rate = (result["done"] - 1) / (result["last"] - result["first"])
-    return rate, run / n, scripts / n
+    return rate, run / n, scripts / n, worker * 1e6 / n, server * 1e6 / n
 
 
 def memory(client: redis.Redis, n: int) -> tuple[float, float]:
@@ -104,7 +117,7 @@ def main() -> None:
         app.configure(Settings(redis_url=url, reliable_push=False))
         client = redis.Redis.from_url(url)
         app.client.redis.ping()
-        drains: dict[bool, list[tuple[float, float, float]]] = {False: [], True: []}
+        drains: dict[bool, list[tuple[float, ...]]] = {False: [], True: []}
         creates: dict[bool, list[float]] = {False: [], True: []}
         for _ in range(options.reps):
             for in_batch in (False, True):
@@ -129,6 +142,12 @@ def main() -> None:
     print("|---|---|---|---|---|")
     print(f"| drain jobs/s | {plain_rate:,.0f} | {batch_rate:,.0f} | "
           f"{batch_rate / plain_rate:.0%} | >= 70 % |")
+    plain_cpu = med([d[3] for d in drains[False]])
+    batch_cpu = med([d[3] for d in drains[True]])
+    print(f"| worker CPU µs/job (start-up and stop included) | {plain_cpu:,.0f} | "
+          f"{batch_cpu:,.0f} | {plain_cpu / batch_cpu:.0%} | |")
+    print(f"| server CPU µs/job | {med([d[4] for d in drains[False]]):,.0f} | "
+          f"{med([d[4] for d in drains[True]]):,.0f} | | |")
     print(f"| Redis commands/job (those inside Lua included) | "
           f"{med([d[1] for d in drains[False]]):.2f} | {med([d[1] for d in drains[True]]):.2f} "
           "| | |")
