@@ -138,24 +138,45 @@ def main() -> None:
     batch_rate = med([d[0] for d in drains[True]])
     plain_create, batch_create = med(creates[False]), med(creates[True])
     print(f"henchman {henchman.__version__}, n={n:,}, {options.reps} repetitions (medians)")
+    runs = ", ".join(
+        f"{plain[0]:,.0f}/{batch[0]:,.0f}"
+        for plain, batch in zip(drains[False], drains[True], strict=True)
+    )
+    print(f"drain jobs/s per repetition (plain/batch): {runs}")
     print("| row | plain | in one batch | ratio | target |")
     print("|---|---|---|---|---|")
-    print(f"| drain jobs/s | {plain_rate:,.0f} | {batch_rate:,.0f} | "
-          f"{batch_rate / plain_rate:.0%} | >= 70 % |")
+    # Each batch drain ran right after a plain one: the median of those pairs' ratios is far
+    # steadier on a shared machine than the ratio of the two medians.
+    pair_ratio = med([b[0] / p[0] for p, b in zip(drains[False], drains[True], strict=True)])
+    print(
+        f"| drain jobs/s (ratio: median of pairs) | {plain_rate:,.0f} | {batch_rate:,.0f} | "
+        f"{pair_ratio:.0%} | >= 70 % |"
+    )
     plain_cpu = med([d[3] for d in drains[False]])
     batch_cpu = med([d[3] for d in drains[True]])
-    print(f"| worker CPU µs/job (start-up and stop included) | {plain_cpu:,.0f} | "
-          f"{batch_cpu:,.0f} | {plain_cpu / batch_cpu:.0%} | |")
-    print(f"| server CPU µs/job | {med([d[4] for d in drains[False]]):,.0f} | "
-          f"{med([d[4] for d in drains[True]]):,.0f} | | |")
-    print(f"| Redis commands/job (those inside Lua included) | "
-          f"{med([d[1] for d in drains[False]]):.2f} | {med([d[1] for d in drains[True]]):.2f} "
-          "| | |")
-    print(f"| script calls (EVALSHA)/job sent by clients | "
-          f"{med([d[2] for d in drains[False]]):.2f} | {med([d[2] for d in drains[True]]):.2f} "
-          "| | |")
-    print(f"| create {n:,} jobs, s | {plain_create:.3f} | {batch_create:.3f} | "
-          f"{batch_create / plain_create:.2f}x | <= 1.5x |")
+    print(
+        f"| worker CPU µs/job (start-up and stop included) | {plain_cpu:,.0f} | "
+        f"{batch_cpu:,.0f} | {plain_cpu / batch_cpu:.0%} | |"
+    )
+    print(
+        f"| server CPU µs/job | {med([d[4] for d in drains[False]]):,.0f} | "
+        f"{med([d[4] for d in drains[True]]):,.0f} | | |"
+    )
+    print(
+        f"| Redis commands/job (those inside Lua included) | "
+        f"{med([d[1] for d in drains[False]]):.2f} | {med([d[1] for d in drains[True]]):.2f} "
+        "| | |"
+    )
+    print(
+        f"| script calls (EVALSHA)/job sent by clients | "
+        f"{med([d[2] for d in drains[False]]):.2f} | {med([d[2] for d in drains[True]]):.2f} "
+        "| | |"
+    )
+    create_ratio = med([b / p for p, b in zip(creates[False], creates[True], strict=True)])
+    print(
+        f"| create {n:,} jobs, s (ratio: median of pairs) | {plain_create:.3f} | "
+        f"{batch_create:.3f} | {create_ratio:.2f}x | <= 1.5x |"
+    )
     print(f"| pending batch memory, bytes/job | | {per_job:.1f} | | < 150 |")
     print(f"| payload growth (the bid), bytes/job | | {payload_extra:.1f} | | |")
 
