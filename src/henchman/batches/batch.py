@@ -172,9 +172,9 @@ class Batch:
             raise
         _stage.reset(tokens[1])
         _block.reset(tokens[0])
-        self.new = False
         if outer is None:
             self._commit(block.stages)
+        self.new = False  # from now on the batch exists (or will, with the outer block)
 
     @asynccontextmanager
     async def ajobs(self) -> AsyncIterator[Batch]:
@@ -194,9 +194,9 @@ class Batch:
             raise
         _stage.reset(tokens[1])
         _block.reset(tokens[0])
-        self.new = False
         if outer is None:
             await self._acommit(block.stages)
+        self.new = False
 
     def _commit(self, stages: list[Stage]) -> None:
         staging.commit(self.app.client.redis, stages, self.app.settings)
