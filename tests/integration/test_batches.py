@@ -192,6 +192,19 @@ def test_death_fires_once_and_success_after_a_manual_retry(
     assert (status.pending, status.failures, status.dead_jids) == (0, 0, [])
 
 
+def test_callback_runs_on_the_callback_queue_or_its_setters_queue(
+    app: Henchman, redis_db: RedisDB, jobs: Jobs
+) -> None:
+    first = henchman.Batch(app=app, callback_queue="critical").on("success", jobs.callback)
+    with first.jobs():
+        pass
+    second = henchman.Batch(app=app).on("success", jobs.callback.set(queue="low"))
+    with second.jobs():
+        pass
+    assert redis_db.client.llen("queue:critical") == 1
+    assert redis_db.client.llen("queue:low") == 1
+
+
 def test_empty_batch_fires_complete_and_success(app: Henchman, jobs: Jobs) -> None:
     batch = henchman.Batch(app=app)
     batch.on("complete", jobs.callback).on("success", jobs.callback)
@@ -346,6 +359,21 @@ def test_a_job_skipped_by_middleware_counts_as_finished(
     with TestWorker(app) as worker:
         worker.wait_until(lambda: jobs.events() == ["success"], timeout=20)
     assert redis_db.client.llen("ran") == 1
+
+
+def test_batches_survive_a_server_that_lost_its_scripts(
+    app: Henchman, redis_db: RedisDB, jobs: Jobs
+) -> None:
+    with TestWorker(app) as worker:
+        jobs.work.perform_async(0)  # the worker has loaded and used its scripts
+        worker.wait_until(lambda: redis_db.client.llen("ran") == 1, timeout=20)
+        redis_db.client.script_flush()  # what a restarted server looks like
+        batch = henchman.Batch(app=app).on("success", jobs.callback)
+        with batch.jobs():
+            for n in range(20):
+                jobs.work.perform_async(n)
+        worker.wait_until(lambda: jobs.events() == ["success"], timeout=20)
+    assert BatchStatus(batch.bid, redis_db.client).pending == 0
 
 
 def test_batch_expires_thirty_days_pending_and_a_day_after_success(

@@ -70,7 +70,8 @@ class _Sink:
 
 
 def _callback_name(app: Henchman, job: Any) -> tuple[str, dict[str, Any]]:
-    """The wire name and options of a callback job, which must be registered in ``app``."""
+    """The wire name and options of a callback job, which must be registered in ``app``
+    (``job.set(queue=...)`` keeps its overrides)."""
     if isinstance(job, str):
         name = job
     else:
@@ -80,7 +81,10 @@ def _callback_name(app: Henchman, job: Any) -> tuple[str, dict[str, Any]]:
         name = getattr(definition, "name", None) or repr(job)
     if name not in app.registry:
         raise BatchError(f"batch callback {name!r} is not a registered job")
-    return name, dict(app.registry.get(name).options)
+    options = dict(app.registry.get(name).options)
+    if hasattr(job, "_overrides"):
+        options.update(job._overrides())
+    return name, options
 
 
 class Batch:
@@ -168,9 +172,9 @@ class Batch:
             raise
         _stage.reset(tokens[1])
         _block.reset(tokens[0])
-        self.new = False
         if outer is None:
             self._commit(block.stages)
+        self.new = False  # from now on the batch exists (or will, with the outer block)
 
     @asynccontextmanager
     async def ajobs(self) -> AsyncIterator[Batch]:
@@ -190,9 +194,9 @@ class Batch:
             raise
         _stage.reset(tokens[1])
         _block.reset(tokens[0])
-        self.new = False
         if outer is None:
             await self._acommit(block.stages)
+        self.new = False
 
     def _commit(self, stages: list[Stage]) -> None:
         staging.commit(self.app.client.redis, stages, self.app.settings)

@@ -85,6 +85,42 @@ class Scripts:
         return replies
 
 
+    def run_all(
+        self, client: redis.Redis, calls: list[tuple[str, list[str], list[Any]]]
+    ) -> list[Any]:
+        """Run ``calls`` in order in one round trip on a pooled connection, without redis-py's
+        pipeline machinery (a third of the CPU per call on the hot path of every batch job).
+        Error replies are returned, not raised; a ``NOSCRIPT`` reply is redone after loading
+        the script. A connection error disconnects and propagates, like a pipeline's."""
+        pool = client.connection_pool
+        # redis-py's connection API is untyped: Any keeps mypy --strict honest about that.
+        connection: Any = pool.get_connection()
+        replies: list[Any] = []
+        try:
+            commands = [
+                ("EVALSHA", self._scripts[name].sha, len(keys), *keys, *args)
+                for name, keys, args in calls
+            ]
+            connection.send_packed_command(connection.pack_commands(commands))
+            for _ in commands:
+                try:
+                    replies.append(connection.read_response())
+                except redis.exceptions.ResponseError as exc:
+                    replies.append(exc)
+        except BaseException:
+            connection.disconnect()
+            raise
+        finally:
+            pool.release(connection)
+        for index, reply in enumerate(replies):
+            if _no_script(reply):
+                try:
+                    replies[index] = self(*calls[index])
+                except redis.exceptions.ResponseError as exc:
+                    replies[index] = exc
+        return replies
+
+
 class AsyncScripts:
     """The scripts registered on one ``redis.asyncio`` client."""
 

@@ -392,10 +392,8 @@ class ReliableFetcher:
         scripted = finishing(acks)
         if not scripted:
             return self._scripts(*call)
-        pipe = self._redis.pipeline(transaction=False)
-        calls = queue_acks(pipe, scripted, self._scripts)
-        self._scripts.queue(pipe, *call)
-        replies = self._scripts.execute(pipe, [*calls, call])
+        calls = [(u.finish.script, u.finish.keys, u.finish.args) for u in scripted if u.finish]
+        replies = self._scripts.run_all(self._redis, [*calls, call])
         log_errors(replies[:-1])
         if isinstance(replies[-1], Exception):
             raise replies[-1]
