@@ -11,6 +11,7 @@ from typing import Any
 
 from starlette.responses import Response
 
+from henchman import keys
 from henchman.web import Action, Page, WebExtension
 from henchman.web.context import ViewContext
 from tests.web.conftest import SCREENSHOTS, LiveUI
@@ -105,4 +106,5 @@ def test_two_apps_in_one_process_show_their_own_redis(
             assert marker not in httpx.get(first.url + "/queues").text
     finally:
         other.srem("queues", marker)
+        other.delete(keys.WEB_SECRET)  # the second UI made its CSRF secret there
         other.close()
