@@ -37,6 +37,7 @@ from typing import Any
 
 from henchman.config import SETTING_NAMES, QueueSpec, Settings
 from henchman.errors import ConfigError
+from henchman.queue_names import queue_name_problem
 
 __all__ = ["load_settings", "parse_queue", "redis_url_from_env"]
 
@@ -433,8 +434,9 @@ def _parse_queue_text(text: str, source: str, sep: str) -> QueueSpec:
 def _make_queue(name: Any, weight: Any, source: str, shown: str) -> QueueSpec:
     if not isinstance(name, str) or not name.strip():
         raise ConfigError(f"invalid queue {shown} in {source} (empty queue name)")
-    if any(ch.isspace() for ch in name):
-        raise ConfigError(f"invalid queue name {name!r} in {source} (names cannot hold whitespace)")
+    problem = queue_name_problem(name)
+    if problem is not None:
+        raise ConfigError(f"invalid queue name {name!r} in {source} (a queue name {problem})")
     if weight is None:
         return QueueSpec(name, 0)
     number = _to_int(weight)

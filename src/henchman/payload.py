@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 
 from henchman.errors import PayloadError
+from henchman.queue_names import check_queue_name
 
 Payload = dict[str, Any]
 
@@ -109,10 +110,12 @@ def build(
     """Build a payload for job ``name``. ``options`` must contain ``queue`` and ``retry``.
 
     Scheduled jobs carry no ``enqueued_at`` until the poller moves them (as in Sidekiq).
+    Raises ``ValueError`` for a queue name :mod:`henchman.queue_names` refuses.
     """
     now = float(now)  # Sidekiq 8 reads an integer timestamp as milliseconds
     payload: Payload = {"class": name, "args": list(args)}
     payload.update(options)
+    check_queue_name(payload.get("queue"))
     payload["jid"] = jid or new_jid()
     payload.setdefault("created_at", now)
     if scheduled:
