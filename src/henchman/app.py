@@ -44,7 +44,7 @@ def log_error(exc: BaseException, context: dict[str, Any]) -> None:
         job.get("jid"),
         job.get("class"),
         type(exc).__qualname__,
-        job.get("error_message", ""),
+        job.get("error_message") or str(exc),
         exc_info=exc,
     )
 
