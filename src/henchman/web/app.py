@@ -168,7 +168,7 @@ def _templates(extensions: Sequence[WebExtension]) -> jinja2.Environment:
     env.filters.update(
         number=fmt.number, duration=fmt.duration, kb=fmt.bytes_from_kb, cut=fmt.truncate,
         args=fmt.args_preview, pretty=fmt.pretty_json, exact=fmt.exact_time,
-        job_args=fmt.display_args,
+        job_args=fmt.display_args, args_cut=fmt.args_cut, preview=fmt.preview,
     )  # fmt: skip
     for extension in extensions:
         env.globals.update(extension.template_globals)
