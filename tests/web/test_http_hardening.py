@@ -222,3 +222,31 @@ def test_an_extension_parser_makes_invalid_ids_404(make_ui: Callable[..., LiveUI
     with ui.http() as http:
         assert http.get("/widgets/12").status_code == 303
         assert http.get("/widgets/twelve").status_code == 404
+
+
+def test_read_only_mode_writes_no_secret(make_ui: Callable[..., LiveUI]) -> None:
+    ui = make_ui(read_only=True)
+    with ui.http() as http:
+        assert http.get("/queues").status_code == 200
+        assert "henchman_csrf" not in http.cookies
+    assert not ui.redis.exists(keys.WEB_SECRET)
+
+
+def test_a_redis_user_that_may_not_write_the_secret_gets_a_per_process_one(
+    redis_db: RedisDB,
+) -> None:
+    user = f"web-{time.monotonic_ns()}"
+    rules = ["on", ">pw", "~*", "&*", "+@all", "-set"]  # may do anything but SET
+    redis_db.client.execute_command("ACL", "SETUSER", user, *rules)
+    redis_db.client.sadd(keys.QUEUES, "default")
+    app = create_app(redis_db.settings(redis_url=f"{redis_db.url}&username={user}&password=pw"))
+    try:
+        with serve(app) as url, httpx.Client(base_url=url) as http:
+            token = form_token(http)
+            form = {"action": "pause", "csrf_token": token}
+            assert http.post("/queues/default", data=form).status_code == 303
+        assert redis_db.client.sismember(keys.PAUSED, "default")
+        assert not redis_db.client.exists(keys.WEB_SECRET)
+    finally:
+        app.state.henchman.close()
+        redis_db.client.execute_command("ACL", "DELUSER", user)

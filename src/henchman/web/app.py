@@ -106,7 +106,7 @@ def create_app(
                 password=password,
                 auth=auth,
                 allowed_hosts=allowed_hosts,
-                secret=read_secret,
+                secret=None if read_only else read_secret,  # nothing to sign: no forms
             )
         ],
         lifespan=lifespan,

@@ -21,6 +21,8 @@ import base64
 import binascii
 import hmac
 import inspect
+import logging
+import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -35,6 +37,8 @@ from henchman.web.csrf import CsrfSigner, valid_session_id
 from henchman.web.origin import cross_origin_refusal, host_allowed, normalize_allowed
 
 __all__ = ["CSRF_COOKIE", "CSRF_FIELD", "AuthCallback", "Guard", "csrf_ok", "route_path"]
+
+log = logging.getLogger("henchman.web")
 
 CSRF_COOKIE = "henchman_csrf"
 CSRF_FIELD = "csrf_token"
@@ -69,15 +73,16 @@ class Guard:
 
     ``allowed_hosts`` None skips the Host check (an embedding app does its own). ``secret``
     returns the CSRF signing secret; it may do I/O, runs in a thread, and is called until it
-    succeeds once. The token for the current request is put in ``request.state.csrf_token``
-    for templates, the signer in ``request.state.csrf_signer`` for :func:`csrf_ok`.
+    succeeds once; None (read-only mode) means no session and no token: no action can pass.
+    The token for the current request is put in ``request.state.csrf_token`` for templates,
+    the signer in ``request.state.csrf_signer`` for :func:`csrf_ok`.
     """
 
     def __init__(
         self,
         app: ASGIApp,
         *,
-        secret: Callable[[], bytes],
+        secret: Callable[[], bytes] | None,
         password: str | None = None,
         auth: AuthCallback | None = None,
         allowed_hosts: Sequence[str] | None = None,
@@ -135,10 +140,18 @@ class Guard:
     async def _get_signer(self) -> CsrfSigner | None:
         """The signer, made once; None while the secret cannot be read (Redis down: the page
         itself then answers 503, and no action can pass the CSRF check)."""
-        if self._signer is None:
+        if self._signer is None and self._secret is not None:
             try:
                 self._signer = CsrfSigner(await run_in_threadpool(self._secret))
-            except (redis.RedisError, OSError):  # retried on the next request
+            except redis.ResponseError as exc:  # e.g. an ACL user that may not write the key
+                log.warning(
+                    "web UI: cannot keep the CSRF secret in Redis (%s); using a secret of this "
+                    "process only: pass create_app(secret=...) when several processes serve "
+                    "the UI",
+                    exc,
+                )
+                self._signer = CsrfSigner(secrets.token_bytes(32))
+            except (redis.RedisError, OSError):  # unreachable: retried on the next request
                 return None
         return self._signer
 
