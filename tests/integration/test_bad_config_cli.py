@@ -81,6 +81,6 @@ def test_a_huge_queue_weight_is_one_line_and_exit_2(
     code, output = _invoke(["run", "-q", "x,99999999999999999999"], {}, tmp_path)
     assert code == 2
     assert output.strip().splitlines() == [
-        "henchman: invalid queue weight '99999999999999999999' for queue 'x' in --queue "
+        "error: invalid queue weight '99999999999999999999' for queue 'x' in --queue "
         "(must be an integer from 1 to 1000)"
     ]
