@@ -25,7 +25,7 @@ from henchman.client.plan import ClientMiddleware, plan_push
 from henchman.client.sync import Client
 from henchman.config import Settings
 from henchman.context import JobContext
-from henchman.errors import UnknownJob
+from henchman.errors import PayloadError, UnknownJob
 from henchman.job import DEFAULT_OPTIONS, JobDefinition, JobFunction, job as _job
 from henchman.middleware.chain import Chain, JobRun
 from henchman.middleware.job_logging import JobLogging
@@ -55,8 +55,8 @@ def log_error(exc: BaseException, context: dict[str, Any]) -> None:
         job.get("jid"),
         job.get("class"),
         type(exc).__qualname__,
-        job.get("error_message", ""),
-        exc_info=None if isinstance(exc, UnknownJob) else exc,
+        job.get("error_message") or str(exc),
+        exc_info=None if isinstance(exc, UnknownJob | PayloadError) else exc,
         extra=extra,
     )
 

@@ -37,8 +37,9 @@ from typing import Any
 
 from henchman.config import SETTING_NAMES, QueueSpec, Settings
 from henchman.errors import ConfigError
+from henchman.queue_names import queue_name_problem
 
-__all__ = ["check_settings", "load_settings", "parse_queue"]
+__all__ = ["check_settings", "load_settings", "parse_queue", "redis_url_from_env"]
 
 DEFAULT_YAML = Path("config/henchman.yml")
 PYPROJECT = Path("pyproject.toml")
@@ -46,6 +47,9 @@ ENVIRONMENT_SECTIONS = frozenset({"production", "development", "staging", "test"
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_LEVELS = {name: name for name in _LEVELS} | {"WARN": "WARNING", "FATAL": "CRITICAL"}
 REDIS_URL_SCHEMES = ("redis", "rediss", "unix")  # Sentinel URLs (§21) will extend this
+#: The largest queue weight: a weighted fetch draws from a list with one entry per unit of
+#: weight, and weights are relative, so 1,000 already expresses any useful ratio.
+MAX_QUEUE_WEIGHT = 1000
 
 #: Smallest accepted value per numeric setting; floats in _POSITIVE must be strictly above 0.
 _MINIMUM = {
@@ -83,6 +87,15 @@ _HINTS = typing.get_type_hints(Settings)
 def parse_queue(text: str, source: str) -> QueueSpec:
     """``"critical,3"`` -> ``QueueSpec("critical", 3)``; ``"default"`` -> weight 0 (unweighted)."""
     return _parse_queue_text(text, source, sep=",")
+
+
+def redis_url_from_env(env: Mapping[str, str]) -> str | None:
+    """``HENCHMAN_REDIS_URL`` (wins) or ``REDIS_URL``, validated like :func:`load_settings` does
+    (a :class:`ConfigError` names the variable); None when neither is set."""
+    for var in ("HENCHMAN_REDIS_URL", "REDIS_URL"):
+        if env.get(var):
+            return str(_coerce("redis_url", env[var], var))
+    return None
 
 
 def load_settings(
@@ -353,6 +366,13 @@ def _check_range(name: str, value: Any, source: str) -> Any:
         # Never echo the URL: it may carry a password (SPEC §20).
         schemes = ", ".join(f"{s}://" for s in REDIS_URL_SCHEMES)
         raise ConfigError(f"{prefix} must start with one of {schemes}")
+    if name == "redis_url":
+        from henchman.redis.urls import check_url  # only when the setting is given
+
+        try:
+            check_url(value)
+        except ValueError as exc:
+            raise ConfigError(f"{prefix} is not a valid Redis URL: {exc}") from None
     if name == "cpu_affinity":
         from henchman.server.placement import check_setting  # only when the setting is given
 
@@ -452,15 +472,16 @@ def _parse_queue_text(text: str, source: str, sep: str) -> QueueSpec:
 def _make_queue(name: Any, weight: Any, source: str, shown: str) -> QueueSpec:
     if not isinstance(name, str) or not name.strip():
         raise ConfigError(f"invalid queue {shown} in {source} (empty queue name)")
-    if any(ch.isspace() for ch in name):
-        raise ConfigError(f"invalid queue name {name!r} in {source} (names cannot hold whitespace)")
+    problem = queue_name_problem(name)
+    if problem is not None:
+        raise ConfigError(f"invalid queue name {name!r} in {source} (a queue name {problem})")
     if weight is None:
         return QueueSpec(name, 0)
     number = _to_int(weight)
-    if number is None or number < 1:
+    if number is None or not 1 <= number <= MAX_QUEUE_WEIGHT:
         raise ConfigError(
             f"invalid queue weight {_show(weight)} for queue {name!r} in {source} "
-            "(must be an integer >= 1)"
+            f"(must be an integer from 1 to {MAX_QUEUE_WEIGHT})"
         )
     return QueueSpec(name, number)
 

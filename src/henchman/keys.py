@@ -123,6 +123,8 @@ STAT_RECOVERED = PREFIX + "stat:recovered"
 RECOVERIES = PREFIX + "recoveries"
 #: Short lock held by the one process that recovers orphans at a time.
 RECOVERY_LOCK = PREFIX + "lock:recovery"
+#: STRING: the secret the Web UI signs its CSRF tokens with, shared by every web process.
+WEB_SECRET = PREFIX + "web:secret"
 
 
 def working(identity: str, queue_name: str) -> str:

@@ -14,7 +14,8 @@ from henchman.app import Henchman
 from henchman.config import Settings
 from henchman.errors import UnknownJob
 from henchman.server.fetch import UnitOfWork
-from henchman.server.processor import INVALID_PAYLOAD_CLASS, Begun, Processor, Write
+from henchman.server.invalid import INVALID_PAYLOAD_CLASS
+from henchman.server.processor import Begun, Processor, Write
 from henchman.server.stats import Counters
 
 NOW = 1700000000.5

@@ -12,6 +12,7 @@ Timestamps are float epoch seconds; Sidekiq 8's integer milliseconds are convert
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Any
 
@@ -69,6 +70,12 @@ class JobRecord:
     def text(self) -> str:
         """The raw payload as text (undecodable bytes replaced)."""
         return wire.raw_text(self.raw)
+
+    @property
+    def digest(self) -> str:
+        """A short fingerprint of the exact payload bytes (128 bits of SHA-256, hex): names one
+        entry of a list without carrying the whole payload (``Queue.delete_by_digest``)."""
+        return hashlib.sha256(self.raw).hexdigest()[:32]
 
     @property
     def ok(self) -> bool:

@@ -40,6 +40,7 @@ from henchman.cli.common import (
     format_time,
 )
 from henchman.cli.iteration_cmds import iteration
+from henchman.queue_names import queue_name_problem
 
 __all__ = [
     "COMMANDS", "dead", "enqueue", "plural", "queues", "quiet", "retry", "scheduled", "stats",
@@ -324,6 +325,9 @@ def enqueue(
     """Push job NAME (its wire name, e.g. a Ruby class) with JSON_ARGS, a JSON array."""
     if not name or not queue:
         raise click.UsageError("NAME and --queue must not be empty")
+    problem = queue_name_problem(queue)
+    if problem is not None:
+        raise click.BadParameter(f"{queue!r}: a queue name {problem}", param_hint="--queue")
     if bulk is not None and json_args is not None:
         raise click.UsageError("give JSON_ARGS or --bulk, not both")
     if bulk is None:

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from henchman import payload as wire
+from henchman.queue_names import check_queue_name
 
 #: A client middleware: ``(job_name, payload, queue) -> payload | None`` (``None`` drops the push).
 ClientMiddleware = Callable[[str, dict[str, Any], str], "dict[str, Any] | None"]
@@ -49,7 +50,8 @@ def plan_push(
 ) -> PushPlan | None:
     """Validate, build, run client middleware and encode one push. ``None`` if dropped.
 
-    Raises ``TypeError`` (naming ``args[i]...``) for arguments that are not JSON-native.
+    Raises ``TypeError`` (naming ``args[i]...``) for arguments that are not JSON-native and
+    ``ValueError`` for an invalid queue name (also one a client middleware set).
     """
     wire.check_args(args)
     return _plan_checked(
@@ -74,7 +76,8 @@ def _plan_checked(
         if result is None:
             return None
         payload = result
-    return PushPlan(payload["jid"], str(payload["queue"]), wire.encode(payload), when)
+    queue = check_queue_name(payload.get("queue")) if middleware else str(payload["queue"])
+    return PushPlan(payload["jid"], queue, wire.encode(payload), when)
 
 
 def plan_bulk(

@@ -16,7 +16,6 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
-import base64
 import concurrent.futures
 import logging
 import random
@@ -33,6 +32,7 @@ from henchman.job import JobDefinition
 from henchman.middleware.chain import JobRun
 from henchman.redis.scripts import ScriptCall
 from henchman.server.fetch import UnitOfWork
+from henchman.server.invalid import invalid_record
 from henchman.server.stats import Counters
 
 if TYPE_CHECKING:
@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("henchman")
 
 #: Name written as ``class`` in the dead record of a payload that could not be read at all.
-INVALID_PAYLOAD_CLASS = "henchman.InvalidPayload"
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,30 +146,10 @@ class Processor:
     def _invalid(self, unit: UnitOfWork, exc: PayloadError) -> Write:
         now = self.clock()
         self.counters.failed_one()
-        try:
-            found = wire.decode_loose(unit.raw)
-        except PayloadError:
-            found = None
-        record: dict[str, Any] = dict(found) if found is not None else {}
-        record.setdefault("class", INVALID_PAYLOAD_CLASS)
-        if not isinstance(record.get("class"), str) or not record["class"]:
-            record["class"] = INVALID_PAYLOAD_CLASS
-        if type(record.get("args")) is not list:
-            record["invalid_args"] = record.get("args")
-            record["args"] = []
-        record.setdefault("queue", unit.queue)
-        record.setdefault("jid", wire.new_jid())
-        record.setdefault("retry", False)
-        record.update(
-            error_message=str(exc)[: retry.MAX_ERROR_MESSAGE],
-            error_class="henchman.PayloadError",
-            failed_at=now,
-            raw_payload=wire.raw_text(unit.raw),
-        )
-        if not wire.is_utf8(unit.raw):  # keep the exact bytes too when text cannot hold them
-            record["raw_payload_base64"] = base64.b64encode(unit.raw).decode()
-        log.error("dead: unreadable job in queue %r: %s", unit.queue, exc)
-        self._report(exc, {"queue": unit.queue, "raw_payload": wire.raw_text(unit.raw)})
+        record = invalid_record(unit.raw, unit.queue, str(exc), now=now, new_jid=wire.new_jid)
+        log.error("dead: unreadable job in queue %r: %s", unit.queue, record["error_message"])
+        context = {"job": record, "queue": unit.queue, "raw_payload": record["raw_payload"]}
+        self._report(exc, context)
         return self._dead_write(unit, record, now)
 
     def conclude(self, unit: UnitOfWork, begun: Begun, exc: BaseException | None) -> Write:
