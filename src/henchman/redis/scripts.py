@@ -14,7 +14,7 @@ import redis
 import redis.asyncio as aredis
 from redis.commands.core import AsyncScript, Script
 
-NAMES = ("fetch", "ack", "requeue", "requeue_one", "schedule", "recover")
+NAMES = ("fetch", "ack", "requeue", "requeue_one", "schedule", "recover", "reclaim")
 
 
 @cache

@@ -26,11 +26,13 @@ from henchman.server.afetch import AsyncReliableFetcher
 from henchman.server.fetch import (
     FetcherFactory,
     ReliableFetcher,
+    UnitOfWork,
     send_acks,
     validate,
 )
 from henchman.server.outage import OutageLog, acall_until_done, call_until_done
 from henchman.server.processor import Processor, Write
+from henchman.server.reconcile import Reconciler
 from henchman.server.stats import Counters
 
 if TYPE_CHECKING:
@@ -86,6 +88,9 @@ class Capsule:
             outages=outages,
         )
         validate(self.fetcher)
+        #: The ledger and gate of the capsule's fetchers; ``None`` for a custom fetcher without
+        #: one, which then is never reconciled (see reconcile.py).
+        self.reconciler: Reconciler | None = getattr(self.fetcher, "reconciler", None)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: threading.Thread | None = None
         self._main_task: asyncio.Task[None] | None = None
@@ -156,7 +161,7 @@ class Capsule:
             while self._afetcher.fetching and time.monotonic() < deadline:
                 time.sleep(0.01)
         # Finished jobs must be acknowledged before the requeue, or they would run again.
-        call_until_done(self.flush_acks, self.outages, lambda: True)
+        call_until_done(self.flush_acks, self.outages, lambda: True, proves=False)
         moved = call_until_done(self.fetcher.requeue_all, self.outages, lambda: True)
         self._stop_loop()
         return moved or 0
@@ -190,8 +195,22 @@ class Capsule:
         """Send every pending acknowledgement (sync and async workers) now."""
         sent = self.fetcher.flush_acks()
         if self._afetcher is not None:
-            sent += send_acks(self._redis, self._afetcher.acks)
+            ledger = self.reconciler.ledger if self.reconciler is not None else None
+            sent += send_acks(self._redis, self._afetcher.acks, ledger)
         return sent
+
+    def reconcile(self) -> int:
+        """Give back jobs in the working lists that no worker holds (a fetch whose reply was
+        lost ran late on the server); return how many. Called at every heartbeat."""
+        if self.reconciler is None or self.stopping.is_set():
+            return 0
+        moved = self.reconciler.reconcile(
+            self._redis,
+            self._scripts,
+            self.fetcher.working,
+            timeout=self.settings.fetch_timeout + 1,
+        )
+        return moved or 0
 
     # --- sync workers ---------------------------------------------------------------------------
 
@@ -207,14 +226,21 @@ class Capsule:
             if write.ack_only:
                 fetcher.acknowledge_later(unit)
             else:
-                self._finish(write)
+                self._finish(unit, write)
 
-    def _finish(self, write: Write) -> None:
-        call_until_done(
+    def _finish(self, unit: UnitOfWork, write: Write) -> None:
+        done = call_until_done(
             lambda: self._scripts(write.script, write.keys, write.args),
             self.outages,
             self.stopping.is_set,
         )
+        if done is not None:
+            self._release(unit)
+
+    def _release(self, unit: UnitOfWork) -> None:
+        """Redis confirmed the job's final write: it leaves the ledger."""
+        if self.reconciler is not None:
+            self.reconciler.ledger.discard([unit])
 
     # --- async workers --------------------------------------------------------------------------
 
@@ -261,6 +287,7 @@ class Capsule:
             outages=self.outages,
             is_quiet=self.fetcher.quiet.is_set,
             acks=getattr(self.fetcher, "pending_acks", None),
+            reconciler=self.reconciler,
         )
         try:
             await asyncio.gather(
@@ -284,10 +311,12 @@ class Capsule:
             elif write.ack_only:
                 self._afetcher.acks.append(unit)
             else:
-                await self._afinish(scripts, write)
+                await self._afinish(scripts, unit, write)
 
-    async def _afinish(self, scripts: AsyncScripts, write: Write) -> None:
-        await acall_until_done(
+    async def _afinish(self, scripts: AsyncScripts, unit: UnitOfWork, write: Write) -> None:
+        done = await acall_until_done(
             lambda: scripts(write.script, write.keys, write.args), self.outages,
             self.stopping.is_set,
         )  # fmt: skip
+        if done is not None:
+            self._release(unit)
