@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import collections
-import random
 import signal
 import subprocess
 from pathlib import Path
@@ -18,7 +17,14 @@ import orjson
 from henchman import keys
 from henchman.app import Henchman
 from tests.conftest import RedisDB
-from tests.support.worker_process import fast_env, henchman_bin, start_worker, stop, wait_for
+from tests.support.worker_process import (
+    fast_env,
+    fault_moment,
+    henchman_bin,
+    start_worker,
+    stop,
+    wait_for,
+)
 
 OPTIONS = {"queue": "default", "retry": True}
 
@@ -56,7 +62,7 @@ def assert_all_ran_once_except(redis_db: RedisDB, expected: list[str], at_risk: 
 def test_sigkill_mid_drain_loses_nothing(redis_db: RedisDB, workdir: Path) -> None:
     jids = push_many(redis_db, "proc_jobs.record", 5000)
     worker = start_worker(workdir, fast_env(redis_db.url))
-    kill_at = random.randint(200, 3500)
+    kill_at = fault_moment(200, 3500)
     wait_for(lambda: redis_db.client.llen("test:done") >= kill_at, what=f"{kill_at} jobs done")
     stop(worker, signal.SIGKILL)
     at_risk = working_jids(redis_db)

@@ -124,10 +124,16 @@ def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: f
         raise
 
 
-def fault_moment(low: int, high: int) -> int:
-    """A random point in ``[low, high]`` for a fault (e.g. "kill after N jobs"), logged with its
-    seed so a failure can be replayed: set ``HENCHMAN_FAULT_SEED`` to the printed seed."""
+def fault_rng() -> random.Random:
+    """A random source for fault moments (when to kill, stop, freeze), logged with its seed so a
+    failure can be replayed: set ``HENCHMAN_FAULT_SEED`` to the printed seed."""
     seed = int(os.environ.get("HENCHMAN_FAULT_SEED") or random.randrange(2**32))
-    moment = random.Random(seed).randint(low, high)
-    print(f"fault moment {moment} (replay with HENCHMAN_FAULT_SEED={seed})", flush=True)
+    print(f"fault moments drawn with HENCHMAN_FAULT_SEED={seed}", flush=True)
+    return random.Random(seed)
+
+
+def fault_moment(low: int, high: int) -> int:
+    """One random point in ``[low, high]`` for a fault (e.g. "kill after N jobs"), logged."""
+    moment = fault_rng().randint(low, high)
+    print(f"fault moment: {moment}", flush=True)
     return moment
