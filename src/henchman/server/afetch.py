@@ -141,8 +141,10 @@ class AsyncReliableFetcher:
             self.acks.extendleft(reversed(acks))
             raise
         units = units_from_reply(reply, order, self.working)
-        self._ledger.add(units)
-        self._ledger.discard(acks)
+        if units:
+            self._ledger.add(units)
+        if acks:
+            self._ledger.discard(acks)
         if not units and not self._is_quiet():
             first = order[0]
             self._blocking = True

@@ -347,9 +347,13 @@ class ReliableFetcher:
         """One fetch round: batch fetch, else block on one queue. ``None`` = nothing, go idle."""
         order = queue_order.order(self._queues, self._rng)
         started = self._outages.now()
+        gate = self.reconciler.gate
         try:
-            with self.reconciler.gate.fetching():
+            gate.enter()
+            try:
                 units = self._fetch(order)
+            finally:
+                gate.leave()
         except TRANSIENT as exc:
             self.reconciler.fetch_failed()
             self._outages.failed(exc, started)
@@ -372,8 +376,10 @@ class ReliableFetcher:
             self._acks.extendleft(reversed(acks))
             raise
         units = units_from_reply(reply, order, self.working)
-        self._ledger.add(units)
-        self._ledger.discard(acks)
+        if units:
+            self._ledger.add(units)
+        if acks:
+            self._ledger.discard(acks)
         if not units and not self.quiet.is_set():
             first = order[0]
             self._blocking = True

@@ -71,22 +71,18 @@ class FetchGate:
             return True
 
     def leave(self) -> None:
-        """Leave after :meth:`try_enter` (or inside :meth:`fetching`)."""
+        """Leave after :meth:`enter` or a successful :meth:`try_enter`."""
         with self._cond:
             self._inside -= 1
             if not self._inside:
                 self._cond.notify_all()
 
-    @contextmanager
-    def fetching(self) -> Iterator[None]:
-        """Hold the gate open for one fetch round trip (waits while a reconcile runs)."""
+    def enter(self) -> None:
+        """Enter for one fetch round trip, waiting while a reconcile runs; :meth:`leave` after."""
         with self._cond:
-            self._cond.wait_for(lambda: not self._closed)
+            while self._closed:
+                self._cond.wait()
             self._inside += 1
-        try:
-            yield
-        finally:
-            self.leave()
 
     @contextmanager
     def closed(self, timeout: float) -> Iterator[bool]:
