@@ -149,3 +149,50 @@ def test_pushes_during_a_redis_hang_wait_one_timeout_at_most_and_are_stored_once
     assert list(reversed(queued))[1:] == jids, "delivered in push order"
     assert latencies[0] < PUSH_SOCKET_TIMEOUT + 1.0, latencies  # generous: a loaded machine
     assert max(latencies[1:]) < 0.5, latencies
+
+
+ASYNC_JOBS = """
+import asyncio, os
+import redis.asyncio
+import henchman
+
+_client = None
+
+
+@henchman.job
+async def anap(seconds):
+    global _client
+    if _client is None:
+        _client = redis.asyncio.Redis.from_url(os.environ["HENCHMAN_REDIS_URL"])
+    await _client.rpush("test:done", henchman.current_job().jid)
+    await asyncio.sleep(seconds)
+"""
+
+
+def test_a_redis_hang_mid_drain_strands_no_async_job_either(
+    own_server: EmbeddedServer, workdir: Path
+) -> None:
+    (workdir / "proc_async_jobs.py").write_text(ASYNC_JOBS)
+    total = 2000
+    app = Henchman(Settings(redis_url=own_server.url, reliable_push=False))
+    jids = app.client.push_bulk("proc_async_jobs.anap", [[0.01]] * total, OPTIONS)
+    app.close()
+    client = client_for(own_server)
+    env = fast_env(own_server.url, HENCHMAN_REDIS_TIMEOUT=REDIS_TIMEOUT)
+    # A mixed app (proc_jobs holds sync jobs): thread and async fetchers share the working list.
+    worker = start_worker(workdir, env, "-r", "proc_async_jobs", "-c", "2",
+                          "--async-concurrency", "10")  # fmt: skip
+    try:
+        freeze_at = fault_moment(300, 900)
+        wait_for(lambda: client.llen("test:done") >= freeze_at, what=f"{freeze_at} jobs done")
+        freeze(own_server, HANG_SECONDS)
+        wait_for(lambda: len(runs(client)) >= total, timeout=60, what=f"all {total} jobs run")
+    finally:
+        done = runs(client)
+        lost = set(jids) - set(done)
+        twice = {jid for jid, n in done.items() if n > 1}
+        print(f"async hang mid-drain: {len(done)} run, {len(lost)} lost, {len(twice)} run twice")
+        assert stop(worker) == 0
+    assert not lost
+    assert not twice
+    client.close()
