@@ -162,13 +162,16 @@ class Reconciler:
     def __init__(self) -> None:
         self.gate = FetchGate()
         self.ledger = Ledger()
+        #: Held for a whole reconcile (one at a time).
         self._lock = threading.Lock()
+        #: Guards only the failure count: never held across I/O (the event loop takes it).
+        self._count_lock = threading.Lock()
         self._failures = 0
         self._settled = 0
 
     def fetch_failed(self) -> None:
         """A fetch's outcome is unknown (its reply was lost): reconcile at the next chance."""
-        with self._lock:
+        with self._count_lock:
             self._failures += 1
 
     @property
