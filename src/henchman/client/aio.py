@@ -15,7 +15,7 @@ import redis.asyncio as aredis
 
 from henchman import keys
 from henchman.client import capture
-from henchman.client.buffer import UNAVAILABLE, PushBuffer
+from henchman.client.buffer import UNAVAILABLE, PushBuffer, Writer, outcome_unknown
 from henchman.client.plan import ClientMiddleware, PushPlan, plan_bulk, plan_push
 from henchman.client.writes import KnownQueues, queue_writes, registered_queues, single_lpush
 
@@ -29,7 +29,7 @@ class AsyncClient:
         middleware: Sequence[ClientMiddleware] = (),
         clock: Callable[[], float] = time.time,
         buffer: PushBuffer | None = None,
-        fallback_writer: Callable[[Sequence[PushPlan]], None] | None = None,
+        fallback_writer: Writer | None = None,
     ) -> None:
         self._connection = connection
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aredis.Redis] = (
@@ -105,10 +105,10 @@ class AsyncClient:
             pipe = self.redis.pipeline(transaction=False)
             queue_writes(pipe, plans)
             await pipe.execute()
-        except UNAVAILABLE:
+        except UNAVAILABLE as exc:
             if buffer is None or fallback is None:
                 raise
-            buffer.enqueue(plans, fallback)
+            buffer.enqueue(plans, fallback, uncertain=outcome_unknown(exc))
             return
         for queue in registered_queues(plans):
             self._known.registered(queue)

@@ -8,13 +8,22 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import redis
+from redis.commands.core import Script
 
 from henchman import keys
 from henchman.client import capture
 from henchman.client.buffer import PushBuffer
 from henchman.client.plan import ClientMiddleware, PushPlan, plan_bulk, plan_push
-from henchman.client.writes import KnownQueues, queue_writes, registered_queues, single_lpush
+from henchman.client.writes import (
+    KnownQueues,
+    deliver_args,
+    deliver_keys,
+    queue_writes,
+    registered_queues,
+    single_lpush,
+)
 from henchman.redis.lane import Lane
+from henchman.redis.scripts import source
 
 
 class Client:
@@ -39,6 +48,7 @@ class Client:
         #: Called at each write; a sink it returns takes the pushes instead of Redis (how an
         #: integration defers pushes, e.g. until a database transaction commits).
         self.deferral: Callable[[], capture.PushSink | None] | None = None
+        self._deliver_script: Script | None = None
 
     def _open(self) -> tuple[redis.Redis, Lane]:
         with self._lock:  # worker threads may push concurrently on first use
@@ -107,8 +117,12 @@ class Client:
         else:
             self.write_now(plans)
 
-    def write_now(self, plans: Sequence[PushPlan]) -> None:
-        """Write planned pushes to Redis in one round trip (no buffering)."""
+    def write_now(self, plans: Sequence[PushPlan], *, once: bool = False) -> None:
+        """Write planned pushes to Redis in one round trip (no buffering). ``once``: store each
+        job only if no copy of it is already there (a redelivery after an unknown outcome)."""
+        if once:
+            self._deliver_once(plans)
+            return
         single = single_lpush(plans, self._known)
         if single is not None:
             lane = self._lane if self._lane is not None else self._open()[1]
@@ -119,6 +133,12 @@ class Client:
         pipe.execute()
         for queue in registered_queues(plans):
             self._known.registered(queue)
+
+    def _deliver_once(self, plans: Sequence[PushPlan]) -> None:
+        script = self._deliver_script
+        if script is None:
+            script = self._deliver_script = self.redis.register_script(source("deliver"))
+        script(keys=deliver_keys(), args=deliver_args(plans))
 
     def close(self) -> None:
         """Flush the buffer once more and close the connection pool."""

@@ -26,6 +26,7 @@ NAMES = (
     "batch_commit",
     "result_write",
     "result_fail",
+    "reclaim",
 )
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,8 @@
 """The asyncio twin of :class:`~henchman.server.fetch.ReliableFetcher` for async-job workers.
 
-Same keys, scripts and guarantees (see :mod:`henchman.server.fetch`); only the I/O differs.
+Same keys, scripts and guarantees (see :mod:`henchman.server.fetch`); only the I/O differs. It
+shares the thread fetcher's ledger and gate (:mod:`henchman.server.reconcile`); it never
+reconciles itself: the thread fetcher's next round or the heartbeat does, on the sync client.
 """
 
 from __future__ import annotations
@@ -31,6 +33,10 @@ from henchman.server.fetch import (
     working_keys,
 )
 from henchman.server.outage import TRANSIENT, OutageLog, backoff_delay
+from henchman.server.reconcile import Reconciler
+
+#: How often (s) a fetch waiting for a reconcile to finish looks at the gate again.
+GATE_POLL = 0.005
 
 
 class AsyncReliableFetcher:
@@ -50,6 +56,7 @@ class AsyncReliableFetcher:
         is_quiet: collections.abc.Callable[[], bool],
         rng: random.Random | None = None,
         acks: collections.deque[UnitOfWork] | None = None,
+        reconciler: Reconciler | None = None,
     ) -> None:
         self._redis = client
         self._scripts = scripts
@@ -69,6 +76,8 @@ class AsyncReliableFetcher:
         #: shares its thread fetcher's queue here, so whichever side fetches next carries them.
         self.acks: collections.deque[UnitOfWork] = collections.deque() if acks is None else acks
         self._blocking = False
+        self.reconciler = reconciler or Reconciler()
+        self._ledger = self.reconciler.ledger
 
     async def take(self) -> UnitOfWork | None:
         """The next job, or ``None`` after a short idle wait or once quiet."""
@@ -102,43 +111,56 @@ class AsyncReliableFetcher:
 
     async def _round(self) -> list[UnitOfWork] | None:
         order = queue_order.order(self._queues, self._rng)
+        gate = self.reconciler.gate
+        while not gate.try_enter():  # a reconcile is deciding: it takes a few ms
+            await asyncio.sleep(GATE_POLL)
+        started = self._outages.now()
         try:
-            acks = drain(self.acks)
-            try:
-                reply = await self._fetch(order, acks)
-            except BaseException:
-                self.acks.extendleft(reversed(acks))
-                raise
-            units = units_from_reply(reply, order, self.working)
-            if not units and not self._is_quiet():
-                first = order[0]
-                self._blocking = True
-                try:
-                    raw = await self._redis.blmove(
-                        keys.queue(first),
-                        self.working[first],
-                        cast(int, self._block),
-                        "RIGHT",
-                        "LEFT",
-                    )
-                finally:
-                    self._blocking = False
-                units = (
-                    []
-                    if raw is None
-                    else [UnitOfWork(first, cast(bytes, raw), self.working[first])]
-                )
+            units = await self._fetch(order)
         except TRANSIENT as exc:
-            self._outages.failed(exc)
+            gate.leave()
+            self.reconciler.fetch_failed()
+            self._outages.failed(exc, started)
             await asyncio.sleep(backoff_delay(self._failures))
             self._failures += 1
             return []
+        except BaseException:
+            gate.leave()
+            raise
+        gate.leave()
         self._failures = 0
-        self._outages.succeeded()
+        self._outages.succeeded(started)
         return units if units else None
 
-    async def _fetch(self, order: Sequence[str], acks: list[UnitOfWork]) -> Any:
-        """See :meth:`ReliableFetcher._fetch`."""
+    async def _fetch(self, order: list[str]) -> list[UnitOfWork]:
+        """See :meth:`ReliableFetcher._fetch <henchman.server.fetch.ReliableFetcher._fetch>`."""
+        acks = drain(self.acks)
+        try:
+            reply = await self._fetch_call(order, acks)
+        except BaseException:
+            self.acks.extendleft(reversed(acks))
+            raise
+        units = units_from_reply(reply, order, self.working)
+        if units:
+            self._ledger.add(units)
+        if acks:
+            self._ledger.discard(acks)
+        if not units and not self._is_quiet():
+            first = order[0]
+            self._blocking = True
+            try:
+                raw = await self._redis.blmove(
+                    keys.queue(first), self.working[first], cast(int, self._block), "RIGHT", "LEFT"
+                )
+            finally:
+                self._blocking = False
+            if raw is not None:
+                units = [UnitOfWork(first, cast(bytes, raw), self.working[first])]
+                self._ledger.add(units)
+        return units
+
+    async def _fetch_call(self, order: Sequence[str], acks: list[UnitOfWork]) -> Any:
+        """See :meth:`ReliableFetcher._fetch_call`."""
         call = ("fetch", fetch_keys(order, self.working), fetch_args(self._idle, order, acks))
         scripted = finishing(acks)
         if not scripted:
@@ -153,9 +175,13 @@ class AsyncReliableFetcher:
         return replies[-1]
 
     async def _give_back(self, units: list[UnitOfWork]) -> None:
-        pipe = self._redis.pipeline(transaction=True)
-        queue_give_back(pipe, units)
-        await pipe.execute()
+        try:
+            pipe = self._redis.pipeline(transaction=True)
+            queue_give_back(pipe, units)
+            await pipe.execute()
+        except TRANSIENT as exc:
+            self._outages.failed(exc)  # a later reconcile (or the stop) gives them back
+        self._ledger.discard(units)
 
     async def _flush_acks_safely(self) -> None:
         acks = drain(self.acks)
@@ -168,6 +194,8 @@ class AsyncReliableFetcher:
         except TRANSIENT as exc:
             self.acks.extendleft(reversed(acks))
             self._outages.failed(exc)
+            return
+        self._ledger.discard(acks)
 
     def drop_buffered(self) -> int:
         """Forget fetched-but-unstarted jobs (they stay in the working list for requeue)."""

@@ -26,12 +26,14 @@ from henchman.server.afetch import AsyncReliableFetcher
 from henchman.server.fetch import (
     FetcherFactory,
     ReliableFetcher,
+    UnitOfWork,
     log_errors,
     send_acks,
     validate,
 )
 from henchman.server.outage import OutageLog, acall_until_done, call_until_done
 from henchman.server.processor import Processor, Write, deferred
+from henchman.server.reconcile import Reconciler
 from henchman.server.stats import Counters
 
 if TYPE_CHECKING:
@@ -89,6 +91,9 @@ class Capsule:
             outages=outages,
         )
         validate(self.fetcher)
+        #: The ledger and gate of the capsule's fetchers; ``None`` for a custom fetcher without
+        #: one, which then is never reconciled (see reconcile.py).
+        self.reconciler: Reconciler | None = getattr(self.fetcher, "reconciler", None)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: threading.Thread | None = None
         self._main_task: asyncio.Task[None] | None = None
@@ -159,7 +164,7 @@ class Capsule:
             while self._afetcher.fetching and time.monotonic() < deadline:
                 time.sleep(0.01)
         # Finished jobs must be acknowledged before the requeue, or they would run again.
-        call_until_done(self.flush_acks, self.outages, lambda: True)
+        call_until_done(self.flush_acks, self.outages, lambda: True, proves=False)
         moved = call_until_done(self.fetcher.requeue_all, self.outages, lambda: True)
         self._stop_loop()
         return moved or 0
@@ -193,8 +198,22 @@ class Capsule:
         """Send every pending acknowledgement (sync and async workers) now."""
         sent = self.fetcher.flush_acks()
         if self._afetcher is not None:
-            sent += send_acks(self._redis, self._afetcher.acks, self._scripts)
+            ledger = self.reconciler.ledger if self.reconciler is not None else None
+            sent += send_acks(self._redis, self._afetcher.acks, self._scripts, ledger)
         return sent
+
+    def reconcile(self) -> int:
+        """Give back jobs in the working lists that no worker holds (a fetch whose reply was
+        lost ran late on the server); return how many. Called at every heartbeat."""
+        if self.reconciler is None or self.stopping.is_set():
+            return 0
+        moved = self.reconciler.reconcile(
+            self._redis,
+            self._scripts,
+            self.fetcher.working,
+            timeout=self.settings.fetch_timeout + 1,
+        )
+        return moved or 0
 
     # --- sync workers ---------------------------------------------------------------------------
 
@@ -212,10 +231,17 @@ class Capsule:
             elif write.deferrable and getattr(fetcher, "defers_writes", False):
                 fetcher.acknowledge_later(deferred(unit, write))
             else:
-                self._finish(write)
+                self._finish(unit, write)
 
-    def _finish(self, write: Write) -> None:
-        call_until_done(lambda: self._send(write), self.outages, self.stopping.is_set)
+    def _finish(self, unit: UnitOfWork, write: Write) -> None:
+        done = call_until_done(lambda: self._send(write), self.outages, self.stopping.is_set)
+        if done is not None:
+            self._release(unit)
+
+    def _release(self, unit: UnitOfWork) -> None:
+        """Redis confirmed the job's final write: it leaves the ledger."""
+        if self.reconciler is not None:
+            self.reconciler.ledger.discard([unit])
 
     def _send(self, write: Write) -> Any:
         """The write's script, after its ``before`` calls in the same pipeline if it has any."""
@@ -278,6 +304,7 @@ class Capsule:
             outages=self.outages,
             is_quiet=self.fetcher.quiet.is_set,
             acks=getattr(self.fetcher, "pending_acks", None),
+            reconciler=self.reconciler,
         )
         try:
             await asyncio.gather(
@@ -303,12 +330,14 @@ class Capsule:
             elif write.deferrable and getattr(self.fetcher, "defers_writes", False):
                 self._afetcher.acks.append(deferred(unit, write))
             else:
-                await self._afinish(scripts, write)
+                await self._afinish(scripts, unit, write)
 
-    async def _afinish(self, scripts: AsyncScripts, write: Write) -> None:
-        await acall_until_done(
+    async def _afinish(self, scripts: AsyncScripts, unit: UnitOfWork, write: Write) -> None:
+        done = await acall_until_done(
             lambda: self._asend(scripts, write), self.outages, self.stopping.is_set
         )
+        if done is not None:
+            self._release(unit)
 
     async def _asend(self, scripts: AsyncScripts, write: Write) -> Any:
         """Asyncio twin of :meth:`_send`."""

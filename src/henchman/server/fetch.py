@@ -11,6 +11,10 @@ One round trip may take several jobs, but never more than the capsule's free slo
 that fetches asks for as many jobs as there are idle workers, and hands the surplus to them
 through an in-process buffer (the buffered jobs are already in the working list).
 
+Every job a fetch returns is entered in the capsule's ledger until Redis confirms its end, and
+fetches pass through a gate, so that :mod:`henchman.server.reconcile` can give back jobs that a
+fetch with a lost reply moved into the working list (a hung or partitioned Redis).
+
 When every queue is empty, one worker blocks in ``BLMOVE`` on the first queue of the current
 order while the others wait for it, so an idle worker starts a job about a millisecond after it
 is pushed. With several queues the block is short (``MULTI_QUEUE_BLOCK``) so that a job on any
@@ -36,6 +40,7 @@ from henchman.errors import ConfigError
 from henchman.redis.scripts import ScriptCall, Scripts
 from henchman.server import queue_order
 from henchman.server.outage import TRANSIENT, OutageLog, backoff_delay
+from henchman.server.reconcile import Ledger, Reconciler
 
 T = TypeVar("T")
 
@@ -177,9 +182,13 @@ def queue_give_back(pipe: Any, units: Sequence[UnitOfWork]) -> None:
 
 
 def send_acks(
-    client: redis.Redis, pending: collections.deque[UnitOfWork], scripts: Scripts | None = None
+    client: redis.Redis,
+    pending: collections.deque[UnitOfWork],
+    scripts: Scripts | None = None,
+    ledger: Ledger | None = None,
 ) -> int:
-    """LREM every pending acknowledgement in one pipeline; requeue them on failure."""
+    """LREM every pending acknowledgement (or run its finishing script) in one pipeline;
+    requeue them on failure. Sent ones leave ``ledger``."""
     acks = drain(pending)
     if not acks:
         return 0
@@ -193,6 +202,8 @@ def send_acks(
     except BaseException:
         pending.extendleft(reversed(acks))
         raise
+    if ledger is not None:
+        ledger.discard(acks)
     return len(acks)
 
 
@@ -246,6 +257,7 @@ class ReliableFetcher:
         outages: OutageLog,
         rng: random.Random | None = None,
         sleep: Callable[[float], bool] | None = None,
+        reconciler: Reconciler | None = None,
     ) -> None:
         self._redis = client
         self._scripts = scripts
@@ -271,6 +283,9 @@ class ReliableFetcher:
         self._lock_wait = self._block
         self.quiet = threading.Event()
         self._sleep = sleep or self.quiet.wait
+        #: The ledger and gate shared with the capsule's async fetcher (see reconcile.py).
+        self.reconciler = reconciler or Reconciler()
+        self._ledger = self.reconciler.ledger
 
     def take(self) -> UnitOfWork | None:
         with self._idle_lock:
@@ -313,10 +328,12 @@ class ReliableFetcher:
                 if self._buffer or self._handed or self.quiet.is_set():
                     continue
                 units = self._round()
+                if self.reconciler.suspect and self._failures == 0:
+                    self._reconcile_safely()  # Redis answers again after a failed fetch
                 if units and self.quiet.is_set():
                     # Fetched while the process went quiet (a BLMOVE cannot be interrupted):
                     # give the jobs straight back so a stop never strands them.
-                    self._give_back(units)
+                    self._give_back_safely(units)
                     return None
             finally:
                 self._fetch_lock.release()
@@ -326,10 +343,27 @@ class ReliableFetcher:
                 self._buffer.extend(units[1:])
                 return units[0]
 
-    def _give_back(self, units: list[UnitOfWork]) -> None:
-        pipe = self._redis.pipeline(transaction=True)
-        queue_give_back(pipe, units)
-        pipe.execute()
+    def _give_back_safely(self, units: list[UnitOfWork]) -> None:
+        try:
+            pipe = self._redis.pipeline(transaction=True)
+            queue_give_back(pipe, units)
+            pipe.execute()
+        except TRANSIENT as exc:
+            self._outages.failed(exc)  # a later reconcile (or the stop) gives them back
+        self._ledger.discard(units)
+
+    def reconcile(self) -> int | None:
+        """Give back jobs in this process's working lists that it does not hold (see
+        :mod:`henchman.server.reconcile`); ``None`` if it could not run now."""
+        return self.reconciler.reconcile(
+            self._redis, self._scripts, self.working, timeout=self._block + 1
+        )
+
+    def _reconcile_safely(self) -> None:
+        try:
+            self.reconcile()
+        except TRANSIENT as exc:
+            self._outages.failed(exc)
 
     def hand_over(self, unit: UnitOfWork) -> concurrent.futures.Future[None]:
         """Accept a job fetched by the capsule's async workers that only a thread can run.
@@ -351,42 +385,53 @@ class ReliableFetcher:
     def _round(self) -> list[UnitOfWork] | None:
         """One fetch round: batch fetch, else block on one queue. ``None`` = nothing, go idle."""
         order = queue_order.order(self._queues, self._rng)
+        started = self._outages.now()
+        gate = self.reconciler.gate
         try:
-            acks = drain(self._acks)
+            gate.enter()
             try:
-                reply = self._fetch(order, acks)
-            except BaseException:
-                self._acks.extendleft(reversed(acks))
-                raise
-            units = units_from_reply(reply, order, self.working)
-            if not units and not self.quiet.is_set():
-                first = order[0]
-                self._blocking = True
-                try:
-                    raw = self._redis.blmove(
-                        keys.queue(first),
-                        self.working[first],
-                        cast(int, self._block),
-                        "RIGHT",
-                        "LEFT",
-                    )
-                finally:
-                    self._blocking = False
-                units = (
-                    []
-                    if raw is None
-                    else [UnitOfWork(first, cast(bytes, raw), self.working[first])]
-                )
+                units = self._fetch(order)
+            finally:
+                gate.leave()
         except TRANSIENT as exc:
-            self._outages.failed(exc)
+            self.reconciler.fetch_failed()
+            self._outages.failed(exc, started)
             self._sleep(backoff_delay(self._failures))
             self._failures += 1
             return []
         self._failures = 0
-        self._outages.succeeded()
+        self._outages.succeeded(started)
         return units if units else None
 
-    def _fetch(self, order: Sequence[str], acks: list[UnitOfWork]) -> Any:
+    def _fetch(self, order: list[str]) -> list[UnitOfWork]:
+        """The round trips of one round (inside the gate): every job returned enters the ledger
+        before the gate opens; acknowledgements carried leave it once Redis confirmed them."""
+        acks = drain(self._acks)
+        try:
+            reply = self._fetch_call(order, acks)
+        except BaseException:
+            self._acks.extendleft(reversed(acks))
+            raise
+        units = units_from_reply(reply, order, self.working)
+        if units:
+            self._ledger.add(units)
+        if acks:
+            self._ledger.discard(acks)
+        if not units and not self.quiet.is_set():
+            first = order[0]
+            self._blocking = True
+            try:
+                raw = self._redis.blmove(
+                    keys.queue(first), self.working[first], cast(int, self._block), "RIGHT", "LEFT"
+                )
+            finally:
+                self._blocking = False
+            if raw is not None:
+                units = [UnitOfWork(first, cast(bytes, raw), self.working[first])]
+                self._ledger.add(units)
+        return units
+
+    def _fetch_call(self, order: Sequence[str], acks: list[UnitOfWork]) -> Any:
         """``fetch.lua``, after the finishing scripts of ``acks`` in the same round trip."""
         call = ("fetch", fetch_keys(order, self.working), fetch_args(self._idle, order, acks))
         scripted = finishing(acks)
@@ -398,6 +443,10 @@ class ReliableFetcher:
         if isinstance(replies[-1], Exception):
             raise replies[-1]
         return replies[-1]
+
+    def finished(self, unit: UnitOfWork) -> None:
+        """Redis confirmed the job's final write (its retry/dead record or requeue): forget it."""
+        self._ledger.discard([unit])
 
     def acknowledge_later(self, unit: UnitOfWork) -> None:
         """Acknowledge a finished job with the next fetch round trip (or the next flush).
@@ -420,7 +469,7 @@ class ReliableFetcher:
 
     def flush_acks(self) -> int:
         """Send every pending acknowledgement now (one pipelined round trip)."""
-        return send_acks(self._redis, self._acks, self._scripts)
+        return send_acks(self._redis, self._acks, self._scripts, self._ledger)
 
     def _flush_acks_safely(self) -> None:
         if self._acks:
@@ -443,4 +492,5 @@ class ReliableFetcher:
         moved = 0
         for name, working in self.working.items():
             moved += int(self._scripts("requeue", [working, keys.queue(name)], []))
+        self._ledger.clear()
         return moved

@@ -276,9 +276,11 @@ class Launcher:
             if now >= next_beat:
                 for capsule in self.capsules:  # safety net: acks normally ride on fetches
                     if capsule.has_pending_acks():
-                        self._guard(capsule.flush_acks)
+                        self._guard(capsule.flush_acks, proves=False)
                 self._flush_middleware()
                 self._beat()
+                for capsule in self.capsules:  # jobs a fetch with a lost reply moved
+                    self._guard(capsule.reconcile, proves=False)
                 next_beat = now + settings.heartbeat_interval
             if now >= next_poll and not self.quiet_event.is_set():
                 self._guard(self.poller.enqueue_due)
@@ -296,7 +298,7 @@ class Launcher:
         for entry in self.app.middleware:
             flush = getattr(entry, "flush", None)
             if callable(flush):
-                self._guard(functools.partial(flush, self.redis))
+                self._guard(functools.partial(flush, self.redis), proves=False)
 
     def _beat(self) -> None:
         outcome = self._guard(
@@ -325,15 +327,19 @@ class Launcher:
         except Exception:
             log.exception("background step %s failed", getattr(fn, "__name__", fn))
 
-    def _guard(self, fn: Callable[[], T]) -> T | None:
-        """Run a background step; Redis outages are logged once, other errors logged fully."""
+    def _guard(self, fn: Callable[[], T], *, proves: bool = True) -> T | None:
+        """Run a background step; Redis outages are logged once, other errors logged fully.
+        ``proves=False`` for a step that may have nothing to send to Redis: its success does
+        not end an outage."""
+        started = self.outages.now()
         try:
             result = fn()
         except TRANSIENT as exc:
-            self.outages.failed(exc)
+            self.outages.failed(exc, started)
             return None
         except Exception:
             log.exception("background step %s failed", getattr(fn, "__name__", fn))
             return None
-        self.outages.succeeded()
+        if proves:
+            self.outages.succeeded(started)
         return result
