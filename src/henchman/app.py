@@ -23,12 +23,14 @@ from henchman.client.plan import ClientMiddleware, plan_push
 from henchman.client.sync import Client
 from henchman.config import Settings
 from henchman.context import JobContext
+from henchman.expiry import Expiry
 from henchman.job import DEFAULT_OPTIONS, JobDefinition, JobFunction, job as _job
 from henchman.middleware.chain import Chain, JobRun
 from henchman.middleware.job_logging import JobLogging
 from henchman.middleware.metrics import Metrics
 from henchman.redis.connection import Connector
 from henchman.registry import Registry
+from henchman.timeouts import JobTimeouts
 
 log = logging.getLogger("henchman")
 
@@ -55,8 +57,9 @@ class Henchman:
     def __init__(self, settings: Settings | None = None) -> None:
         self._settings = settings
         self.registry = Registry()
-        #: Server middleware, outermost first (SPEC §4.2). Built in: ``logging``, ``metrics``.
-        self.middleware = Chain([JobLogging(), Metrics()])
+        #: Server middleware, outermost first (SPEC §4.2). Built in: ``expiry``, ``logging``,
+        #: ``metrics``, ``timeout`` (see docs/internals.md for what each does).
+        self.middleware = Chain([Expiry(), JobLogging(), Metrics(), JobTimeouts()])
         #: Client middleware run on every push, in order; one returning ``None`` drops the push.
         self.client_middleware: list[ClientMiddleware] = []
         #: Called with ``(exc, context)`` for every job failure and internal error.

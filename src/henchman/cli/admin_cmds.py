@@ -95,17 +95,45 @@ def stats(ctx: click.Context, as_json: bool) -> None:
     click.echo(format_table(("PROCESS", "TAG", "BUSY", "QUIET", "BEAT"), rows))
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @json_option
 @click.pass_context
 def queues(ctx: click.Context, as_json: bool) -> None:
-    """List queues with size, latency and whether they are paused."""
+    """List queues with size, latency and whether they are paused; pause or unpause one."""
+    if ctx.invoked_subcommand is not None:
+        return
     with admin_client(ctx) as client:
         rows = [_queue_dict(q) for q in Queue.all(client)]
     if as_json:
         _echo_json(rows)
     else:
         click.echo(_queue_table(rows) if rows else "No queues.")
+
+
+@queues.command(name="pause")
+@click.argument("name")
+@click.pass_context
+def pause_queue(ctx: click.Context, name: str) -> None:
+    """Stop workers fetching from queue NAME (its jobs stay queued, in order)."""
+    with admin_client(ctx) as client:
+        Queue(client, _queue_name(name)).pause()
+    click.echo(f"Paused queue {name}: workers stop fetching from it within a second.")
+
+
+@queues.command(name="unpause")
+@click.argument("name")
+@click.pass_context
+def unpause_queue(ctx: click.Context, name: str) -> None:
+    """Let workers fetch from queue NAME again."""
+    with admin_client(ctx) as client:
+        Queue(client, _queue_name(name)).unpause()
+    click.echo(f"Unpaused queue {name}.")
+
+
+def _queue_name(name: str) -> str:
+    if not name.strip() or any(ch.isspace() for ch in name):
+        raise fail(f"invalid queue name {name!r}")
+    return name
 
 
 def _queue_dict(queue: Queue) -> dict[str, Any]:

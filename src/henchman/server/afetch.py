@@ -18,8 +18,8 @@ from henchman.config import QueueSpec
 from henchman.redis.scripts import AsyncScripts
 from henchman.server import queue_order
 from henchman.server.fetch import (
-    MULTI_QUEUE_BLOCK,
     UnitOfWork,
+    block_time,
     drain,
     fetch_args,
     fetch_keys,
@@ -29,6 +29,7 @@ from henchman.server.fetch import (
     working_keys,
 )
 from henchman.server.outage import TRANSIENT, OutageLog, backoff_delay
+from henchman.server.queue_list import ALL_PAUSED_WAIT, as_queue_list
 
 
 class AsyncReliableFetcher:
@@ -51,9 +52,9 @@ class AsyncReliableFetcher:
     ) -> None:
         self._redis = client
         self._scripts = scripts
-        self._queues = tuple(queues)
+        self._queues = as_queue_list(queues)
         self.working = working_keys(identity, queues)
-        self._block = block_timeout if len(queues) == 1 else min(block_timeout, MULTI_QUEUE_BLOCK)
+        self._block = block_time(block_timeout, len(queues))
         self._outages = outages
         self._is_quiet = is_quiet
         self._rng = rng or random.Random()
@@ -99,7 +100,11 @@ class AsyncReliableFetcher:
             self._idle -= 1
 
     async def _round(self) -> list[UnitOfWork] | None:
-        order = queue_order.order(self._queues, self._rng)
+        queues = self._queues.active()
+        if not queues:  # every queue paused: wait, do not spin
+            await asyncio.sleep(ALL_PAUSED_WAIT)
+            return None
+        order = queue_order.order(queues, self._rng)
         try:
             acks = drain(self.acks)
             try:

@@ -31,6 +31,7 @@ from henchman.server.fetch import (
 )
 from henchman.server.outage import OutageLog, acall_until_done, call_until_done
 from henchman.server.processor import Processor, Write
+from henchman.server.queue_list import PausedQueues, QueueList
 from henchman.server.stats import Counters
 
 if TYPE_CHECKING:
@@ -58,12 +59,14 @@ class Capsule:
         concurrency: int,
         async_concurrency: int,
         fetcher_factory: FetcherFactory | None = None,
+        paused: PausedQueues | None = None,
     ) -> None:
         self.name = name
         self.app = app
         self.settings = settings
         self.identity = identity
-        self.queues = tuple(queues)
+        #: The configured queues; its ``active()`` leaves out the paused ones (shared ``paused``).
+        self.queues = QueueList(queues, paused)
         self.concurrency = concurrency
         self.async_concurrency = async_concurrency if app.registry.has_async() else 0
         self.sync_threads = (
@@ -81,7 +84,7 @@ class Capsule:
             client,
             self._scripts,
             identity,
-            queues,
+            self.queues,
             block_timeout=settings.fetch_timeout,
             outages=outages,
         )

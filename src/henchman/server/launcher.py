@@ -31,6 +31,7 @@ from henchman.server.capsule import Capsule
 from henchman.server.heartbeat import Heartbeat, info, new_identity
 from henchman.server.outage import TRANSIENT, OutageLog
 from henchman.server.poller import Poller, next_wait
+from henchman.server.queue_list import PAUSE_REFRESH, PausedQueues
 from henchman.server.recovery import (
     OrphanRecovery,
     register_working_lists,
@@ -80,6 +81,8 @@ class Launcher:
         #: True while :meth:`run` serves requests; otherwise remote signals are acted on directly.
         self._serving = False
         self.capsules: list[Capsule] = []
+        #: The ``paused`` set as last read; every capsule's fetcher leaves those queues alone.
+        self.paused = PausedQueues()
         #: CPU placement of this process (``henchman run`` only; an embedded worker has none).
         self.placement = placement
 
@@ -115,6 +118,7 @@ class Launcher:
             concurrency=settings.concurrency,
             async_concurrency=settings.async_concurrency,
             fetcher_factory=self.app.fetcher_factory,
+            paused=self.paused,
         )
         self.capsules = [capsule]
         register_working_lists(client, self.identity, capsule.fetcher.working)
@@ -148,6 +152,7 @@ class Launcher:
             clock=self.clock,
         )
         self._beat()
+        self._guard(self._refresh_paused)
         self._guard(self.recovery.run_once)
         for capsule in self.capsules:
             capsule.start()
@@ -247,6 +252,7 @@ class Launcher:
         next_beat = now + settings.heartbeat_interval
         next_poll = now + next_wait(1, settings.poll_interval_average, self._rng) / 2
         next_recovery = now + settings.orphan_check_interval
+        next_pause_check = now + PAUSE_REFRESH
         while not self._housekeeping_done.wait(min(0.1, settings.heartbeat_interval)):
             now = time.monotonic()
             if now >= next_beat:
@@ -260,11 +266,17 @@ class Launcher:
                 self._guard(self.poller.enqueue_due)
                 count = self._guard(self.poller.process_count) or 1
                 next_poll = now + next_wait(count, settings.poll_interval_average, self._rng)
+            if now >= next_pause_check:
+                self._guard(self._refresh_paused)
+                next_pause_check = now + PAUSE_REFRESH
             if now >= next_recovery:
                 self._guard(self.recovery.run_once)
                 next_recovery = now + settings.orphan_check_interval
             if self.placement is not None:
                 self._local(self.placement.maybe_tick)
+
+    def _refresh_paused(self) -> None:
+        self.paused.refresh(self.redis)
 
     def _flush_middleware(self) -> None:
         """Let middleware that buffers data in memory (e.g. metrics, SPEC §4.5) write it: every
