@@ -68,6 +68,8 @@ class Capsule:
         #: The configured queues; its ``active()`` leaves out the paused ones (shared ``paused``).
         self.queues = QueueList(queues, paused)
         self.concurrency = concurrency
+        #: The async slots configured (``async_concurrency`` is 0 when no async job is registered).
+        self.configured_async = async_concurrency
         self.async_concurrency = async_concurrency if app.registry.has_async() else 0
         self.sync_threads = (
             concurrency if (app.registry.has_sync() or not self.async_concurrency) else 0

@@ -21,13 +21,15 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from henchman.redis.connection import Connector
 from henchman.redis.scripts import Scripts
 from henchman.server import signals, startup
 from henchman.server.capsule import Capsule
+from henchman.server.capsule_report import capsule_info, describe, queue_text
+from henchman.server.composition import check_settings
 from henchman.server.heartbeat import Heartbeat, info, new_identity
 from henchman.server.outage import TRANSIENT, OutageLog
 from henchman.server.poller import Poller, next_wait
@@ -42,7 +44,7 @@ from henchman.server.stats import Counters
 
 if TYPE_CHECKING:
     from henchman.app import Henchman
-    from henchman.config import Settings
+    from henchman.config import QueueSpec, Settings
     from henchman.server.placement import Placement
 
 log = logging.getLogger("henchman")
@@ -91,37 +93,30 @@ class Launcher:
     def start(self) -> None:
         """Check the server, register, and start working (returns once workers run)."""
         settings = self.settings
+        check_settings(settings)
         client = self.connector.check()
         self.redis = client
         self.scripts = Scripts(client)
-        queues = ", ".join(
-            f"{q.name}{',' + str(q.weight) if q.weight else ''}" for q in settings.queues
-        )
+        prefix = "capsule default: " if settings.capsules else ""
         startup.check_server(
             client,
             embedded=settings.redis_url is None,
             version=self.version,
-            queues=queues,
-            concurrency=f"concurrency {settings.concurrency} threads, "
+            queues=queue_text(settings.queues),
+            concurrency=f"{prefix}concurrency {settings.concurrency} threads, "
             f"{settings.async_concurrency} async",
         )
-        capsule = Capsule(
-            "default",
-            self.app,
-            settings,
-            self.identity,
-            settings.queues,
-            client,
-            self.connector.asyncio,
-            self.counters,
-            self.outages,
-            concurrency=settings.concurrency,
-            async_concurrency=settings.async_concurrency,
-            fetcher_factory=self.app.fetcher_factory,
-            paused=self.paused,
-        )
-        self.capsules = [capsule]
-        register_working_lists(client, self.identity, capsule.fetcher.working)
+        self.capsules = [
+            self._capsule("default", settings.queues, settings.concurrency,
+                          settings.async_concurrency),
+            *(self._capsule(c.name, c.queues, c.concurrency,
+                            c.async_concurrency or settings.async_concurrency)
+              for c in settings.capsules),
+        ]  # fmt: skip
+        for capsule in self.capsules[1:]:
+            log.info("%s", describe(capsule))
+        working = {k: v for c in self.capsules for k, v in c.fetcher.working.items()}
+        register_working_lists(client, self.identity, working)
         self.heartbeat = Heartbeat(
             client,
             self.identity,
@@ -129,16 +124,14 @@ class Launcher:
                 self.identity,
                 started_at=self.clock(),
                 tag=settings.tag,
-                concurrency=settings.concurrency,
-                queues=[q.name for q in settings.queues],
-                weights=[{q.name: q.weight} for q in settings.queues],
                 labels=list(settings.labels),
                 version=self.version,
+                **capsule_info(self.capsules),
             ),
             self.counters,
             ttl=settings.process_ttl,
-            concurrency=settings.concurrency,
-            working_lists=registry_entries(self.identity, capsule.fetcher.working),
+            concurrency=sum(c.concurrency for c in self.capsules),
+            working_lists=registry_entries(self.identity, working),
             clock=self.clock,
         )
         self.poller = Poller(client, self.scripts, self.clock)
@@ -163,6 +156,25 @@ class Launcher:
         )
         self._housekeeper.start()
         log.info("worker %s started", self.identity)
+
+    def _capsule(
+        self, name: str, queues: Sequence[QueueSpec], concurrency: int, async_concurrency: int
+    ) -> Capsule:
+        return Capsule(
+            name,
+            self.app,
+            self.settings,
+            self.identity,
+            queues,
+            self.redis,
+            self.connector.asyncio,
+            self.counters,
+            self.outages,
+            concurrency=concurrency,
+            async_concurrency=async_concurrency,
+            fetcher_factory=self.app.fetcher_factory,
+            paused=self.paused,
+        )
 
     def run(self, install_signals: bool = True) -> None:
         """Start, then serve requests until stopped (blocks the calling thread)."""
