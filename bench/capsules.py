@@ -55,6 +55,7 @@ SCENARIOS = {
     "base": ["-c", "10"],
     "one": ["-c", "10"],
     "two": ["-c", "5", "--capsule", "b2:bench2:5"],
+    "two10": ["-c", "10", "--capsule", "b2:bench2:10"],
 }
 
 
@@ -80,8 +81,9 @@ def fill(n: int, split: bool) -> None:
 
 
 def drain(client: redis.Redis, url: str, n: int, extra: Sequence[str], pythonpath: str | None,
-          log: Path) -> float:  # fmt: skip
-    """Run one worker until ``n`` jobs ran; the drain rate in jobs/s."""
+          log: Path) -> tuple[float, float]:  # fmt: skip
+    """Run one worker until ``n`` jobs ran: (jobs per wall second, jobs per worker CPU second),
+    both from the first job to the last (start-up excluded)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HENCHMAN_")}
     env.update(REDIS_URL=url, BENCH_REDIS_URL=url)
     if pythonpath:
@@ -91,12 +93,16 @@ def drain(client: redis.Redis, url: str, n: int, extra: Sequence[str], pythonpat
     with log.open("ab") as out:
         worker = subprocess.Popen(command, cwd=HERE, env=env, stdin=subprocess.DEVNULL,
                                   stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+    start: tuple[int, float] | None = None
     try:
         deadline = time.monotonic() + DRAIN_TIMEOUT
-        while int(client.get(bench_jobs.K_DONE) or 0) < n:
+        while (done := int(client.get(bench_jobs.K_DONE) or 0)) < n:
             if worker.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"worker failed or stalled; see {log}")
-            time.sleep(0.05)
+            if start is None and done:
+                start = (done, cpu_seconds(worker.pid))
+            time.sleep(0.02)
+        end = (done, cpu_seconds(worker.pid))
     finally:
         worker.send_signal(signal.SIGTERM)
         try:
@@ -106,7 +112,14 @@ def drain(client: redis.Redis, url: str, n: int, extra: Sequence[str], pythonpat
             worker.wait()
     first = float(client.get(bench_jobs.K_FIRST) or 0)
     last = float(client.get(bench_jobs.K_LAST) or 0)
-    return (n - 1) / (last - first)
+    assert start is not None
+    return (n - 1) / (last - first), (end[0] - start[0]) / (end[1] - start[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads) so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -117,6 +130,7 @@ def main() -> None:
     parser.add_argument("--redis-url", help="an EMPTY database instead of an embedded server")
     options = parser.parse_args()
     rates: dict[str, list[float]] = {name: [] for name in SCENARIOS}
+    per_cpu: dict[str, list[float]] = {name: [] for name in SCENARIOS}
     with tempfile.TemporaryDirectory() as tmp, server(options.redis_url) as url:
         base_src = str(export_source(options.base_ref, Path(tmp)))
         log = Path(tmp) / "worker.log"
@@ -130,27 +144,43 @@ def main() -> None:
             for name in order:
                 client.delete(bench_jobs.K_FIRST, bench_jobs.K_LAST, bench_jobs.K_DONE,
                               keys.queue("bench"), keys.queue("bench2"))  # fmt: skip
-                fill(options.n, split=name == "two")
-                rate = drain(client, url, options.n, SCENARIOS[name],
-                             base_src if name == "base" else None, log)  # fmt: skip
+                fill(options.n, split=name.startswith("two"))
+                rate, cpu_rate = drain(client, url, options.n, SCENARIOS[name],
+                                       base_src if name == "base" else None, log)  # fmt: skip
                 rates[name].append(rate)
-                print(f"round {round_no + 1} {name:<4} {rate:>9,.0f} jobs/s", flush=True)
+                per_cpu[name].append(cpu_rate)
+                print(f"round {round_no + 1} {name:<5} {rate:>9,.0f} jobs/s "
+                      f"{cpu_rate:>9,.0f} jobs/CPU-s", flush=True)  # fmt: skip
         app.close()
         client.close()
-    median = {name: statistics.median(values) for name, values in rates.items()}
+    report(options, rates, per_cpu)
+
+
+def report(options: argparse.Namespace, rates: dict[str, list[float]],
+           per_cpu: dict[str, list[float]]) -> None:  # fmt: skip
+    wall = {name: statistics.median(values) for name, values in rates.items()}
+    cpu = {name: statistics.median(values) for name, values in per_cpu.items()}
     print(f"\nhenchman {henchman.__version__} vs {options.base_ref}, Python "
           f"{platform.python_version()}, {os.cpu_count()} CPUs, n={options.n:,}, "
           f"{options.rounds} rounds")  # fmt: skip
-    print(f"| {'scenario':<34} | {'median jobs/s':>13} | {'min':>8} | {'max':>8} |")
-    print(f"|{'-' * 36}|{'-' * 15}|{'-' * 10}|{'-' * 10}|")
+    print(f"| {'scenario':<34} | {'jobs/s median':>13} | {'min':>7} | {'max':>7} "
+          f"| {'jobs/CPU-s median':>17} | {'min':>7} | {'max':>7} |")  # fmt: skip
+    print(f"|{'-' * 36}|{'-' * 15}|{'-' * 9}|{'-' * 9}|{'-' * 19}|{'-' * 9}|{'-' * 9}|")
     labels = {"base": f"{options.base_ref}: 1 capsule, -c 10", "one": "this: 1 capsule, -c 10",
-              "two": "this: 2 capsules, 5 + 5 threads"}  # fmt: skip
+              "two": "this: 2 capsules, 5 + 5 threads",
+              "two10": "this: 2 capsules, 10 + 10 threads"}  # fmt: skip
     for name, values in rates.items():
-        print(f"| {labels[name]:<34} | {median[name]:>13,.0f} | {min(values):>8,.0f} | "
-              f"{max(values):>8,.0f} |")  # fmt: skip
-    print(f"\none capsule / {options.base_ref}: {median['one'] / median['base']:.3f} "
-          "(target >= 0.97)")
-    print(f"two capsules / one capsule: {median['two'] / median['one']:.3f} (target >= 0.95)")
+        print(f"| {labels[name]:<34} | {wall[name]:>13,.0f} | {min(values):>7,.0f} | "
+              f"{max(values):>7,.0f} | {cpu[name]:>17,.0f} | {min(per_cpu[name]):>7,.0f} "
+              f"| {max(per_cpu[name]):>7,.0f} |")  # fmt: skip
+    print("\nratios of medians            wall    worker CPU")
+    for label, a, b, target in (
+        (f"one capsule / {options.base_ref}", "one", "base", 0.97),
+        ("two capsules 5+5 / one", "two", "one", 0.95),
+        ("two capsules 10+10 / one", "two10", "one", 0.95),
+    ):
+        print(f"{label:<28} {wall[a] / wall[b]:>6.3f}    {cpu[a] / cpu[b]:>6.3f}   "
+              f"(target >= {target})")
 
 
 if __name__ == "__main__":
