@@ -14,7 +14,7 @@ from ``<identity>-signals`` through one queue, processed by :meth:`run` on the c
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import logging
 import os
 import queue
@@ -145,7 +145,7 @@ class Launcher:
             clock=self.clock,
         )
         self._beat()
-        self._guard(self._refresh_paused)
+        self._local(self._refresh_paused)
         self._guard(self.recovery.run_once)
         for capsule in self.capsules:
             capsule.start()
@@ -279,7 +279,7 @@ class Launcher:
                 count = self._guard(self.poller.process_count) or 1
                 next_poll = now + next_wait(count, settings.poll_interval_average, self._rng)
             if now >= next_pause_check:
-                self._guard(self._refresh_paused)
+                self._local(self._refresh_paused)
                 next_pause_check = now + PAUSE_REFRESH
             if now >= next_recovery:
                 self._guard(self.recovery.run_once)
@@ -288,15 +288,27 @@ class Launcher:
                 self._local(self.placement.maybe_tick)
 
     def _refresh_paused(self) -> None:
-        self.paused.refresh(self.redis)
+        """Read the ``paused`` set. During an outage the last reading stays in force and nothing
+        is logged: fetches fail then anyway and report the outage themselves, and a step this
+        frequent would otherwise log a fresh outage for every stale pooled connection."""
+        with contextlib.suppress(*TRANSIENT):
+            self.paused.refresh(self.redis)
 
     def _flush_middleware(self) -> None:
         """Let middleware that buffers data in memory (e.g. metrics, SPEC §4.5) write it: every
-        entry with a ``flush(redis)`` method is called once per heartbeat and at stop."""
+        entry with a ``flush(redis)`` method is called once per heartbeat and at stop.
+
+        A flush that returns says nothing about Redis (it may have had nothing to write), so it
+        never ends an outage in the log; a flush that fails reports one."""
         for entry in self.app.middleware:
             flush = getattr(entry, "flush", None)
             if callable(flush):
-                self._guard(functools.partial(flush, self.redis))
+                try:
+                    flush(self.redis)
+                except TRANSIENT as exc:
+                    self.outages.failed(exc)
+                except Exception:
+                    log.exception("middleware %r could not flush", entry)
 
     def _beat(self) -> None:
         signal = self._guard(
