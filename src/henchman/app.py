@@ -26,6 +26,7 @@ from henchman.client.sync import Client
 from henchman.config import Settings
 from henchman.context import JobContext
 from henchman.errors import PayloadError, UnknownJob
+from henchman.expiry import Expiry
 from henchman.job import DEFAULT_OPTIONS, JobDefinition, JobFunction, job as _job
 from henchman.middleware.chain import Chain, JobRun
 from henchman.middleware.job_logging import JobLogging
@@ -37,6 +38,7 @@ from henchman.results.middleware import Results
 
 if TYPE_CHECKING:
     from henchman.server.processor import Finisher
+from henchman.timeouts import JobTimeouts
 
 log = logging.getLogger("henchman")
 
@@ -67,8 +69,9 @@ class Henchman:
     def __init__(self, settings: Settings | None = None) -> None:
         self._settings = settings
         self.registry = Registry()
-        #: Server middleware, outermost first (SPEC §4.2). Built in: ``logging``, ``metrics``.
-        self.middleware = Chain([JobLogging(), Metrics(), Results(self)])
+        #: Server middleware, outermost first. Built in: ``expiry``, ``logging``, ``metrics``,
+        #: ``results``, ``timeout`` (see docs/internals.md for what each does).
+        self.middleware = Chain([Expiry(), JobLogging(), Metrics(), Results(self), JobTimeouts()])
         #: Client middleware run on every push, in order; one returning ``None`` drops the push.
         self.client_middleware: list[ClientMiddleware] = []
         #: Consulted at every push of the sync client; a sink it returns takes the pushes

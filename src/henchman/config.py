@@ -24,6 +24,18 @@ class QueueSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class CapsuleSpec:
+    """A named capsule beside the default one (SPEC §9.1): its queues, in order (weights as in
+    ``Settings.queues``), and its own thread and async concurrency (``None``: the process's
+    ``async_concurrency``). Parsed and checked by :mod:`henchman.capsule_config`."""
+
+    name: str
+    queues: tuple[QueueSpec, ...]
+    concurrency: int
+    async_concurrency: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything a henchman client, worker or CLI command needs to know.
 
@@ -40,6 +52,8 @@ class Settings:
     async_concurrency: int = 100
     timeout: float = 25.0
     tag: str | None = None
+    #: Named capsules besides the default one (which serves ``queues`` with ``concurrency``).
+    capsules: tuple[CapsuleSpec, ...] = ()
     labels: tuple[str, ...] = ()
     require: tuple[str, ...] = ()
     processes: int = 1

@@ -19,7 +19,9 @@ one leading ``:`` like Sidekiq's ``sidekiq.yml`` (``:concurrency: 5``). Plugin s
 Environment variables: ``HENCHMAN_<NAME>`` for every setting (``HENCHMAN_CONCURRENCY``, ...),
 ``REDIS_URL`` as a fallback for ``HENCHMAN_REDIS_URL``. An empty variable counts as unset. List
 settings are comma-separated; ``HENCHMAN_QUEUES`` writes weights after a colon
-(``critical:3,default``) because the comma already separates queues.
+(``critical:3,default``) because the comma already separates queues. ``HENCHMAN_CAPSULES``
+holds ``NAME:QUEUE[,QUEUE...]:CONCURRENCY`` entries separated by ``;``
+(see :mod:`henchman.capsule_config`).
 
 Every problem raises :class:`~henchman.errors.ConfigError` with one line naming the key and the
 source, e.g. ``setting 'concurrency' in HENCHMAN_CONCURRENCY must be an integer, got 'ten'``.
@@ -35,7 +37,9 @@ from pathlib import Path
 from types import UnionType
 from typing import Any
 
-from henchman.config import SETTING_NAMES, QueueSpec, Settings
+from henchman.capsule_config import parse_capsules
+from henchman.composition import check_settings as check_composition
+from henchman.config import SETTING_NAMES, CapsuleSpec, QueueSpec, Settings
 from henchman.errors import ConfigError
 from henchman.queue_names import queue_name_problem
 
@@ -78,7 +82,8 @@ _POSITIVE = frozenset(
         "result_ttl",
     }
 )
-_FLAG_NAMES = {"queues": "--queue"}  # CLI spellings that differ from the setting name (SPEC §1.3)
+# CLI spellings that differ from the setting name (SPEC §1.3)
+_FLAG_NAMES = {"queues": "--queue", "capsules": "--capsule"}
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
 _HINTS = typing.get_type_hints(Settings)
@@ -134,7 +139,9 @@ def load_settings(
         )
         _check_known(name, source)
         values[name] = _coerce(name, value, source)
-    return Settings(**values, extra=extra)
+    settings = Settings(**values, extra=extra)
+    check_composition(settings)
+    return settings
 
 
 def check_settings(settings: Settings) -> dict[str, Any]:
@@ -342,6 +349,8 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         result = Path(result) if hint is Path and result else result
     elif hint == tuple[QueueSpec, ...]:
         result = _to_queues(value, source)
+    elif hint == tuple[CapsuleSpec, ...]:
+        return parse_capsules(value, source, _to_queues)
     else:  # tuple[str, ...]
         result = _to_strings(value)
     if result is None or result == "":

@@ -119,6 +119,8 @@ WORKING_LISTS = PREFIX + "working"
 POISON = PREFIX + "poison"
 #: Lifetime count of jobs recovered from dead processes' working lists.
 STAT_RECOVERED = PREFIX + "stat:recovered"
+#: Lifetime count of expiring jobs dropped because they had not started by their ``expires_at``.
+STAT_EXPIRED = PREFIX + "stat:expired"
 #: HASH jid -> number of times the job was recovered from a dead process (poison-pill rule).
 RECOVERIES = PREFIX + "recoveries"
 #: Short lock held by the one process that recovers orphans at a time.

@@ -17,6 +17,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import datetime
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -123,6 +124,25 @@ def build(
     else:
         payload["enqueued_at"] = now
     return payload
+
+
+def seconds_option(value: Any, option: str) -> float:
+    """A duration option (``expires_in``, ``timeout``) as positive finite seconds.
+
+    Accepts a number or a ``timedelta``; raises ``ValueError`` naming the option otherwise.
+    """
+    if isinstance(value, datetime.timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError(
+            f"option {option!r} must be a positive number of seconds or a timedelta, "
+            f"got {_short_repr(value)}"
+        )
+    return seconds
 
 
 def encode(payload: Mapping[str, Any]) -> bytes:

@@ -115,7 +115,7 @@ def stats(ctx: click.Context, as_json: bool) -> None:
 @json_option
 @click.pass_context
 def queues(ctx: click.Context, as_json: bool) -> None:
-    """List queues with size, latency and whether they are paused (or act on one)."""
+    """List queues with size, latency and whether they are paused; pause or unpause one."""
     if ctx.invoked_subcommand is not None:
         return
     with admin_client(ctx) as client:
@@ -143,6 +143,30 @@ def clear_queue(ctx: click.Context, name: str, confirmed: bool) -> None:
             click.confirm(f"Delete {plural(size, 'job')} from queue {name!r}?", abort=True)
         deleted = queue.clear()
     click.echo(f"Deleted {plural(deleted, 'job')} from queue {name}.")
+@queues.command(name="pause")
+@click.argument("name")
+@click.pass_context
+def pause_queue(ctx: click.Context, name: str) -> None:
+    """Stop workers fetching from queue NAME (its jobs stay queued, in order)."""
+    with admin_client(ctx) as client:
+        Queue(client, _queue_name(name)).pause()
+    click.echo(f"Paused queue {name}: workers stop fetching from it within a second.")
+
+
+@queues.command(name="unpause")
+@click.argument("name")
+@click.pass_context
+def unpause_queue(ctx: click.Context, name: str) -> None:
+    """Let workers fetch from queue NAME again."""
+    with admin_client(ctx) as client:
+        Queue(client, _queue_name(name)).unpause()
+    click.echo(f"Unpaused queue {name}.")
+
+
+def _queue_name(name: str) -> str:
+    if not name.strip() or any(ch.isspace() for ch in name):
+        raise fail(f"invalid queue name {name!r}")
+    return name
 
 
 def _queue_dict(queue: Queue) -> dict[str, Any]:

@@ -135,6 +135,12 @@ def user_traceback(exc: BaseException) -> str:
 )
 @click.option("-q", "--queue", "queues", multiple=True, help="Queue NAME[,WEIGHT] (repeatable).")
 @click.option("-c", "--concurrency", type=int, default=None, help="Worker threads (default 10).")
+@click.option(
+    "--capsule",
+    "capsules",
+    multiple=True,
+    help="Extra capsule NAME:QUEUE[,QUEUE...]:CONCURRENCY (repeatable).",
+)
 @click.option("--async-concurrency", type=int, default=None, help="Async job slots (default 100).")
 @click.option(
     "-t", "--timeout", type=float, default=None, help="Shutdown timeout in s (default 25)."
@@ -172,6 +178,7 @@ def run(
     requires: tuple[str, ...],
     queues: tuple[str, ...],
     concurrency: int | None,
+    capsules: tuple[str, ...],
     async_concurrency: int | None,
     timeout: float | None,
     tag: str | None,
@@ -199,6 +206,7 @@ def run(
         "require": requires or None,
         "queues": parsed or None,
         "concurrency": concurrency,
+        "capsules": capsules or None,
         "async_concurrency": async_concurrency,
         "timeout": timeout,
         "tag": tag,

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from henchman import payload as wire
+from henchman import expiry, payload as wire, timeouts
 from henchman.queue_names import check_queue_name
 
 #: A client middleware: ``(job_name, payload, queue) -> payload | None`` (``None`` drops the push).
@@ -70,7 +70,7 @@ def _plan_checked(
     jid: str | None = None,
 ) -> PushPlan | None:
     """:func:`plan_push` for arguments already checked."""
-    payload = wire.build(name, args, options, now=now, jid=jid, scheduled=when is not None)
+    payload = _build(name, args, options, now=now, jid=jid, when=when)
     for layer in middleware:
         result = layer(name, payload, str(payload["queue"]))
         if result is None:
@@ -78,6 +78,24 @@ def _plan_checked(
         payload = result
     queue = check_queue_name(payload.get("queue")) if middleware else str(payload["queue"])
     return PushPlan(payload["jid"], queue, wire.encode(payload), when)
+
+
+def _build(
+    name: str,
+    args: Sequence[Any],
+    options: Mapping[str, Any],
+    *,
+    now: float,
+    jid: str | None,
+    when: float | None,
+) -> dict[str, Any]:
+    """``wire.build`` plus the options that depend on push time: ``expires_in`` becomes an
+    absolute ``expires_at`` (from the due time), ``timeout`` is checked. Raises ``ValueError``
+    for a bad duration, before anything reaches Redis."""
+    payload = wire.build(name, args, options, now=now, jid=jid, scheduled=when is not None)
+    expiry.stamp(payload, due=now if when is None else when)
+    timeouts.check(payload)
+    return payload
 
 
 def plan_bulk(
@@ -145,7 +163,7 @@ def bulk_template(
     ``jid`` or ``class``, or contain a placeholder)."""
     if "args" in options or "jid" in options or "class" in options:
         return None
-    probe = wire.build(name, [], options, now=now, jid=_JID_MARK, scheduled=when is not None)
+    probe = _build(name, [], options, now=now, jid=_JID_MARK, when=when)
     probe["args"] = _ARGS_MARK
     raw = wire.encode(probe)
     args_mark, jid_mark = f'"{_ARGS_MARK}"'.encode(), _JID_MARK.encode()

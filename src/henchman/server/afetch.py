@@ -20,8 +20,8 @@ from henchman.config import QueueSpec
 from henchman.redis.scripts import AsyncScripts
 from henchman.server import queue_order
 from henchman.server.fetch import (
-    MULTI_QUEUE_BLOCK,
     UnitOfWork,
+    block_time,
     drain,
     fetch_args,
     fetch_keys,
@@ -33,6 +33,7 @@ from henchman.server.fetch import (
     working_keys,
 )
 from henchman.server.outage import TRANSIENT, OutageLog, backoff_delay
+from henchman.server.queue_list import ALL_PAUSED_WAIT, as_queue_list
 from henchman.server.reconcile import Reconciler
 
 #: How often (s) a fetch waiting for a reconcile to finish looks at the gate again.
@@ -60,9 +61,9 @@ class AsyncReliableFetcher:
     ) -> None:
         self._redis = client
         self._scripts = scripts
-        self._queues = tuple(queues)
+        self._queues = as_queue_list(queues)
         self.working = working_keys(identity, queues)
-        self._block = block_timeout if len(queues) == 1 else min(block_timeout, MULTI_QUEUE_BLOCK)
+        self._block = block_time(block_timeout, len(queues))
         self._outages = outages
         self._is_quiet = is_quiet
         self._rng = rng or random.Random()
@@ -110,7 +111,11 @@ class AsyncReliableFetcher:
             self._idle -= 1
 
     async def _round(self) -> list[UnitOfWork] | None:
-        order = queue_order.order(self._queues, self._rng)
+        queues = self._queues.active()
+        if not queues:  # every queue paused: wait, do not spin
+            await asyncio.sleep(ALL_PAUSED_WAIT)
+            return None
+        order = queue_order.order(queues, self._rng)
         gate = self.reconciler.gate
         while not gate.try_enter():  # a reconcile is deciding: it takes a few ms
             await asyncio.sleep(GATE_POLL)

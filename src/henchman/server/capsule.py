@@ -33,6 +33,7 @@ from henchman.server.fetch import (
 )
 from henchman.server.outage import OutageLog, acall_until_done, call_until_done
 from henchman.server.processor import Processor, Write, deferred
+from henchman.server.queue_list import PausedQueues, QueueList
 from henchman.server.reconcile import Reconciler
 from henchman.server.stats import Counters
 
@@ -61,13 +62,17 @@ class Capsule:
         concurrency: int,
         async_concurrency: int,
         fetcher_factory: FetcherFactory | None = None,
+        paused: PausedQueues | None = None,
     ) -> None:
         self.name = name
         self.app = app
         self.settings = settings
         self.identity = identity
-        self.queues = tuple(queues)
+        #: The configured queues; its ``active()`` leaves out the paused ones (shared ``paused``).
+        self.queues = QueueList(queues, paused)
         self.concurrency = concurrency
+        #: The async slots configured (``async_concurrency`` is 0 when no async job is registered).
+        self.configured_async = async_concurrency
         self.async_concurrency = async_concurrency if app.registry.has_async() else 0
         self.sync_threads = (
             concurrency if (app.registry.has_sync() or not self.async_concurrency) else 0
@@ -86,7 +91,7 @@ class Capsule:
             client,
             self._scripts,
             identity,
-            queues,
+            self.queues,
             block_timeout=settings.fetch_timeout,
             outages=outages,
         )

@@ -19,6 +19,9 @@ When every queue is empty, one worker blocks in ``BLMOVE`` on the first queue of
 order while the others wait for it, so an idle worker starts a job about a millisecond after it
 is pushed. With several queues the block is short (``MULTI_QUEUE_BLOCK``) so that a job on any
 queue is noticed quickly; the order is redrawn on each round.
+
+Each round fetches from the capsule's unpaused queues (:mod:`henchman.server.queue_list`); when
+every queue is paused the round waits instead of fetching, so a paused worker does not spin.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from henchman.errors import ConfigError
 from henchman.redis.scripts import ScriptCall, Scripts
 from henchman.server import queue_order
 from henchman.server.outage import TRANSIENT, OutageLog, backoff_delay
+from henchman.server.queue_list import ALL_PAUSED_WAIT, PAUSE_BLOCK, as_queue_list
 from henchman.server.reconcile import Ledger, Reconciler
 
 T = TypeVar("T")
@@ -215,6 +219,12 @@ def log_errors(replies: Sequence[Any]) -> None:
             log.error("acknowledging a job failed: %s", reply)
 
 
+def block_time(block_timeout: float, queue_count: int) -> float:
+    """How long one BLMOVE may block: short with several queues (a job on any is noticed
+    quickly), and never longer than :data:`PAUSE_BLOCK` (a pause is honoured within a second)."""
+    return min(block_timeout, PAUSE_BLOCK if queue_count == 1 else MULTI_QUEUE_BLOCK)
+
+
 def working_keys(identity: str, queues: Sequence[QueueSpec]) -> dict[str, str]:
     """Queue name -> working-list key for one process."""
     return {q.name: keys.working(identity, q.name) for q in queues}
@@ -261,9 +271,9 @@ class ReliableFetcher:
     ) -> None:
         self._redis = client
         self._scripts = scripts
-        self._queues = tuple(queues)
+        self._queues = as_queue_list(queues)
         self.working = working_keys(identity, queues)
-        self._block = block_timeout if len(queues) == 1 else min(block_timeout, MULTI_QUEUE_BLOCK)
+        self._block = block_time(block_timeout, len(queues))
         self._outages = outages
         self._rng = rng or random.Random()
         self._buffer: collections.deque[UnitOfWork] = collections.deque()
@@ -384,7 +394,11 @@ class ReliableFetcher:
 
     def _round(self) -> list[UnitOfWork] | None:
         """One fetch round: batch fetch, else block on one queue. ``None`` = nothing, go idle."""
-        order = queue_order.order(self._queues, self._rng)
+        queues = self._queues.active()
+        if not queues:  # every queue paused: wait, do not spin
+            self._sleep(ALL_PAUSED_WAIT)
+            return None
+        order = queue_order.order(queues, self._rng)
         started = self._outages.now()
         gate = self.reconciler.gate
         try:
