@@ -150,7 +150,7 @@ def test_cli_refuses_a_queue_in_two_capsules_with_one_line_and_exit_2(tmp_path: 
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert lines == [
-        "henchman: queue 'mail' is served by capsules 'a' and 'b': in one process a queue "
+        "error: queue 'mail' is served by capsules 'a' and 'b': in one process a queue "
         "belongs to one capsule (its concurrency limit would not hold)"
     ]
 

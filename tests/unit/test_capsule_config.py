@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from henchman.composition import check_settings
 from henchman.config import CapsuleSpec, QueueSpec, Settings
 from henchman.config_loader import load_settings
 from henchman.errors import ConfigError
