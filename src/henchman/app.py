@@ -27,6 +27,7 @@ from henchman.job import DEFAULT_OPTIONS, JobDefinition, JobFunction, job as _jo
 from henchman.middleware.chain import Chain, JobRun
 from henchman.middleware.job_logging import JobLogging
 from henchman.middleware.metrics import Metrics
+from henchman.periodic.schedule import Schedule, ScheduleBook, make_schedule
 from henchman.redis.connection import Connector
 from henchman.registry import Registry
 
@@ -67,6 +68,8 @@ class Henchman:
         #: must acknowledge (see :func:`henchman.server.fetch.validate`) or the worker refuses
         #: to start.
         self.fetcher_factory: Callable[..., Any] | None = None
+        #: Periodic jobs registered with :meth:`periodic` (SPEC §10).
+        self.schedules = ScheduleBook()
         self._client: Client | None = None
         self._aclient: AsyncClient | None = None
         self._connector: Connector | None = None
@@ -139,6 +142,26 @@ class Henchman:
         """``@app.job`` / ``@app.job(queue=...)``: define a job registered in this app."""
         decorate = _job(app=self, **options)
         return decorate if fn is None else decorate(fn)
+
+    def periodic(
+        self,
+        cron: str,
+        job: Any,
+        args: Sequence[Any] = (),
+        *,
+        queue: str | None = None,
+        tz: str | None = None,
+        missed: str = "skip",
+        name: str | None = None,
+        **options: Any,
+    ) -> Schedule:
+        """Enqueue ``job`` (a job, Job class or wire name) with ``args`` at every run of ``cron``
+        in zone ``tz`` (UTC if None); see docs/periodic.md. ``missed="run_once"`` enqueues one
+        catch-up run for ticks missed while no worker led. Invalid input raises ConfigError."""
+        schedule = make_schedule(
+            cron, job, args, queue=queue, tz=tz, missed=missed, name=name, **options
+        )
+        return self.schedules.add(schedule)
 
     def enqueue(self, name: str, *args: Any, **options: Any) -> str | None:
         """Push a job by its wire name (for jobs defined elsewhere, e.g. in Ruby)."""

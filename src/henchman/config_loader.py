@@ -59,6 +59,7 @@ _MINIMUM = {
     "dead_max_jobs": 0,
     "dead_timeout": 0,
     "backtrace_lines": 0,
+    "encryption_active_version": 1,
 }
 _POSITIVE = frozenset(
     {
@@ -69,6 +70,9 @@ _POSITIVE = frozenset(
         "fetch_timeout",
         "redis_timeout",
         "placement_interval",
+        "leader_renew_interval",
+        "leader_lease",
+        "leader_check_interval",
     }
 )
 _FLAG_NAMES = {"queues": "--queue"}  # CLI spellings that differ from the setting name (SPEC §1.3)
@@ -276,6 +280,8 @@ def _check_known(name: str, source: str, suggest: frozenset[str] = SETTING_NAMES
 def _coerce(name: str, value: Any, source: str) -> Any:
     """Convert ``value`` to the type of ``Settings.<name>`` and check its range."""
     hint = _HINTS[name]
+    if name == "periodic":
+        return _to_periodic(value, source)
     if isinstance(hint, UnionType):  # only ``X | None`` occurs in Settings
         if value is None:
             return None
@@ -338,6 +344,23 @@ _EXPECTED: dict[Any, str] = {
     tuple[QueueSpec, ...]: "must be a non-empty list of queues",
     tuple[str, ...]: "must be a list of strings",
 }
+
+
+def _to_periodic(value: Any, source: str) -> tuple[dict[str, Any], ...]:
+    """The ``periodic`` list: each entry is validated now (cron, zone, missed), one line each."""
+    from henchman.periodic.schedule import from_mapping  # only when schedules are configured
+
+    if not isinstance(value, list | tuple):
+        raise ConfigError(
+            f"setting 'periodic' in {source} must be a list of tables ([[tool.henchman.periodic]] "
+            f"or a YAML list), got {_show(value)}"
+        )
+    entries = []
+    for index, entry in enumerate(value, 1):
+        name = entry.get("name") if isinstance(entry, Mapping) else None
+        from_mapping(entry, f"{name!r} ({source})" if name else f"#{index} in {source}")
+        entries.append(dict(entry))
+    return tuple(entries)
 
 
 def _to_bool(value: Any) -> bool | None:

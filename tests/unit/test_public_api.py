@@ -31,6 +31,7 @@ def test_public_api_is_pinned() -> None:
         "enqueue_at",
         "enqueue_in",
         "job",
+        "periodic",
     ]
 
 

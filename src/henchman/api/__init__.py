@@ -22,6 +22,7 @@ in one Lua script: never lost, never duplicated, even racing a worker's poller.
 
 from henchman.api.iteration import IterationRecord, IterationState
 from henchman.api.metrics import ClassMetrics, JobMetrics, MetricsQuery, TopJobs
+from henchman.api.periodic import PeriodicRecord, PeriodicRun, PeriodicSet
 from henchman.api.processes import ProcessRecord, ProcessSet, WorkRecord, WorkSet
 from henchman.api.queues import Queue, QueueSummary
 from henchman.api.records import JobRecord
@@ -36,6 +37,9 @@ __all__ = [
     "JobMetrics",
     "JobRecord",
     "MetricsQuery",
+    "PeriodicRecord",
+    "PeriodicRun",
+    "PeriodicSet",
     "ProcessRecord",
     "ProcessSet",
     "Queue",

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
+from henchman.periodic.service import PeriodicService
 from henchman.redis.connection import Connector
 from henchman.redis.scripts import Scripts
 from henchman.server import signals, startup
@@ -91,6 +92,8 @@ class Launcher:
         client = self.connector.check()
         self.redis = client
         self.scripts = Scripts(client)
+        # Leader election and periodic jobs (schedules validated here: ConfigError, exit 2).
+        self.periodic = PeriodicService.for_worker(self.app, settings, client, self.identity)
         queues = ", ".join(
             f"{q.name}{',' + str(q.weight) if q.weight else ''}" for q in settings.queues
         )
@@ -157,6 +160,7 @@ class Launcher:
             target=self._housekeeping, name="henchman-housekeeping", daemon=True
         )
         self._housekeeper.start()
+        self.periodic.start()
         log.info("worker %s started", self.identity)
 
     def run(self, install_signals: bool = True) -> None:
@@ -217,6 +221,7 @@ class Launcher:
                 still_running,
                 requeued,
             )
+        self.periodic.stop()  # steps down at once, so another process leads without waiting
         # No heartbeat, poll or recovery step may run after this point, or it could re-add
         # this process to `processes` after its heartbeat was cleared.
         self._housekeeping_done.set()
