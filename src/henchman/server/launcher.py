@@ -204,6 +204,7 @@ class Launcher:
 
     def _stop(self) -> None:
         self.quiet()
+        self.periodic.stop()  # steps down at once, so another process leads without waiting
         for capsule in self.capsules:
             capsule.begin_stop()
         deadline = time.monotonic() + self.settings.timeout
@@ -221,7 +222,6 @@ class Launcher:
                 still_running,
                 requeued,
             )
-        self.periodic.stop()  # steps down at once, so another process leads without waiting
         # No heartbeat, poll or recovery step may run after this point, or it could re-add
         # this process to `processes` after its heartbeat was cleared.
         self._housekeeping_done.set()
