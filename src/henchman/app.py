@@ -23,6 +23,7 @@ from henchman.client.plan import ClientMiddleware, plan_push
 from henchman.client.sync import Client
 from henchman.config import Settings
 from henchman.context import JobContext
+from henchman.crypto import Decryption, Encryptor, Keyring, keyring_from_settings
 from henchman.job import DEFAULT_OPTIONS, JobDefinition, JobFunction, job as _job
 from henchman.middleware.chain import Chain, JobRun
 from henchman.middleware.job_logging import JobLogging
@@ -56,8 +57,9 @@ class Henchman:
     def __init__(self, settings: Settings | None = None) -> None:
         self._settings = settings
         self.registry = Registry()
-        #: Server middleware, outermost first (SPEC §4.2). Built in: ``logging``, ``metrics``.
-        self.middleware = Chain([JobLogging(), Metrics()])
+        #: Server middleware, outermost first (SPEC §4.2). Built in: ``logging``, ``metrics``,
+        #: ``encryption`` (opens ``encrypt=True`` arguments; a no-op for other jobs).
+        self.middleware = Chain([JobLogging(), Metrics(), Decryption(lambda: self.keyring)])
         #: Client middleware run on every push, in order; one returning ``None`` drops the push.
         self.client_middleware: list[ClientMiddleware] = []
         #: Called with ``(exc, context)`` for every job failure and internal error.
@@ -74,6 +76,8 @@ class Henchman:
         self._aclient: AsyncClient | None = None
         self._connector: Connector | None = None
         self._lock = threading.Lock()
+        self._keyring: Keyring | None = None
+        self._keyring_loaded = False
 
     # --- configuration --------------------------------------------------------------------------
 
@@ -92,6 +96,29 @@ class Henchman:
         self._settings = settings
 
     @property
+    def keyring(self) -> Keyring | None:
+        """Encryption keys (SPEC §11): from :meth:`use_keyring`, else from the settings
+        (``encryption_keys``), else None. Bad keys raise a one-line ConfigError."""
+        if not self._keyring_loaded:
+            found = keyring_from_settings(self.settings)
+            with self._lock:
+                if not self._keyring_loaded:
+                    self._install_keyring(found)
+        return self._keyring
+
+    def use_keyring(self, keyring: Keyring) -> None:
+        """Seal ``encrypt=True`` pushes with ``keyring`` and open them with it in workers."""
+        with self._lock:
+            self._install_keyring(keyring)
+
+    def _install_keyring(self, keyring: Keyring | None) -> None:
+        self._keyring, self._keyring_loaded = keyring, True
+        if keyring is not None and not any(
+            isinstance(m, Encryptor) for m in self.client_middleware
+        ):
+            self.client_middleware.append(Encryptor(lambda: self._keyring))
+
+    @property
     def connector(self) -> Connector:
         """Opens connections to the configured (or embedded) server."""
         with self._lock:
@@ -104,6 +131,7 @@ class Henchman:
         """The sync client (reliable push on unless ``reliable_push=False``)."""
         if self._client is None:
             settings = self.settings
+            _ = self.keyring  # keys from the settings add the sealing client middleware
             buffer = PushBuffer(settings.push_buffer_size) if settings.reliable_push else None
             connector = self.connector
             with self._lock:
@@ -182,6 +210,7 @@ class Henchman:
 
         Exceptions propagate to the caller; nothing is written to Redis.
         """
+        _ = self.keyring
         plan = plan_push(definition.name, args, options, self.client_middleware, now=time.time())
         if plan is None:
             return None
@@ -194,11 +223,12 @@ class Henchman:
         token = ctx.activate()
         try:
             perform = definition.bind(ctx)
-            call_args = payload["args"]
             run = JobRun(ctx)
             if definition.is_async:
-                return _run_coroutine(self.middleware.ainvoke(run, lambda: perform(*call_args)))
-            return self.middleware.invoke(run, lambda: perform(*call_args))
+                return _run_coroutine(
+                    self.middleware.ainvoke(run, lambda: perform(*run.call_args()))
+                )
+            return self.middleware.invoke(run, lambda: perform(*run.call_args()))
         finally:
             JobContext.deactivate(token)
 

@@ -34,6 +34,13 @@ class JobRun:
     """What a middleware sees: the job's context (payload, queue, jid, logger) and its instance."""
 
     context: JobContext
+    #: The arguments ``perform`` receives when a middleware replaced them (decryption hands the
+    #: job its plaintext this way, leaving the payload sealed); ``None`` means the payload's.
+    args: list[Any] | None = None
+
+    def call_args(self) -> list[Any]:
+        """The arguments ``perform`` will receive."""
+        return self.args if self.args is not None else list(self.context.payload["args"])
 
     @property
     def payload(self) -> dict[str, Any]:

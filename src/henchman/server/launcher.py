@@ -94,6 +94,7 @@ class Launcher:
         self.scripts = Scripts(client)
         # Leader election and periodic jobs (schedules validated here: ConfigError, exit 2).
         self.periodic = PeriodicService.for_worker(self.app, settings, client, self.identity)
+        _ = self.app.keyring  # bad encryption keys: one-line ConfigError before any job runs
         queues = ", ".join(
             f"{q.name}{',' + str(q.weight) if q.weight else ''}" for q in settings.queues
         )
