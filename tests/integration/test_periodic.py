@@ -9,10 +9,13 @@ from pathlib import Path
 
 import orjson
 import pytest
+from click.testing import CliRunner, Result
 
 from henchman import keys
 from henchman.api import PeriodicSet, ProcessSet
 from henchman.app import Henchman
+from henchman.cli.periodic_cmds import periodic as periodic_cli
+from henchman.config import Settings
 from henchman.config_loader import load_settings
 from henchman.errors import ConfigError
 from henchman.periodic.enqueuer import TickEnqueuer, tick_jid
@@ -318,3 +321,49 @@ def test_api_refuses_unknown_schedules(redis_db: RedisDB) -> None:
     periodic = PeriodicSet(redis_db.client)
     assert not periodic.pause("nope")
     assert periodic.enqueue_now("nope") is None
+
+
+# --- the CLI ------------------------------------------------------------------------------------
+
+
+def _cli(redis_db: RedisDB, *args: str) -> Result:
+    return CliRunner().invoke(
+        periodic_cli, list(args), obj={"settings": Settings(redis_url=redis_db.url)}
+    )
+
+
+def test_cli_lists_schedules_with_next_run_in_their_zone(redis_db: RedisDB) -> None:
+    schedule = make_schedule("0 9 * * *", "app.report", name="morning", tz="Asia/Tokyo")
+    service = _service(redis_db, "host:1:a", [schedule], Clock(T0))
+    service.step()
+    result = _cli(redis_db, "list")
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if line.startswith("morning"))
+    assert "Asia/Tokyo" in row
+    assert " 09:00:00" in row  # the next run, shown in Tokyo time
+    assert "Leader: host:1:a" in result.output
+
+
+def test_cli_pause_unpause_and_enqueue(redis_db: RedisDB) -> None:
+    _published(redis_db, Clock(T0 + 30))
+    assert _cli(redis_db, "pause", "hourly").output == "Paused hourly.\n"
+    assert redis_db.client.sismember(keys.PERIODIC_PAUSED, "hourly")
+    assert _cli(redis_db, "unpause", "hourly").exit_code == 0
+    result = _cli(redis_db, "enqueue", "hourly")
+    assert result.exit_code == 0
+    assert len(_jobs(redis_db)) == 1
+
+
+def test_cli_unknown_schedule_exits_1(redis_db: RedisDB) -> None:
+    result = _cli(redis_db, "pause", "nope")
+    assert result.exit_code == 1
+    assert "no periodic job 'nope'" in result.output
+
+
+def test_encrypted_schedule_args_are_never_published(redis_db: RedisDB) -> None:
+    schedule = make_schedule("0 * * * *", "app.charge", [1, {"card": "4242"}], name="c",
+                             encrypt=True)  # fmt: skip
+    _service(redis_db, "a", [schedule], Clock(T0)).step()
+    raw = redis_db.client.hget(keys.PERIODIC_SCHEDULES, "c")
+    assert raw is not None
+    assert b"4242" not in raw

@@ -28,6 +28,7 @@ from henchman.cli.common import (
     format_time,
 )
 from henchman.cli.iteration_cmds import iteration
+from henchman.cli.periodic_cmds import periodic
 
 __all__ = ["COMMANDS", "dead", "enqueue", "queues", "quiet", "retry", "stats", "stop"]
 
@@ -341,4 +342,6 @@ quiet = _signal_command(
 stop = _signal_command("stop", "Shut down gracefully process", ProcessSet.stop, ProcessSet.stop_all)
 
 #: The admin commands, for the main group to register.
-COMMANDS: list[click.Command] = [stats, queues, retry, dead, enqueue, quiet, stop, iteration]
+COMMANDS: list[click.Command] = [
+    stats, queues, retry, dead, enqueue, quiet, stop, iteration, periodic,
+]  # fmt: skip

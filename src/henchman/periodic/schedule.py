@@ -49,9 +49,13 @@ class Schedule:
         return str(self.options.get("queue", "default"))
 
     def to_json(self) -> bytes:
-        """The definition as the leader publishes it for the CLI and the Web UI."""
+        """The definition as the leader publishes it for the CLI and the Web UI (an encrypted
+        job's last argument is published as ``[encrypted]``)."""
+        args = list(self.args)
+        if self.options.get("encrypt") is True and args:
+            args[-1] = "[encrypted]"
         return orjson.dumps(
-            {"id": self.id, "cron": self.cron, "job": self.job, "args": list(self.args),
+            {"id": self.id, "cron": self.cron, "job": self.job, "args": args,
              "options": dict(self.options), "tz": self.tz, "missed": self.missed}
         )  # fmt: skip
 
