@@ -50,7 +50,7 @@ def add_process(db: RedisDb, identity: str, busy: int = 1) -> None:
 def test_commands_are_exported() -> None:
     names = sorted(c.name or "" for c in COMMANDS)
     assert names == [
-        "dead", "enqueue", "iteration", "queues", "quiet", "retry", "stats", "stop"
+        "dead", "enqueue", "iteration", "periodic", "queues", "quiet", "retry", "stats", "stop"
     ]  # fmt: skip
 
 
