@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from henchman.web.extension import WebExtension
-from henchman.web.pages import busy, dashboard, iteration, metrics, queues, sets
+from henchman.web.pages import busy, dashboard, iteration, metrics, periodic, queues, sets
 
 CORE = WebExtension(
     name="henchman",
@@ -15,8 +15,11 @@ CORE = WebExtension(
         *sets.PAGES,
         *metrics.PAGES,
         *iteration.PAGES,
+        *periodic.PAGES,
     ],
-    actions=[*busy.ACTIONS, *queues.ACTIONS, *sets.ACTIONS, *iteration.ACTIONS],
+    actions=[
+        *busy.ACTIONS, *queues.ACTIONS, *sets.ACTIONS, *iteration.ACTIONS, *periodic.ACTIONS,
+    ],
 )
 
 __all__ = ["CORE"]
