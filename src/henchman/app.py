@@ -57,7 +57,7 @@ class Henchman:
     def __init__(self, settings: Settings | None = None) -> None:
         self._settings = settings
         self.registry = Registry()
-        #: Server middleware, outermost first (SPEC §4.2). Built in: ``logging``, ``metrics``,
+        #: Server middleware, outermost first. Built in: ``logging``, ``metrics``,
         #: ``encryption`` (opens ``encrypt=True`` arguments; a no-op for other jobs).
         self.middleware = Chain([JobLogging(), Metrics(), Decryption(lambda: self.keyring)])
         #: Client middleware run on every push, in order; one returning ``None`` drops the push.
@@ -70,7 +70,7 @@ class Henchman:
         #: must acknowledge (see :func:`henchman.server.fetch.validate`) or the worker refuses
         #: to start.
         self.fetcher_factory: Callable[..., Any] | None = None
-        #: Periodic jobs registered with :meth:`periodic` (SPEC §10).
+        #: Periodic jobs registered with :meth:`periodic`.
         self.schedules = ScheduleBook()
         self._client: Client | None = None
         self._aclient: AsyncClient | None = None
@@ -97,7 +97,7 @@ class Henchman:
 
     @property
     def keyring(self) -> Keyring | None:
-        """Encryption keys (SPEC §11): from :meth:`use_keyring`, else from the settings
+        """Encryption keys: from :meth:`use_keyring`, else from the settings
         (``encryption_keys``), else None. Bad keys raise a one-line ConfigError."""
         if not self._keyring_loaded:
             found = keyring_from_settings(self.settings)

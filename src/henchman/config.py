@@ -73,7 +73,7 @@ class Settings:
     #: ``file:///path``, or ``s3://bucket/prefix?endpoint_url=...``.
     offload_url: str | None = None
 
-    # periodic jobs and leader election (SPEC §10): Sidekiq Enterprise's timings by default.
+    # periodic jobs and leader election: Sidekiq Enterprise's timings by default.
     #: Schedules from the config file (a ``periodic`` list of tables), validated at load.
     periodic: tuple[dict[str, Any], ...] = ()
     #: The leader renews its lease this often; the lease lasts ``leader_lease`` seconds.
@@ -82,7 +82,7 @@ class Settings:
     #: Followers look at the lease this often, and also as soon as the lease they saw expires.
     leader_check_interval: float = 60.0
 
-    # encryption (SPEC §11): ``1:<base64 key>,2:<base64 key>``; the active version defaults to
+    # encryption: ``1:<base64 key>,2:<base64 key>``; the active version defaults to
     # the highest. Never shown in a repr.
     encryption_keys: str | None = field(default=None, repr=False)
     encryption_active_version: int | None = None

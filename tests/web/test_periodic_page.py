@@ -1,4 +1,4 @@
-"""The Periodic page (SPEC §10, §14): schedules, next and last runs, pause/unpause and "enqueue
+"""The Periodic page: schedules, next and last runs, pause/unpause and "enqueue
 now" through CSRF-checked POSTs, history, and the leader marked on the Busy page."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Periodic schedules as the leader published them, with their history (SPEC §10, §13).
+"""Periodic schedules as the leader published them, with their history.
 
 The leader writes every schedule's definition to ``henchman:periodic:schedules`` when its term
 begins, so the CLI and the Web UI list schedules without importing the app. Next runs are

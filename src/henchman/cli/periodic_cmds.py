@@ -1,4 +1,4 @@
-"""``henchman periodic [list|show|pause|unpause|enqueue]``: periodic schedules (SPEC §10), over
+"""``henchman periodic [list|show|pause|unpause|enqueue]``: periodic schedules, over
 :class:`henchman.api.PeriodicSet`. ``list`` shows each schedule with its next run in its own zone
 and its last run; the schedules are those the current leader published. Exit codes as for the
 other admin commands: 1 when the schedule named does not exist, 2 for configuration, connection

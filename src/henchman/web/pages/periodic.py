@@ -1,5 +1,5 @@
 """Periodic (``/periodic``): schedules with their next run (in each schedule's zone), last run
-and state, the leader, and per schedule pause/unpause and "enqueue now" (SPEC §10, §14); one
+and state, the leader, and per schedule pause/unpause and "enqueue now"; one
 schedule's page shows its run history. Built only on :class:`henchman.api.PeriodicSet`."""
 
 from __future__ import annotations
