@@ -87,7 +87,7 @@ def test_leader_killed_twice_no_tick_doubled_and_every_gap_accounted(
         logs.append(log)
         with open(log, "ab") as out:
             proc = subprocess.Popen(
-                [henchman_bin(), "run", "-r", "periodic_jobs", "-c", "2"],
+                [henchman_bin(), "run", "-r", "periodic_jobs", "-c", "1"],
                 cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip
         workers[proc.pid] = proc
