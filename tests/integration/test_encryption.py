@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
@@ -130,3 +131,25 @@ def test_worker_start_refuses_bad_keys_with_one_line(app: Henchman, redis_db: Re
     assert str(caught.value) == (
         "setting 'encryption_keys': encryption key version 1 must be 32 bytes (AES-256), got 5"
     )
+
+
+def test_an_async_job_receives_its_secret_and_logs_never_show_it(
+    app: Henchman, redis_db: RedisDB, caplog: pytest.LogCaptureFixture
+) -> None:
+    app.use_keyring(Keyring(1, {1: K1}))
+    seen = Recorder()
+
+    @app.job(encrypt=True, retry=1)
+    async def private_async(user: int, bag: dict[str, str]) -> None:
+        seen.add(bag)
+        raise ValueError(f"no account for {bag['ssn']}")
+
+    private_async.perform_async(1, SECRET)
+    with (
+        caplog.at_level(logging.DEBUG, logger="henchman"),
+        running_worker(app, redis_db.settings()),
+    ):
+        wait_for(lambda: redis_db.client.zcard(keys.RETRY), what="a retry record")
+    assert seen.items == [SECRET]
+    assert "no account for [encrypted]" in caplog.text
+    assert "123-45-6789" not in caplog.text
