@@ -4,6 +4,7 @@ controlled clock, registration in code and config, and the admin API."""
 from __future__ import annotations
 
 import logging
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from henchman.periodic.schedule import Schedule, make_schedule
 from henchman.periodic.service import PeriodicService
 from henchman.server.launcher import Launcher
 from tests.conftest import RedisDB
+from tests.support.worker_process import fast_env, henchman_bin
 
 T0 = datetime(2025, 6, 2, 12, 0, 0, tzinfo=UTC).timestamp()  # a Monday, on a whole minute
 
@@ -367,3 +369,19 @@ def test_encrypted_schedule_args_are_never_published(redis_db: RedisDB) -> None:
     raw = redis_db.client.hget(keys.PERIODIC_SCHEDULES, "c")
     assert raw is not None
     assert b"4242" not in raw
+
+
+def test_henchman_run_refuses_a_bad_schedule_with_one_line_and_exit_2(
+    redis_db: RedisDB, tmp_path: Path
+) -> None:
+    (tmp_path / "bad_schedules.py").write_text(
+        "import henchman\nhenchman.periodic('0 25 * * *', 'app.report', name='nightly')\n"
+    )
+    result = subprocess.run(
+        [henchman_bin(), "run", "-r", "bad_schedules"], cwd=tmp_path, env=fast_env(redis_db.url),
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "henchman: periodic job 'nightly': invalid cron expression '0 25 * * *': bad hour"
+    )
