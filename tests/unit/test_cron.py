@@ -98,6 +98,12 @@ class Oracle:
     def _in_day(self, day: date, tz: ZoneInfo, floor: float) -> datetime | None:
         midnight = datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC)
         start = midnight - timedelta(hours=3)
+        offset = start.astimezone(tz).utcoffset()
+        if (
+            offset is not None
+            and offset == (start + timedelta(hours=30)).astimezone(tz).utcoffset()
+        ):
+            return self._in_plain_day(day, offset, tz, floor)
         previous: datetime | None = None
         for i in range(60 * 30):
             instant = start + timedelta(minutes=i)
@@ -121,6 +127,19 @@ class Oracle:
                         return at.astimezone(tz)
             if wall.date() > day:
                 break
+        return None
+
+    def _in_plain_day(
+        self, day: date, offset: timedelta, tz: ZoneInfo, floor: float
+    ) -> datetime | None:
+        """A day without an offset change: every matching wall time is one instant."""
+        for hour in sorted(self.hours):
+            for minute in sorted(self.minutes):
+                for second in self.seconds if self.six else [0]:
+                    wall = datetime(day.year, day.month, day.day, hour, minute, second)
+                    at = (wall - offset).replace(tzinfo=UTC)
+                    if at.timestamp() > floor:
+                        return at.astimezone(tz)
         return None
 
 
