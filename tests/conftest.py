@@ -42,8 +42,12 @@ class RedisDB:
     def settings(self, **overrides: object) -> Settings:
         """Settings pointing at this database, with fast background loops for tests."""
         base = Settings(
-            redis_url=self.url, home=self.server.home, heartbeat_interval=0.5,
-            poll_interval_average=0.2, orphan_check_interval=1.0, fetch_timeout=0.5,
+            redis_url=self.url,
+            home=self.server.home,
+            heartbeat_interval=0.5,
+            poll_interval_average=0.2,
+            orphan_check_interval=1.0,
+            fetch_timeout=0.5,
             timeout=5.0,
         )
         return base.replace(**overrides)

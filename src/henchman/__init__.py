@@ -37,6 +37,11 @@ from henchman.middleware.chain import JobRun, Middleware
 __version__ = "0.1.0"
 
 
+def periodic(cron: str, job: Any, args: Any = (), **options: Any) -> Any:
+    """Register a periodic job on the default app (see :meth:`Henchman.periodic`)."""
+    return default_app().periodic(cron, job, args, **options)
+
+
 def enqueue(name: str, *args: Any, **options: Any) -> str | None:
     """Push a job by its wire name with the default app (``queue=...`` and other options)."""
     return default_app().enqueue(name, *args, **options)
@@ -85,4 +90,5 @@ __all__ = [
     "enqueue_in",
     "group",
     "job",
+    "periodic",
 ]

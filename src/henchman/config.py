@@ -99,6 +99,20 @@ class Settings:
     #: ``file:///path``, or ``s3://bucket/prefix?endpoint_url=...``.
     offload_url: str | None = None
 
+    # periodic jobs and leader election: Sidekiq Enterprise's timings by default.
+    #: Schedules from the config file (a ``periodic`` list of tables), validated at load.
+    periodic: tuple[dict[str, Any], ...] = ()
+    #: The leader renews its lease this often; the lease lasts ``leader_lease`` seconds.
+    leader_renew_interval: float = 15.0
+    leader_lease: float = 30.0
+    #: Followers look at the lease this often, and also as soon as the lease they saw expires.
+    leader_check_interval: float = 60.0
+
+    # encryption: ``1:<base64 key>,2:<base64 key>``; the active version defaults to
+    # the highest. Never shown in a repr.
+    encryption_keys: str | None = field(default=None, repr=False)
+    encryption_active_version: int | None = None
+
     #: Keys found in a config file that henchman does not use itself (kept for plugins).
     extra: dict[str, Any] = field(default_factory=dict)
 

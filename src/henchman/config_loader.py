@@ -69,6 +69,7 @@ _MINIMUM = {
     "backtrace_lines": 0,
     "max_memory_mb": 1,
     "health_port": 0,
+    "encryption_active_version": 1,
 }
 _POSITIVE = frozenset(
     {
@@ -80,6 +81,9 @@ _POSITIVE = frozenset(
         "redis_timeout",
         "placement_interval",
         "result_ttl",
+        "leader_renew_interval",
+        "leader_lease",
+        "leader_check_interval",
     }
 )
 # CLI spellings that differ from the setting name (SPEC §1.3)
@@ -332,6 +336,8 @@ def _check_known(name: str, source: str, suggest: frozenset[str] = SETTING_NAMES
 def _coerce(name: str, value: Any, source: str) -> Any:
     """Convert ``value`` to the type of ``Settings.<name>`` and check its range."""
     hint = _HINTS[name]
+    if name == "periodic":
+        return _to_periodic(value, source)
     if isinstance(hint, UnionType):  # only ``X | None`` occurs in Settings
         if value is None:
             return None
@@ -405,6 +411,23 @@ _EXPECTED: dict[Any, str] = {
     tuple[QueueSpec, ...]: "must be a non-empty list of queues",
     tuple[str, ...]: "must be a list of strings",
 }
+
+
+def _to_periodic(value: Any, source: str) -> tuple[dict[str, Any], ...]:
+    """The ``periodic`` list: each entry is validated now (cron, zone, missed), one line each."""
+    from henchman.periodic.schedule import from_mapping  # only when schedules are configured
+
+    if not isinstance(value, list | tuple):
+        raise ConfigError(
+            f"setting 'periodic' in {source} must be a list of tables ([[tool.henchman.periodic]] "
+            f"or a YAML list), got {_show(value)}"
+        )
+    entries = []
+    for index, entry in enumerate(value, 1):
+        name = entry.get("name") if isinstance(entry, Mapping) else None
+        from_mapping(entry, f"{name!r} ({source})" if name else f"#{index} in {source}")
+        entries.append(dict(entry))
+    return tuple(entries)
 
 
 def _to_bool(value: Any) -> bool | None:

@@ -250,3 +250,22 @@ def result(jid: str) -> str:
     """HASH of one job's result (status, attempts, timestamps, errors, value); expires
     ``result_ttl`` seconds after its last change (see ``henchman.results.record``)."""
     return f"henchman:result:{jid}"
+
+
+# --- periodic jobs and leader election (Sidekiq Enterprise's leader key) ----------------------
+
+#: STRING holding the leader's identity, with a lease TTL (Sidekiq Enterprise's key name).
+LEADER = "dear-leader"
+#: HASH schedule id -> JSON definition (cron, zone, job, args, options), as the leader
+#: registered them; read by the CLI and the Web UI.
+PERIODIC_SCHEDULES = PREFIX + "periodic:schedules"
+#: HASH schedule id -> epoch of the newest tick already handled (enqueued, skipped or paused):
+#: the high-water mark that makes every tick enqueue at most once.
+PERIODIC_MARKS = PREFIX + "periodic:marks"
+#: SET of paused schedule ids.
+PERIODIC_PAUSED = PREFIX + "periodic:paused"
+
+
+def periodic_history(schedule_id: str) -> str:
+    """LIST of one schedule's latest runs, newest first: JSON {tick, jid, at, kind, count}."""
+    return f"{PREFIX}periodic:history:{schedule_id}"

@@ -38,8 +38,9 @@ def counters() -> Counters:
 
 @pytest.fixture
 def processor(app: Henchman, counters: Counters) -> Processor:
-    return Processor(app, SETTINGS, counters, lambda: False, clock=lambda: NOW,
-                     rng=random.Random(0))
+    return Processor(
+        app, SETTINGS, counters, lambda: False, clock=lambda: NOW, rng=random.Random(0)
+    )
 
 
 def unit(raw: bytes) -> UnitOfWork:
@@ -47,8 +48,9 @@ def unit(raw: bytes) -> UnitOfWork:
 
 
 def payload(name: str = "core.proc", **extra: object) -> bytes:
-    return orjson.dumps({"class": name, "args": [], "jid": "e" * 24, "queue": "default",
-                         "retry": True, **extra})
+    return orjson.dumps(
+        {"class": name, "args": [], "jid": "e" * 24, "queue": "default", "retry": True, **extra}
+    )
 
 
 def test_a_non_json_unit_becomes_a_dead_write(processor: Processor) -> None:

@@ -44,9 +44,7 @@ def test_forged_cross_site_post_is_rejected(ui: LiveUI, open_page: Any) -> None:
     assert ui.redis.llen(keys.queue("default")) == 5
 
 
-def test_post_from_the_ui_origin_without_the_token_is_rejected(
-    ui: LiveUI, open_page: Any
-) -> None:
+def test_post_from_the_ui_origin_without_the_token_is_rejected(ui: LiveUI, open_page: Any) -> None:
     seed_everything(ui.redis, time.time())
     page, problems = open_page(bypass_csp=True)  # the CSP forbids the tampering script
     problems.expect_refusals()

@@ -155,7 +155,7 @@ def test_filter_pages_with_next_link(ui: LiveUI) -> None:
     with ui.http() as http:
         html = http.get("/retries", params={"substr": "RuntimeError", "count": 1}).text
     assert html.count('name="key"') == 1
-    assert "rel=\"next\"" in html
+    assert 'rel="next"' in html
 
 
 def test_auth_callback_decides(make_ui: Callable[..., LiveUI]) -> None:

@@ -23,6 +23,7 @@ in one Lua script: never lost, never duplicated, even racing a worker's poller.
 from henchman.api.batches import BatchSet, BatchStatus
 from henchman.api.iteration import IterationRecord, IterationState
 from henchman.api.metrics import ClassMetrics, JobMetrics, MetricsQuery, TopJobs
+from henchman.api.periodic import PeriodicRecord, PeriodicRun, PeriodicSet
 from henchman.api.processes import ProcessRecord, ProcessSet, WorkRecord, WorkSet
 from henchman.api.queues import Queue, QueueSummary
 from henchman.api.records import JobRecord
@@ -41,6 +42,9 @@ __all__ = [
     "JobRecord",
     "JobResult",
     "MetricsQuery",
+    "PeriodicRecord",
+    "PeriodicRun",
+    "PeriodicSet",
     "ProcessRecord",
     "ProcessSet",
     "Queue",

@@ -155,6 +155,12 @@ class ProcessSet:
         return next((p for p in self.all() if p.identity == identity), None)
 
     @property
+    def leader(self) -> str | None:
+        """The identity of the leader process (``dear-leader``), or None while nobody leads."""
+        value = self._redis.get(keys.LEADER)
+        return text(value) if value is not None else None
+
+    @property
     def size(self) -> int:
         """Members of the ``processes`` set."""
         return int(self._redis.scard(keys.PROCESSES))

@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 from henchman import payload as wire
+from henchman.crypto import redact_args
 from henchman.errors import PayloadError
 from henchman.retry import decompress_backtrace
 
@@ -193,7 +194,7 @@ class JobRecord:
             "jid": self.jid,
             "class": self.display_class,
             "queue": self.queue,
-            "args": self.args,
+            "args": redact_args(self.item),
             "score": self.score,
             "created_at": self.created_at,
             "enqueued_at": self.enqueued_at,

@@ -40,6 +40,7 @@ from henchman.cli.common import (
     format_time,
 )
 from henchman.cli.iteration_cmds import iteration
+from henchman.cli.periodic_cmds import periodic
 from henchman.queue_names import queue_name_problem
 
 __all__ = [
@@ -441,4 +442,5 @@ stop = _signal_command("stop", "Shut down gracefully process", ProcessSet.stop, 
 #: The admin commands, for the main group to register.
 COMMANDS: list[click.Command] = [
     stats, queues, retry, dead, scheduled, enqueue, quiet, stop, iteration, batches,
+    periodic,
 ]  # fmt: skip

@@ -13,6 +13,8 @@ from typing import Any, NamedTuple
 import orjson
 
 from henchman import expiry, payload as wire, timeouts
+from henchman.crypto import is_sealed
+from henchman.errors import ConfigError
 from henchman.queue_names import check_queue_name
 
 #: A client middleware: ``(job_name, payload, queue) -> payload | None`` (``None`` drops the push).
@@ -76,6 +78,12 @@ def _plan_checked(
         if result is None:
             return None
         payload = result
+    if payload.get("encrypt") is True and not is_sealed((payload.get("args") or [None])[-1]):
+        # Never write a secret in clear because the sealing middleware is missing.
+        raise ConfigError(
+            f"{name}: encrypt=True but no encryption keys are configured "
+            "(henchman.crypto.configure or HENCHMAN_ENCRYPTION_KEYS)"
+        )
     queue = check_queue_name(payload.get("queue")) if middleware else str(payload["queue"])
     return PushPlan(payload["jid"], queue, wire.encode(payload), when)
 
@@ -114,7 +122,8 @@ def plan_bulk(
     :func:`plan_push` would make, for a fraction of the work per job.
     """
     when = due_time(now, None, at)
-    template = None if middleware else bulk_template(name, options, now=now, when=when)
+    plain = not middleware and options.get("encrypt") is not True
+    template = bulk_template(name, options, now=now, when=when) if plain else None
     if template is None:
         planned = []
         for index, args in enumerate(args_list):

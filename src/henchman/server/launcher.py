@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from henchman.composition import check_settings as check_composition
+from henchman.periodic.service import PeriodicService
 from henchman.redis.connection import Connector
 from henchman.redis.scripts import Scripts
 from henchman.server import signals, startup
@@ -107,6 +108,9 @@ class Launcher:
         client = self.connector.check()
         self.redis = client
         self.scripts = Scripts(client)
+        # Leader election and periodic jobs (schedules validated here: ConfigError, exit 2).
+        self.periodic = PeriodicService.for_worker(self.app, settings, client, self.identity)
+        _ = self.app.keyring  # bad encryption keys: one-line ConfigError before any job runs
         prefix = "capsule default: " if settings.capsules else ""
         startup.check_server(
             client,
@@ -165,6 +169,7 @@ class Launcher:
             target=self._housekeeping, name="henchman-housekeeping", daemon=True
         )
         self._housekeeper.start()
+        self.periodic.start()
         log.info("worker %s started", self.identity)
 
     def _capsule(
@@ -244,6 +249,7 @@ class Launcher:
         for listener in self.on_stop:
             self._local(listener)
         self.quiet()
+        self.periodic.stop()  # steps down at once, so another process leads without waiting
         for capsule in self.capsules:
             capsule.begin_stop()
         deadline = time.monotonic() + timeout

@@ -255,14 +255,15 @@ class Processor:
         token = ctx.activate()
         try:
             perform = definition.bind(ctx)
-            args = ctx.payload["args"]
             run = JobRun(ctx)
             if definition.is_async:
                 if self.run_coroutine is None:
                     raise RuntimeError("async job fetched by a worker with no event loop")
-                self.run_coroutine(self.app.middleware.ainvoke(run, lambda: perform(*args)))
+                self.run_coroutine(
+                    self.app.middleware.ainvoke(run, lambda: perform(*run.call_args()))
+                )
             else:
-                self.app.middleware.invoke(run, lambda: perform(*args))
+                self.app.middleware.invoke(run, lambda: perform(*run.call_args()))
         except (Exception, SystemExit, concurrent.futures.CancelledError) as exc:
             return self.conclude(unit, begun, exc)
         finally:
@@ -290,8 +291,8 @@ class Processor:
         token = ctx.activate()
         try:
             perform = definition.bind(ctx)
-            args = ctx.payload["args"]
-            await self.app.middleware.ainvoke(JobRun(ctx), lambda: perform(*args))
+            run = JobRun(ctx)
+            await self.app.middleware.ainvoke(run, lambda: perform(*run.call_args()))
         except (Exception, SystemExit) as exc:
             return self.conclude(unit, begun, exc)
         finally:

@@ -10,6 +10,7 @@ from henchman.web.pages import (
     dashboard,
     iteration,
     metrics,
+    periodic,
     prometheus,
     queues,
     sets,
@@ -26,8 +27,11 @@ CORE = WebExtension(
         *iteration.PAGES,
         *batches.PAGES,
         *prometheus.PAGES,
+        *periodic.PAGES,
     ],
-    actions=[*busy.ACTIONS, *queues.ACTIONS, *sets.ACTIONS, *iteration.ACTIONS],
+    actions=[
+        *busy.ACTIONS, *queues.ACTIONS, *sets.ACTIONS, *iteration.ACTIONS, *periodic.ACTIONS,
+    ],
 )
 
 __all__ = ["CORE"]
