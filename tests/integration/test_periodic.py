@@ -383,5 +383,5 @@ def test_henchman_run_refuses_a_bad_schedule_with_one_line_and_exit_2(
     )  # fmt: skip
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "henchman: periodic job 'nightly': invalid cron expression '0 25 * * *': bad hour"
+        "error: periodic job 'nightly': invalid cron expression '0 25 * * *': bad hour"
     )
