@@ -8,6 +8,7 @@ no test can ever flush data it did not create; the database is flushed at teardo
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,10 @@ from henchman.config import Settings
 from henchman.redis.embedded import EmbeddedServer
 
 DATABASES = 16
+
+# The Django suite configures Django for its whole process, so it runs in a process of its own,
+# started by tests/integrations/test_django.py with HENCHMAN_DJANGO_SUITE=1.
+collect_ignore = [] if os.environ.get("HENCHMAN_DJANGO_SUITE") else ["django_suite"]
 
 
 @dataclass(frozen=True)
@@ -37,8 +42,12 @@ class RedisDB:
     def settings(self, **overrides: object) -> Settings:
         """Settings pointing at this database, with fast background loops for tests."""
         base = Settings(
-            redis_url=self.url, home=self.server.home, heartbeat_interval=0.5,
-            poll_interval_average=0.2, orphan_check_interval=1.0, fetch_timeout=0.5,
+            redis_url=self.url,
+            home=self.server.home,
+            heartbeat_interval=0.5,
+            poll_interval_average=0.2,
+            orphan_check_interval=1.0,
+            fetch_timeout=0.5,
             timeout=5.0,
         )
         return base.replace(**overrides)

@@ -15,10 +15,13 @@ from __future__ import annotations
 from typing import Any
 
 from henchman.app import Henchman, default_app
+from henchman.batches import Batch, current_batch
+from henchman.batches.workflows import chain, chord, group
 from henchman.config import QueueSpec, Settings
 from henchman.context import JobContext, current_job
 from henchman.embed import EmbeddedWorker, embed
 from henchman.errors import (
+    BatchError,
     ConfigError,
     HenchmanError,
     JobTimeout,
@@ -32,6 +35,11 @@ from henchman.job import Job, JobFunction, job
 from henchman.middleware.chain import JobRun, Middleware
 
 __version__ = "0.1.0"
+
+
+def periodic(cron: str, job: Any, args: Any = (), **options: Any) -> Any:
+    """Register a periodic job on the default app (see :meth:`Henchman.periodic`)."""
+    return default_app().periodic(cron, job, args, **options)
 
 
 def enqueue(name: str, *args: Any, **options: Any) -> str | None:
@@ -50,6 +58,8 @@ def enqueue_at(when: float, name: str, *args: Any, **options: Any) -> str | None
 
 
 __all__ = [
+    "Batch",
+    "BatchError",
     "ConfigError",
     "EmbeddedWorker",
     "Henchman",
@@ -69,11 +79,16 @@ __all__ = [
     "UnknownJob",
     "__version__",
     "cancel",
+    "chain",
+    "chord",
+    "current_batch",
     "current_job",
     "default_app",
     "embed",
     "enqueue",
     "enqueue_at",
     "enqueue_in",
+    "group",
     "job",
+    "periodic",
 ]

@@ -14,22 +14,33 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from henchman import payload as wire
+from henchman.batches.finisher import BatchFinisher
 from henchman.client.aio import AsyncClient
 from henchman.client.buffer import PushBuffer
+from henchman.client.capture import PushSink
 from henchman.client.plan import ClientMiddleware, plan_push
 from henchman.client.sync import Client
 from henchman.config import Settings
 from henchman.context import JobContext
-from henchman.errors import UnknownJob
+from henchman.crypto import Decryption, Encryptor, Keyring, keyring_from_settings
+from henchman.errors import PayloadError, UnknownJob
+from henchman.expiry import Expiry
 from henchman.job import DEFAULT_OPTIONS, JobDefinition, JobFunction, job as _job
 from henchman.middleware.chain import Chain, JobRun
 from henchman.middleware.job_logging import JobLogging
 from henchman.middleware.metrics import Metrics
+from henchman.periodic.schedule import Schedule, ScheduleBook, make_schedule
 from henchman.redis.connection import Connector
 from henchman.registry import Registry
+from henchman.results.finisher import ResultFinisher
+from henchman.results.middleware import Results
+
+if TYPE_CHECKING:
+    from henchman.server.processor import Finisher
+from henchman.timeouts import JobTimeouts
 
 log = logging.getLogger("henchman")
 
@@ -48,8 +59,8 @@ def log_error(exc: BaseException, context: dict[str, Any]) -> None:
         job.get("jid"),
         job.get("class"),
         type(exc).__qualname__,
-        job.get("error_message", ""),
-        exc_info=None if isinstance(exc, UnknownJob) else exc,
+        job.get("error_message") or str(exc),
+        exc_info=None if isinstance(exc, UnknownJob | PayloadError) else exc,
         extra=extra,
     )
 
@@ -60,10 +71,18 @@ class Henchman:
     def __init__(self, settings: Settings | None = None) -> None:
         self._settings = settings
         self.registry = Registry()
-        #: Server middleware, outermost first (SPEC §4.2). Built in: ``logging``, ``metrics``.
-        self.middleware = Chain([JobLogging(), Metrics()])
+        #: Server middleware, outermost first. Built in: ``expiry``, ``logging``, ``metrics``,
+        #: ``encryption`` (opens ``encrypt=True`` arguments; a no-op for other jobs), ``results``,
+        #: ``timeout`` (see docs/internals.md for what each does).
+        self.middleware = Chain([
+            Expiry(), JobLogging(), Metrics(), Decryption(lambda: self.keyring), Results(self),
+            JobTimeouts(),
+        ])  # fmt: skip
         #: Client middleware run on every push, in order; one returning ``None`` drops the push.
         self.client_middleware: list[ClientMiddleware] = []
+        #: Consulted at every push of the sync client; a sink it returns takes the pushes
+        #: instead of Redis (``henchman.django``'s push-on-commit is one).
+        self.push_deferral: Callable[[], PushSink | None] | None = None
         #: Called with ``(exc, context)`` for every job failure and internal error.
         self.error_handlers: list[ErrorHandler] = [log_error]
         #: Called with ``(payload, exc)`` when a job dies (retries exhausted or killed).
@@ -72,10 +91,17 @@ class Henchman:
         #: must acknowledge (see :func:`henchman.server.fetch.validate`) or the worker refuses
         #: to start.
         self.fetcher_factory: Callable[..., Any] | None = None
+        #: See every job's outcome and may extend its final write (server side); built in:
+        #: the batch accounting (``henchman.batches.finisher``).
+        self.finishers: list[Finisher] = [BatchFinisher(self), ResultFinisher(self)]
+        #: Periodic jobs registered with :meth:`periodic`.
+        self.schedules = ScheduleBook()
         self._client: Client | None = None
         self._aclient: AsyncClient | None = None
         self._connector: Connector | None = None
         self._lock = threading.Lock()
+        self._keyring: Keyring | None = None
+        self._keyring_loaded = False
 
     # --- configuration --------------------------------------------------------------------------
 
@@ -94,6 +120,29 @@ class Henchman:
         self._settings = settings
 
     @property
+    def keyring(self) -> Keyring | None:
+        """Encryption keys: from :meth:`use_keyring`, else from the settings
+        (``encryption_keys``), else None. Bad keys raise a one-line ConfigError."""
+        if not self._keyring_loaded:
+            found = keyring_from_settings(self.settings)
+            with self._lock:
+                if not self._keyring_loaded:
+                    self._install_keyring(found)
+        return self._keyring
+
+    def use_keyring(self, keyring: Keyring) -> None:
+        """Seal ``encrypt=True`` pushes with ``keyring`` and open them with it in workers."""
+        with self._lock:
+            self._install_keyring(keyring)
+
+    def _install_keyring(self, keyring: Keyring | None) -> None:
+        self._keyring, self._keyring_loaded = keyring, True
+        if keyring is not None and not any(
+            isinstance(m, Encryptor) for m in self.client_middleware
+        ):
+            self.client_middleware.append(Encryptor(lambda: self._keyring))
+
+    @property
     def connector(self) -> Connector:
         """Opens connections to the configured (or embedded) server."""
         with self._lock:
@@ -106,11 +155,13 @@ class Henchman:
         """The sync client (reliable push on unless ``reliable_push=False``)."""
         if self._client is None:
             settings = self.settings
+            _ = self.keyring  # keys from the settings add the sealing client middleware
             buffer = PushBuffer(settings.push_buffer_size) if settings.reliable_push else None
             connector = self.connector
             with self._lock:
                 if self._client is None:
                     self._client = Client(connector.sync, self.client_middleware, buffer)
+                    self._client.deferral = self.push_deferral
         return self._client
 
     @property
@@ -145,6 +196,26 @@ class Henchman:
         decorate = _job(app=self, **options)
         return decorate if fn is None else decorate(fn)
 
+    def periodic(
+        self,
+        cron: str,
+        job: Any,
+        args: Sequence[Any] = (),
+        *,
+        queue: str | None = None,
+        tz: str | None = None,
+        missed: str = "skip",
+        name: str | None = None,
+        **options: Any,
+    ) -> Schedule:
+        """Enqueue ``job`` (a job, Job class or wire name) with ``args`` at every run of ``cron``
+        in zone ``tz`` (UTC if None); see docs/periodic.md. ``missed="run_once"`` enqueues one
+        catch-up run for ticks missed while no worker led. Invalid input raises ConfigError."""
+        schedule = make_schedule(
+            cron, job, args, queue=queue, tz=tz, missed=missed, name=name, **options
+        )
+        return self.schedules.add(schedule)
+
     def enqueue(self, name: str, *args: Any, **options: Any) -> str | None:
         """Push a job by its wire name (for jobs defined elsewhere, e.g. in Ruby)."""
         return self.client.push(name, args, {**DEFAULT_OPTIONS, **options})
@@ -164,6 +235,7 @@ class Henchman:
 
         Exceptions propagate to the caller; nothing is written to Redis.
         """
+        _ = self.keyring
         plan = plan_push(definition.name, args, options, self.client_middleware, now=time.time())
         if plan is None:
             return None
@@ -172,15 +244,16 @@ class Henchman:
 
     def run_payload(self, definition: JobDefinition, payload: dict[str, Any]) -> Any:
         """Run ``payload`` with ``definition`` through the server middleware, in this thread."""
-        ctx = JobContext(payload, str(payload.get("queue", "default")))
+        ctx = JobContext(payload, str(payload.get("queue", "default")), app=self)
         token = ctx.activate()
         try:
             perform = definition.bind(ctx)
-            call_args = payload["args"]
             run = JobRun(ctx)
             if definition.is_async:
-                return _run_coroutine(self.middleware.ainvoke(run, lambda: perform(*call_args)))
-            return self.middleware.invoke(run, lambda: perform(*call_args))
+                return _run_coroutine(
+                    self.middleware.ainvoke(run, lambda: perform(*run.call_args()))
+                )
+            return self.middleware.invoke(run, lambda: perform(*run.call_args()))
         finally:
             JobContext.deactivate(token)
 

@@ -24,6 +24,18 @@ class QueueSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class CapsuleSpec:
+    """A named capsule beside the default one (SPEC §9.1): its queues, in order (weights as in
+    ``Settings.queues``), and its own thread and async concurrency (``None``: the process's
+    ``async_concurrency``). Parsed and checked by :mod:`henchman.capsule_config`."""
+
+    name: str
+    queues: tuple[QueueSpec, ...]
+    concurrency: int
+    async_concurrency: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything a henchman client, worker or CLI command needs to know.
 
@@ -40,6 +52,8 @@ class Settings:
     async_concurrency: int = 100
     timeout: float = 25.0
     tag: str | None = None
+    #: Named capsules besides the default one (which serves ``queues`` with ``concurrency``).
+    capsules: tuple[CapsuleSpec, ...] = ()
     labels: tuple[str, ...] = ()
     require: tuple[str, ...] = ()
     processes: int = 1
@@ -74,6 +88,9 @@ class Settings:
     redis_timeout: float = 5.0
     placement_interval: float = 2.0
 
+    #: Keep every job's result this many seconds (``None``: only jobs with ``result_ttl``).
+    result_ttl: float | None = None
+
     # client (reliable push)
     reliable_push: bool = True
     push_buffer_size: int = 1000
@@ -81,6 +98,20 @@ class Settings:
     #: Where iterable jobs' temp files wait between runs: ``None`` = ``<home>/offload``,
     #: ``file:///path``, or ``s3://bucket/prefix?endpoint_url=...``.
     offload_url: str | None = None
+
+    # periodic jobs and leader election: Sidekiq Enterprise's timings by default.
+    #: Schedules from the config file (a ``periodic`` list of tables), validated at load.
+    periodic: tuple[dict[str, Any], ...] = ()
+    #: The leader renews its lease this often; the lease lasts ``leader_lease`` seconds.
+    leader_renew_interval: float = 15.0
+    leader_lease: float = 30.0
+    #: Followers look at the lease this often, and also as soon as the lease they saw expires.
+    leader_check_interval: float = 60.0
+
+    # encryption: ``1:<base64 key>,2:<base64 key>``; the active version defaults to
+    # the highest. Never shown in a repr.
+    encryption_keys: str | None = field(default=None, repr=False)
+    encryption_active_version: int | None = None
 
     #: Keys found in a config file that henchman does not use itself (kept for plugins).
     extra: dict[str, Any] = field(default_factory=dict)

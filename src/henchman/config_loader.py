@@ -19,7 +19,9 @@ one leading ``:`` like Sidekiq's ``sidekiq.yml`` (``:concurrency: 5``). Plugin s
 Environment variables: ``HENCHMAN_<NAME>`` for every setting (``HENCHMAN_CONCURRENCY``, ...),
 ``REDIS_URL`` as a fallback for ``HENCHMAN_REDIS_URL``. An empty variable counts as unset. List
 settings are comma-separated; ``HENCHMAN_QUEUES`` writes weights after a colon
-(``critical:3,default``) because the comma already separates queues.
+(``critical:3,default``) because the comma already separates queues. ``HENCHMAN_CAPSULES``
+holds ``NAME:QUEUE[,QUEUE...]:CONCURRENCY`` entries separated by ``;``
+(see :mod:`henchman.capsule_config`).
 
 Every problem raises :class:`~henchman.errors.ConfigError` with one line naming the key and the
 source, e.g. ``setting 'concurrency' in HENCHMAN_CONCURRENCY must be an integer, got 'ten'``.
@@ -30,15 +32,18 @@ from __future__ import annotations
 
 import math
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import UnionType
 from typing import Any
 
-from henchman.config import SETTING_NAMES, QueueSpec, Settings
+from henchman.capsule_config import parse_capsules
+from henchman.composition import check_settings as check_composition
+from henchman.config import SETTING_NAMES, CapsuleSpec, QueueSpec, Settings
 from henchman.errors import ConfigError
+from henchman.queue_names import queue_name_problem
 
-__all__ = ["check_settings", "load_settings", "parse_queue"]
+__all__ = ["check_settings", "load_settings", "parse_queue", "redis_url_from_env"]
 
 DEFAULT_YAML = Path("config/henchman.yml")
 PYPROJECT = Path("pyproject.toml")
@@ -46,6 +51,9 @@ ENVIRONMENT_SECTIONS = frozenset({"production", "development", "staging", "test"
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_LEVELS = {name: name for name in _LEVELS} | {"WARN": "WARNING", "FATAL": "CRITICAL"}
 REDIS_URL_SCHEMES = ("redis", "rediss", "unix")  # Sentinel URLs (§21) will extend this
+#: The largest queue weight: a weighted fetch draws from a list with one entry per unit of
+#: weight, and weights are relative, so 1,000 already expresses any useful ratio.
+MAX_QUEUE_WEIGHT = 1000
 
 #: Smallest accepted value per numeric setting; floats in _POSITIVE must be strictly above 0.
 _MINIMUM = {
@@ -61,6 +69,7 @@ _MINIMUM = {
     "backtrace_lines": 0,
     "max_memory_mb": 1,
     "health_port": 0,
+    "encryption_active_version": 1,
 }
 _POSITIVE = frozenset(
     {
@@ -71,9 +80,14 @@ _POSITIVE = frozenset(
         "fetch_timeout",
         "redis_timeout",
         "placement_interval",
+        "result_ttl",
+        "leader_renew_interval",
+        "leader_lease",
+        "leader_check_interval",
     }
 )
-_FLAG_NAMES = {"queues": "--queue"}  # CLI spellings that differ from the setting name (SPEC §1.3)
+# CLI spellings that differ from the setting name (SPEC §1.3)
+_FLAG_NAMES = {"queues": "--queue", "capsules": "--capsule"}
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
 _HINTS = typing.get_type_hints(Settings)
@@ -84,6 +98,15 @@ def parse_queue(text: str, source: str) -> QueueSpec:
     return _parse_queue_text(text, source, sep=",")
 
 
+def redis_url_from_env(env: Mapping[str, str]) -> str | None:
+    """``HENCHMAN_REDIS_URL`` (wins) or ``REDIS_URL``, validated like :func:`load_settings` does
+    (a :class:`ConfigError` names the variable); None when neither is set."""
+    for var in ("HENCHMAN_REDIS_URL", "REDIS_URL"):
+        if env.get(var):
+            return str(_coerce("redis_url", env[var], var))
+    return None
+
+
 def load_settings(
     *,
     config_file: Path | None = None,
@@ -91,10 +114,13 @@ def load_settings(
     env: Mapping[str, str] | None = None,
     flags: Mapping[str, Any] | None = None,
     cwd: Path | None = None,
+    flag_source: Callable[[str], str] | None = None,
 ) -> Settings:
     """Merge defaults, file, environment and flags (see the module docstring) and validate them.
 
     Reads only the config file; ``env`` defaults to an empty mapping (pass ``os.environ``).
+    ``flag_source(name)`` names where a flag came from in messages (default ``--name``), for
+    callers whose overrides are not command-line flags (Django's ``settings.HENCHMAN``).
     """
     env = env or {}
     flags = {k: v for k, v in (flags or {}).items() if v is not None and v not in ((), [])}
@@ -110,10 +136,16 @@ def load_settings(
     for name, value, source in _env_entries(env):
         values[name] = _coerce(name, value, source)
     for name, value in flags.items():
-        source = _FLAG_NAMES.get(name, f"--{name.replace('_', '-')}")
+        source = (
+            flag_source(name)
+            if flag_source is not None
+            else _FLAG_NAMES.get(name, f"--{name.replace('_', '-')}")
+        )
         _check_known(name, source)
         values[name] = _coerce(name, value, source)
-    return Settings(**values, extra=extra)
+    settings = Settings(**values, extra=extra)
+    check_composition(settings)
+    return settings
 
 
 def check_settings(settings: Settings) -> dict[str, Any]:
@@ -304,6 +336,8 @@ def _check_known(name: str, source: str, suggest: frozenset[str] = SETTING_NAMES
 def _coerce(name: str, value: Any, source: str) -> Any:
     """Convert ``value`` to the type of ``Settings.<name>`` and check its range."""
     hint = _HINTS[name]
+    if name == "periodic":
+        return _to_periodic(value, source)
     if isinstance(hint, UnionType):  # only ``X | None`` occurs in Settings
         if value is None:
             return None
@@ -321,6 +355,8 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         result = Path(result) if hint is Path and result else result
     elif hint == tuple[QueueSpec, ...]:
         result = _to_queues(value, source)
+    elif hint == tuple[CapsuleSpec, ...]:
+        return parse_capsules(value, source, _to_queues)
     else:  # tuple[str, ...]
         result = _to_strings(value)
     if result is None or result == "":
@@ -345,6 +381,13 @@ def _check_range(name: str, value: Any, source: str) -> Any:
         # Never echo the URL: it may carry a password (SPEC §20).
         schemes = ", ".join(f"{s}://" for s in REDIS_URL_SCHEMES)
         raise ConfigError(f"{prefix} must start with one of {schemes}")
+    if name == "redis_url":
+        from henchman.redis.urls import check_url  # only when the setting is given
+
+        try:
+            check_url(value)
+        except ValueError as exc:
+            raise ConfigError(f"{prefix} is not a valid Redis URL: {exc}") from None
     if name == "cpu_affinity":
         from henchman.server.placement import check_setting  # only when the setting is given
 
@@ -368,6 +411,23 @@ _EXPECTED: dict[Any, str] = {
     tuple[QueueSpec, ...]: "must be a non-empty list of queues",
     tuple[str, ...]: "must be a list of strings",
 }
+
+
+def _to_periodic(value: Any, source: str) -> tuple[dict[str, Any], ...]:
+    """The ``periodic`` list: each entry is validated now (cron, zone, missed), one line each."""
+    from henchman.periodic.schedule import from_mapping  # only when schedules are configured
+
+    if not isinstance(value, list | tuple):
+        raise ConfigError(
+            f"setting 'periodic' in {source} must be a list of tables ([[tool.henchman.periodic]] "
+            f"or a YAML list), got {_show(value)}"
+        )
+    entries = []
+    for index, entry in enumerate(value, 1):
+        name = entry.get("name") if isinstance(entry, Mapping) else None
+        from_mapping(entry, f"{name!r} ({source})" if name else f"#{index} in {source}")
+        entries.append(dict(entry))
+    return tuple(entries)
 
 
 def _to_bool(value: Any) -> bool | None:
@@ -444,15 +504,16 @@ def _parse_queue_text(text: str, source: str, sep: str) -> QueueSpec:
 def _make_queue(name: Any, weight: Any, source: str, shown: str) -> QueueSpec:
     if not isinstance(name, str) or not name.strip():
         raise ConfigError(f"invalid queue {shown} in {source} (empty queue name)")
-    if any(ch.isspace() for ch in name):
-        raise ConfigError(f"invalid queue name {name!r} in {source} (names cannot hold whitespace)")
+    problem = queue_name_problem(name)
+    if problem is not None:
+        raise ConfigError(f"invalid queue name {name!r} in {source} (a queue name {problem})")
     if weight is None:
         return QueueSpec(name, 0)
     number = _to_int(weight)
-    if number is None or number < 1:
+    if number is None or not 1 <= number <= MAX_QUEUE_WEIGHT:
         raise ConfigError(
             f"invalid queue weight {_show(weight)} for queue {name!r} in {source} "
-            "(must be an integer >= 1)"
+            f"(must be an integer from 1 to {MAX_QUEUE_WEIGHT})"
         )
     return QueueSpec(name, number)
 

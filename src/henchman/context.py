@@ -34,6 +34,11 @@ class JobContext:
     interrupted: Callable[[], bool] = _never
     instance: Any = None
     quieting: Callable[[], bool] = _never
+    #: The app running the job (``None`` when built outside a worker).
+    app: Any = None
+    #: Facts a middleware hands to what runs after the job (e.g. the return value for the
+    #: result store), keyed by the middleware's name.
+    notes: dict[str, Any] = field(default_factory=dict, init=False)
     _logger: logging.LoggerAdapter[logging.Logger] | None = field(default=None, init=False)
 
     @property

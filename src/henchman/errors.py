@@ -9,6 +9,7 @@
     ├── PushBufferFull         reliable push buffer is full: the push was NOT accepted
     ├── JobTimeout             a job ran past its ``timeout`` (raised inside the job, SPEC §4.8)
     ├── PayloadError           a payload read from Redis cannot be run (not JSON, no class, ...)
+    ├── BatchError             a batch cannot take this (bad callback, unknown or finished batch)
     └── RequeueJob             control flow, not an error: put this job back in its queue now
 
 ``TypeError`` (not a HenchmanError) is raised at push time for arguments that are not JSON-native,
@@ -58,3 +59,8 @@ class RequeueJob(HenchmanError):
         super().__init__("job requeued")
         self.payload = payload
         self.at_head = at_head
+
+
+class BatchError(HenchmanError):
+    """A batch cannot do what was asked (bad callback, unknown/expired or finished batch);
+    nothing was changed."""

@@ -28,6 +28,8 @@ from henchman.context import JobContext, current_job
 
 if TYPE_CHECKING:
     from henchman.app import Henchman
+    from henchman.batches.batch import Batch
+    from henchman.batches.workflows import Signature
 
 #: Option names with a meaning to henchman; any other option is kept in the payload untouched.
 KNOWN_OPTIONS = frozenset(
@@ -45,6 +47,7 @@ KNOWN_OPTIONS = frozenset(
         "encrypt",
         "timeout",
         "log_level",
+        "result_ttl",
     }
 )
 DEFAULT_OPTIONS: Mapping[str, Any] = {"queue": "default", "retry": True}
@@ -166,6 +169,13 @@ class Pushable:
             batch_size=batch_size,
         )
 
+    def s(self, *args: Any) -> Signature:
+        """A signature: this job with ``args``, to run later in a workflow (``henchman.chain``,
+        ``group``, ``chord``)."""
+        from henchman.batches.workflows import Signature
+
+        return Signature(self._definition(), tuple(args), self._options())
+
     def set(self, **options: Any) -> Setter:
         """A one-off setter: the same push methods with ``options`` overriding the job's."""
         return Setter(self._definition(), {**self._overrides(), **options})
@@ -233,7 +243,7 @@ class _JobMeta(type):
 
 
 _PUSH_METHODS = frozenset(
-    n for n in dir(Pushable) if n.startswith(("perform_", "aperform_")) or n == "set"
+    n for n in dir(Pushable) if n.startswith(("perform_", "aperform_")) or n in ("set", "s")
 )
 
 
@@ -305,6 +315,21 @@ class Job(metaclass=_JobMeta):
     def payload(self) -> dict[str, Any]:
         """The payload this execution was started from."""
         return self._ctx.payload
+
+    @property
+    def bid(self) -> str | None:
+        """The id of the batch this job belongs to, or ``None``."""
+        bid = self._ctx.payload.get("bid")
+        return bid if isinstance(bid, str) and bid else None
+
+    @property
+    def batch(self) -> Batch | None:
+        """This job's batch, reopened to add jobs to it (``with self.batch.jobs(): ...``), or
+        ``None`` outside a batch."""
+        from henchman.batches.batch import Batch
+
+        bid = self.bid
+        return None if bid is None else Batch(bid, app=self._ctx.app)
 
     def interrupted(self) -> bool:
         """True once the process has begun to stop (TERM): long jobs should return early and

@@ -119,10 +119,14 @@ WORKING_LISTS = PREFIX + "working"
 POISON = PREFIX + "poison"
 #: Lifetime count of jobs recovered from dead processes' working lists.
 STAT_RECOVERED = PREFIX + "stat:recovered"
+#: Lifetime count of expiring jobs dropped because they had not started by their ``expires_at``.
+STAT_EXPIRED = PREFIX + "stat:expired"
 #: HASH jid -> number of times the job was recovered from a dead process (poison-pill rule).
 RECOVERIES = PREFIX + "recoveries"
 #: Short lock held by the one process that recovers orphans at a time.
 RECOVERY_LOCK = PREFIX + "lock:recovery"
+#: STRING: the secret the Web UI signs its CSRF tokens with, shared by every web process.
+WEB_SECRET = PREFIX + "web:secret"
 
 
 def working(identity: str, queue_name: str) -> str:
@@ -162,3 +166,106 @@ def iteration_row_errors(jid: str) -> str:
 def iteration_files(jid: str) -> str:
     """STRING, JSON manifest of an iterable job's offloaded temporary files and their cursor."""
     return f"{PREFIX}it:{jid}:files"
+
+
+# --- batches (Sidekiq Pro's ``b-<bid>`` naming) --------------------------------------------------
+#
+# ``batch_lua_prefix`` and the suffixes below are also spelled out in ``batch_commit.lua`` and
+# ``batch_ack.lua``, which derive a parent's keys from its bid; a test pins that they agree.
+
+#: ZSET of every batch, score = creation epoch seconds (the Web UI's and ``BatchSet``'s index).
+BATCHES = "batches"
+#: Prefix of every per-batch key; the Lua scripts build ``<prefix><bid><suffix>`` from it.
+BATCH_PREFIX = "b-"
+
+
+def batch(bid: str) -> str:
+    """HASH of a batch: description, callback queue, parent, total, times, callback templates."""
+    return f"{BATCH_PREFIX}{bid}"
+
+
+def batch_jids(bid: str) -> str:
+    """SET of the batch's jobs that have not succeeded yet (its ``pending`` count)."""
+    return f"{BATCH_PREFIX}{bid}-jids"
+
+
+def batch_failed(bid: str) -> str:
+    """SET of the batch's jobs that failed and have not succeeded since."""
+    return f"{BATCH_PREFIX}{bid}-failed"
+
+
+def batch_died(bid: str) -> str:
+    """SET of the batch's jobs that died (went to the dead set) and have not succeeded since."""
+    return f"{BATCH_PREFIX}{bid}-died"
+
+
+def batch_kids(bid: str) -> str:
+    """SET of the batch's child batches."""
+    return f"{BATCH_PREFIX}{bid}-kids"
+
+
+def batch_kids_complete(bid: str) -> str:
+    """SET of the child batches whose ``complete`` fired."""
+    return f"{BATCH_PREFIX}{bid}-kcomplete"
+
+
+def batch_kids_success(bid: str) -> str:
+    """SET of the child batches whose ``success`` fired."""
+    return f"{BATCH_PREFIX}{bid}-ksuccess"
+
+
+def batch_stage(bid: str, queue_name: str) -> str:
+    """LIST of payloads staged for ``queue:<queue_name>`` by an open ``jobs()`` block; moved to
+    the queue when the block commits, deleted if it raises, expires if the pusher dies."""
+    return f"{BATCH_PREFIX}{bid}-stage:{queue_name}"
+
+
+def batch_stage_scheduled(bid: str) -> str:
+    """ZSET of scheduled payloads staged by an open ``jobs()`` block (score = run-at time)."""
+    return f"{BATCH_PREFIX}{bid}-stage-at"
+
+
+def batch_stage_jids(bid: str) -> str:
+    """SET of the jids staged by an open ``jobs()`` block."""
+    return f"{BATCH_PREFIX}{bid}-stage-jids"
+
+
+def batch_keys(bid: str) -> tuple[str, ...]:
+    """Every long-lived key of one batch (staging keys excluded)."""
+    return (
+        batch(bid),
+        batch_jids(bid),
+        batch_failed(bid),
+        batch_died(bid),
+        batch_kids(bid),
+        batch_kids_complete(bid),
+        batch_kids_success(bid),
+    )
+
+
+# --- job results ------------------------------------------------------------------------------
+
+
+def result(jid: str) -> str:
+    """HASH of one job's result (status, attempts, timestamps, errors, value); expires
+    ``result_ttl`` seconds after its last change (see ``henchman.results.record``)."""
+    return f"henchman:result:{jid}"
+
+
+# --- periodic jobs and leader election (Sidekiq Enterprise's leader key) ----------------------
+
+#: STRING holding the leader's identity, with a lease TTL (Sidekiq Enterprise's key name).
+LEADER = "dear-leader"
+#: HASH schedule id -> JSON definition (cron, zone, job, args, options), as the leader
+#: registered them; read by the CLI and the Web UI.
+PERIODIC_SCHEDULES = PREFIX + "periodic:schedules"
+#: HASH schedule id -> epoch of the newest tick already handled (enqueued, skipped or paused):
+#: the high-water mark that makes every tick enqueue at most once.
+PERIODIC_MARKS = PREFIX + "periodic:marks"
+#: SET of paused schedule ids.
+PERIODIC_PAUSED = PREFIX + "periodic:paused"
+
+
+def periodic_history(schedule_id: str) -> str:
+    """LIST of one schedule's latest runs, newest first: JSON {tick, jid, at, kind, count}."""
+    return f"{PREFIX}periodic:history:{schedule_id}"

@@ -17,6 +17,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import datetime
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -25,6 +26,7 @@ from typing import Any
 import orjson
 
 from henchman.errors import PayloadError
+from henchman.queue_names import check_queue_name
 
 Payload = dict[str, Any]
 
@@ -109,10 +111,12 @@ def build(
     """Build a payload for job ``name``. ``options`` must contain ``queue`` and ``retry``.
 
     Scheduled jobs carry no ``enqueued_at`` until the poller moves them (as in Sidekiq).
+    Raises ``ValueError`` for a queue name :mod:`henchman.queue_names` refuses.
     """
     now = float(now)  # Sidekiq 8 reads an integer timestamp as milliseconds
     payload: Payload = {"class": name, "args": list(args)}
     payload.update(options)
+    check_queue_name(payload.get("queue"))
     payload["jid"] = jid or new_jid()
     payload.setdefault("created_at", now)
     if scheduled:
@@ -122,6 +126,25 @@ def build(
     return payload
 
 
+def seconds_option(value: Any, option: str) -> float:
+    """A duration option (``expires_in``, ``timeout``) as positive finite seconds.
+
+    Accepts a number or a ``timedelta``; raises ``ValueError`` naming the option otherwise.
+    """
+    if isinstance(value, datetime.timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError(
+            f"option {option!r} must be a positive number of seconds or a timedelta, "
+            f"got {_short_repr(value)}"
+        )
+    return seconds
+
+
 def encode(payload: Mapping[str, Any]) -> bytes:
     """Serialize a payload. Callers validate args first; this only serializes."""
     return orjson.dumps(payload)
@@ -129,15 +152,14 @@ def encode(payload: Mapping[str, Any]) -> bytes:
 
 def decode(raw: bytes | str) -> Payload:
     """Parse and check a payload read from Redis; raise :class:`PayloadError` saying why not."""
-    try:
-        payload = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise PayloadError(f"payload is not valid JSON: {exc}") from None
-    if type(payload) is not dict:
-        raise PayloadError(f"payload is a JSON {type(payload).__name__}, not an object")
-    name = payload.get("class")
-    if not isinstance(name, str) or not name:
+    payload = decode_loose(raw)
+    if "class" not in payload:
         raise PayloadError("payload has no 'class' naming the job")
+    name = payload["class"]
+    if not isinstance(name, str):
+        raise PayloadError(f"payload 'class' is {_short_repr(name)}, not a job name (a string)")
+    if not name:
+        raise PayloadError("payload 'class' is an empty string, not a job name")
     if type(payload.get("args")) is not list:
         raise PayloadError(f"payload 'args' is {_short_repr(payload.get('args'))}, not a list")
     return payload
@@ -162,10 +184,31 @@ def decode_loose(raw: bytes | str) -> Payload:
     try:
         found = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise PayloadError(f"payload is not valid JSON: {exc}") from None
+        raise PayloadError(_unreadable(raw, exc)) from None
     if type(found) is not dict:
-        raise PayloadError("payload is not a JSON object")
+        raise PayloadError(f"payload is a JSON {type(found).__name__}, not an object")
     return found
+
+
+def _unreadable(raw: bytes | str, exc: orjson.JSONDecodeError) -> str:
+    """Why ``raw`` could not be parsed: bad UTF-8 (orjson reports it at line 1 column 1,
+    wherever the byte is), nothing at all, or the JSON error with its position."""
+    prefix = "payload is not valid JSON:"
+    if isinstance(raw, bytes | bytearray | memoryview):
+        data = bytes(raw)
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            return (
+                f"{prefix} invalid UTF-8 byte 0x{data[bad.start]:02x} at offset {bad.start} "
+                f"(of {len(data):,} bytes)"
+            )
+        text = data.decode("utf-8")
+    else:
+        text = raw
+    if not text.strip():
+        return f"{prefix} the payload is empty" if not text else f"{prefix} only whitespace"
+    return f"{prefix} {exc}"
 
 
 def is_utf8(raw: bytes | str) -> bool:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import collections
-import random
 import signal
 import subprocess
 from pathlib import Path
@@ -18,7 +17,14 @@ import orjson
 from henchman import keys
 from henchman.app import Henchman
 from tests.conftest import RedisDB
-from tests.support.worker_process import fast_env, henchman_bin, start_worker, stop, wait_for
+from tests.support.worker_process import (
+    fast_env,
+    fault_moment,
+    henchman_bin,
+    start_worker,
+    stop,
+    wait_for,
+)
 
 OPTIONS = {"queue": "default", "retry": True}
 
@@ -56,7 +62,7 @@ def assert_all_ran_once_except(redis_db: RedisDB, expected: list[str], at_risk: 
 def test_sigkill_mid_drain_loses_nothing(redis_db: RedisDB, workdir: Path) -> None:
     jids = push_many(redis_db, "proc_jobs.record", 5000)
     worker = start_worker(workdir, fast_env(redis_db.url))
-    kill_at = random.randint(200, 3500)
+    kill_at = fault_moment(200, 3500)
     wait_for(lambda: redis_db.client.llen("test:done") >= kill_at, what=f"{kill_at} jobs done")
     stop(worker, signal.SIGKILL)
     at_risk = working_jids(redis_db)
@@ -98,20 +104,23 @@ def test_term_with_long_jobs_requeues_them_at_the_head_and_they_run_again(
 ) -> None:
     app = Henchman(redis_db.settings(reliable_push=False))
     long_jobs = app.client.push_bulk("proc_jobs.slow", [[3]] * 10, OPTIONS)
-    app.close()
     worker = start_worker(workdir, fast_env(redis_db.url), "-c", "10", "-t", "0.5")
     wait_for(lambda: redis_db.client.llen("test:started") == 10, what="10 jobs running")
+    # Queued behind the running jobs while every thread is busy: they must stay behind them.
+    waiting = app.client.push_bulk("proc_jobs.record", [[i] for i in range(5)], OPTIONS)
+    app.close()
     assert stop(worker) == 0
     queued = [orjson.loads(r)["jid"] for r in redis_db.client.lrange(keys.queue("default"), 0, -1)]
-    assert sorted(queued) == sorted(long_jobs)
+    head_first = list(reversed(queued))  # the head (next to run) is the right end
+    assert head_first == long_jobs + waiting, "requeued jobs at the head, in their fetch order"
     assert redis_db.client.zcard(keys.RETRY) == 0
 
     again = start_worker(workdir, fast_env(redis_db.url), "-c", "10")
     try:
-        wait_for(lambda: len(executions(redis_db)) == 10, timeout=60, what="10 reruns done")
+        wait_for(lambda: len(executions(redis_db)) == 15, timeout=60, what="15 jobs done")
     finally:
         assert stop(again) == 0
-    assert set(executions(redis_db)) == set(long_jobs)
+    assert set(executions(redis_db)) == set(long_jobs + waiting)
 
 
 def test_a_job_that_kills_its_process_is_dead_after_three_recoveries(

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import random
 import signal
 import sqlite3
 import subprocess
@@ -22,7 +21,7 @@ from henchman import keys
 from henchman.api import IterationState
 from henchman.app import Henchman
 from tests.conftest import RedisDB
-from tests.support.worker_process import fast_env, start_worker, stop, wait_for
+from tests.support.worker_process import fast_env, fault_rng, start_worker, stop, wait_for
 
 ITER_JOBS = """
 import sqlite3, time
@@ -158,7 +157,7 @@ def run_import(
     jid = push(redis_db, "ImportPeople", str(csv), str(db))
     done = f"test:complete:{jid}"
     stopped, started = 0, time.monotonic()
-    rng = random.Random()
+    rng = fault_rng()
     while not redis_db.client.exists(done):
         process = worker(workdir, redis_db)
         if stopped < interruptions:
@@ -190,7 +189,7 @@ def test_a_csv_import_stopped_at_random_moments_processes_every_row_once(
     baseline_work = executed(baseline_db)
 
     db = make_db(workdir / "interrupted.sqlite")
-    result = run_import(workdir, redis_db, csv, db, interruptions=random.randint(5, 7))
+    result = run_import(workdir, redis_db, csv, db, interruptions=fault_rng().randint(5, 7))
     work = executed(db)
     overhead = (work - baseline_work) / baseline_work
     print(

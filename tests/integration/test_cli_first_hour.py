@@ -230,7 +230,7 @@ def test_an_idle_worker_stops_within_half_a_second(tmp_path: Path, redis_db: Red
     # Between taking the signal and finishing the stop (interpreter start-up and exit noise on a
     # loaded machine excluded); the wall time from the signal is checked loosely.
     assert stamps["stopped"] - stamps["quieting"] < 0.5, log.read_text()
-    assert exited < 2.0
+    assert exited < 5.0  # interpreter start-up and exit are slow on a loaded machine
 
 
 def _stamp(line: str) -> float:

@@ -3,8 +3,10 @@ dead set with a clear reason, and the worker goes on to run a good job queued be
 
 from __future__ import annotations
 
+import base64
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import orjson
 import pytest
@@ -76,13 +78,15 @@ def test_a_non_json_entry_goes_to_the_dead_set_with_its_raw_text(
     _then_good_job(app, good)
 
 
-def test_a_non_utf8_entry_goes_to_the_dead_set(
+def test_a_non_utf8_entry_goes_to_the_dead_set_with_its_exact_bytes(
     app: Henchman, redis_db: RedisDB, good: Recorder, worker: Launcher
 ) -> None:
-    push_raw(redis_db.client, b"\xff\xfe\x00garbage")
+    raw = b"\xff\xfe\x00garbage"
+    push_raw(redis_db.client, raw)
     job = _dead_entry(redis_db)
     assert str(job["error_message"]).startswith("payload is not valid JSON")
-    assert isinstance(job["raw_payload"], str)
+    assert job["raw_payload"] == raw.decode("utf-8", errors="replace")
+    assert base64.b64decode(str(job["raw_payload_base64"])) == raw
     _then_good_job(app, good)
 
 
@@ -125,14 +129,29 @@ def test_args_that_are_not_a_list_go_to_the_dead_set(
 
 
 def test_an_unregistered_job_name_goes_to_retry_without_importing_anything(
-    app: Henchman, redis_db: RedisDB, good: Recorder, worker: Launcher
+    app: Henchman,
+    redis_db: RedisDB,
+    good: Recorder,
+    worker: Launcher,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    app.enqueue("core_no_such_module.Job", 1)
+    # An importable module that leaves a mark when imported: a worker that resolved job names
+    # by importing them would import it (and define the job) instead of failing.
+    marker = tmp_path / "imported"
+    module = "core_bad_input_tripwire"
+    (tmp_path / f"{module}.py").write_text(
+        f"import pathlib\npathlib.Path({str(marker)!r}).touch()\nclass Job:\n    pass\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, module, raising=False)
+    app.enqueue(f"{module}.Job", 1)
     job = _retry_entry(redis_db)
-    assert job["error_message"] == "no job registered as 'core_no_such_module.Job'"
+    assert job["error_message"] == f"no job registered as '{module}.Job'"
     assert job["error_class"] == "henchman.errors.UnknownJob"
     assert job["retry_count"] == 0
-    assert "core_no_such_module" not in sys.modules
+    assert not marker.exists()
+    assert module not in sys.modules
     _then_good_job(app, good)
 
 

@@ -20,8 +20,9 @@ def scripts(redis_db: RedisDB) -> Scripts:
 
 
 def job(jid: str, queue: str = "default", **extra: object) -> bytes:
-    return orjson.dumps({"class": "core.Lua", "args": [], "jid": jid, "queue": queue,
-                         "retry": True, **extra})
+    return orjson.dumps(
+        {"class": "core.Lua", "args": [], "jid": jid, "queue": queue, "retry": True, **extra}
+    )
 
 
 def enqueue(redis_db: RedisDB, queue: str, *raws: bytes) -> None:
@@ -168,7 +169,9 @@ def test_requeue_puts_fetched_jobs_back_at_the_head_in_original_order(
     moved = scripts("requeue", [working("default"), keys.queue("default")], [])
     assert moved == 2
     assert [j["jid"] for j in queue_jobs(redis_db.client, "default")] == [
-        "first", "second", "waiting",
+        "first",
+        "second",
+        "waiting",
     ]
     assert not redis_db.client.exists(working("default"))
 
@@ -256,8 +259,16 @@ def test_schedule_keeps_every_other_byte_of_the_payload(
 def test_schedule_with_an_enqueued_at_key_inside_args_stamps_the_top_level(
     redis_db: RedisDB, scripts: Scripts
 ) -> None:
-    original = orjson.dumps({"class": "core.Lua", "args": [{"enqueued_at": 7}], "jid": "j",
-                             "queue": "default", "retry": True, "enqueued_at": 3.0})
+    original = orjson.dumps(
+        {
+            "class": "core.Lua",
+            "args": [{"enqueued_at": 7}],
+            "jid": "j",
+            "queue": "default",
+            "retry": True,
+            "enqueued_at": 3.0,
+        }
+    )
     redis_db.client.zadd(keys.SCHEDULE, {original: 1.0})
     schedule(scripts)
     moved = orjson.loads(redis_db.client.lindex(keys.queue("default"), 0))
@@ -268,8 +279,15 @@ def test_schedule_with_an_enqueued_at_key_inside_args_stamps_the_top_level(
 def test_schedule_with_an_enqueued_at_key_inside_args_and_none_on_top(
     redis_db: RedisDB, scripts: Scripts
 ) -> None:
-    original = orjson.dumps({"class": "core.Lua", "args": [{"enqueued_at": 7}], "jid": "j",
-                             "queue": "default", "retry": True})
+    original = orjson.dumps(
+        {
+            "class": "core.Lua",
+            "args": [{"enqueued_at": 7}],
+            "jid": "j",
+            "queue": "default",
+            "retry": True,
+        }
+    )
     redis_db.client.zadd(keys.SCHEDULE, {original: 1.0})
     schedule(scripts)
     moved = orjson.loads(redis_db.client.lindex(keys.queue("default"), 0))
@@ -280,8 +298,16 @@ def test_schedule_with_an_enqueued_at_key_inside_args_and_none_on_top(
 def test_schedule_with_an_enqueued_at_string_inside_args(
     redis_db: RedisDB, scripts: Scripts
 ) -> None:
-    original = orjson.dumps({"class": "core.Lua", "args": ['"enqueued_at":5'], "jid": "j",
-                             "queue": "default", "retry": True, "enqueued_at": 3.0})
+    original = orjson.dumps(
+        {
+            "class": "core.Lua",
+            "args": ['"enqueued_at":5'],
+            "jid": "j",
+            "queue": "default",
+            "retry": True,
+            "enqueued_at": 3.0,
+        }
+    )
     redis_db.client.zadd(keys.SCHEDULE, {original: 1.0})
     schedule(scripts)
     moved = orjson.loads(redis_db.client.lindex(keys.queue("default"), 0))
@@ -314,8 +340,14 @@ def recover(scripts: Scripts, limit: int = 3, queue: str = "default") -> list[in
     field = working(queue)
     result: list[int] = scripts(
         "recover",
-        [field, keys.queue(queue), keys.process(OWNER), keys.RECOVERIES, keys.POISON,
-         keys.WORKING_LISTS],
+        [
+            field,
+            keys.queue(queue),
+            keys.process(OWNER),
+            keys.RECOVERIES,
+            keys.POISON,
+            keys.WORKING_LISTS,
+        ],
         [field, limit, 3600],
     )
     return result
@@ -343,7 +375,9 @@ def test_recover_moves_a_dead_owners_jobs_back_in_original_order(
     fetch(scripts, 2, "default")
     assert recover(scripts) == [2, 0]
     assert [j["jid"] for j in queue_jobs(redis_db.client, "default")] == [
-        "first", "second", "waiting",
+        "first",
+        "second",
+        "waiting",
     ]
     assert not redis_db.client.exists(working("default"))
     assert not redis_db.client.hexists(keys.WORKING_LISTS, working("default"))

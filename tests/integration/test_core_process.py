@@ -22,7 +22,14 @@ from tests.integration._core_helpers import (
 )
 
 INFO_FIELDS = {
-    "hostname", "started_at", "pid", "tag", "concurrency", "queues", "labels", "identity",
+    "hostname",
+    "started_at",
+    "pid",
+    "tag",
+    "concurrency",
+    "queues",
+    "labels",
+    "identity",
     "version",
 }
 
@@ -121,9 +128,7 @@ def test_the_work_hash_shows_a_running_job(app: Henchman, redis_db: RedisDB) -> 
     assert busy == 1
 
 
-def test_stats_are_flushed_to_lifetime_and_daily_counters(
-    app: Henchman, redis_db: RedisDB
-) -> None:
+def test_stats_are_flushed_to_lifetime_and_daily_counters(app: Henchman, redis_db: RedisDB) -> None:
     ran = Recorder()
 
     @app.job(name="core.stats_ok")
@@ -160,8 +165,10 @@ def test_stats_are_flushed_while_running_at_heartbeat(app: Henchman, redis_db: R
 
     ok.perform_async()
     with running_worker(app, redis_db.settings()):
-        wait_for(lambda: redis_db.client.get(keys.STAT_PROCESSED) == b"1",
-                 what="stat:processed flushed by a heartbeat")
+        wait_for(
+            lambda: redis_db.client.get(keys.STAT_PROCESSED) == b"1",
+            what="stat:processed flushed by a heartbeat",
+        )
 
 
 def _run_in_thread(launcher: Launcher) -> threading.Thread:
@@ -170,17 +177,19 @@ def _run_in_thread(launcher: Launcher) -> threading.Thread:
     return thread
 
 
-def test_a_remote_tstp_quiets_a_worker_running_its_loop(
-    app: Henchman, redis_db: RedisDB
-) -> None:
+def test_a_remote_tstp_quiets_a_worker_running_its_loop(app: Henchman, redis_db: RedisDB) -> None:
     launcher = Launcher(app, redis_db.settings())
     thread = _run_in_thread(launcher)
     try:
-        wait_for(lambda: redis_db.client.sismember(keys.PROCESSES, launcher.identity),
-                 what="the worker to register")
+        wait_for(
+            lambda: redis_db.client.sismember(keys.PROCESSES, launcher.identity),
+            what="the worker to register",
+        )
         redis_db.client.lpush(keys.process_signals(launcher.identity), "TSTP")
-        wait_for(lambda: _process_hash(redis_db, launcher.identity).get("quiet") == b"true",
-                 what='quiet = "true" in the process hash')
+        wait_for(
+            lambda: _process_hash(redis_db, launcher.identity).get("quiet") == b"true",
+            what='quiet = "true" in the process hash',
+        )
     finally:
         launcher.stop()
         thread.join(DEADLINE)
@@ -191,8 +200,10 @@ def test_a_remote_term_stops_a_worker_running_its_loop(app: Henchman, redis_db: 
     launcher = Launcher(app, redis_db.settings())
     thread = _run_in_thread(launcher)
     try:
-        wait_for(lambda: redis_db.client.sismember(keys.PROCESSES, launcher.identity),
-                 what="the worker to register")
+        wait_for(
+            lambda: redis_db.client.sismember(keys.PROCESSES, launcher.identity),
+            what="the worker to register",
+        )
         redis_db.client.lpush(keys.process_signals(launcher.identity), "TERM")
         thread.join(DEADLINE)
         assert not thread.is_alive()
@@ -205,8 +216,11 @@ def test_a_remote_term_stops_a_worker_running_its_loop(app: Henchman, redis_db: 
 def test_a_remote_tstp_quiets_a_started_worker(app: Henchman, redis_db: RedisDB) -> None:
     with running_worker(app, redis_db.settings()) as worker:
         redis_db.client.lpush(keys.process_signals(worker.identity), "TSTP")
-        wait_for(lambda: _process_hash(redis_db, worker.identity).get("quiet") == b"true",
-                 what='quiet = "true" in the process hash', timeout=3.0)
+        wait_for(
+            lambda: _process_hash(redis_db, worker.identity).get("quiet") == b"true",
+            what='quiet = "true" in the process hash',
+            timeout=3.0,
+        )
 
 
 def test_a_remote_term_stops_a_started_worker(app: Henchman, redis_db: RedisDB) -> None:
@@ -218,15 +232,19 @@ def test_a_remote_term_stops_a_started_worker(app: Henchman, redis_db: RedisDB) 
 def test_a_remote_signal_is_popped_once(app: Henchman, redis_db: RedisDB) -> None:
     with running_worker(app, redis_db.settings()) as worker:
         redis_db.client.lpush(keys.process_signals(worker.identity), "TTIN")
-        wait_for(lambda: not redis_db.client.exists(keys.process_signals(worker.identity)),
-                 what="the signal to be popped")
+        wait_for(
+            lambda: not redis_db.client.exists(keys.process_signals(worker.identity)),
+            what="the signal to be popped",
+        )
 
 
 def test_quiet_shows_in_the_heartbeat(app: Henchman, redis_db: RedisDB) -> None:
     with running_worker(app, redis_db.settings()) as worker:
         worker.quiet()
-        wait_for(lambda: _process_hash(redis_db, worker.identity).get("quiet") == b"true",
-                 what='quiet = "true" in the process hash')
+        wait_for(
+            lambda: _process_hash(redis_db, worker.identity).get("quiet") == b"true",
+            what='quiet = "true" in the process hash',
+        )
 
 
 def test_a_quiet_worker_fetches_no_new_jobs(app: Henchman, redis_db: RedisDB) -> None:
@@ -241,8 +259,10 @@ def test_a_quiet_worker_fetches_no_new_jobs(app: Henchman, redis_db: RedisDB) ->
         wait_for(worker.capsules[0].idle, what="the workers to go idle")
         work.perform_async()
         beat = _process_hash(redis_db, worker.identity)["beat"]
-        wait_for(lambda: _process_hash(redis_db, worker.identity)["beat"] != beat,
-                 what="a heartbeat after the push")
+        wait_for(
+            lambda: _process_hash(redis_db, worker.identity)["beat"] != beat,
+            what="a heartbeat after the push",
+        )
         assert redis_db.client.llen(keys.queue("default")) == 1
     assert ran.items == []
 

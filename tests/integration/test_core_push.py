@@ -31,9 +31,11 @@ class SpyPipeline:
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._real, name)
         if name in ("sadd", "lpush", "zadd", "rpush"):
+
             def record(*args: Any, **kwargs: Any) -> Any:
                 self._log.append((name, args))
                 return attr(*args, **kwargs)
+
             return record
         return attr
 
@@ -97,9 +99,7 @@ def test_the_pushed_json_writes_timestamps_as_floats(app: Henchman, redis_db: Re
     assert "." in repr(job["created_at"])
 
 
-def test_perform_in_zadds_the_schedule_with_a_float_score(
-    app: Henchman, redis_db: RedisDB
-) -> None:
+def test_perform_in_zadds_the_schedule_with_a_float_score(app: Henchman, redis_db: RedisDB) -> None:
     @app.job(name="core.push.later")
     def work() -> None: ...
 
@@ -229,9 +229,7 @@ def test_a_bad_item_in_a_bulk_push_writes_nothing(app: Henchman, redis_db: Redis
     assert redis_db.client.dbsize() == 0
 
 
-def test_non_json_args_in_a_scheduled_push_write_nothing(
-    app: Henchman, redis_db: RedisDB
-) -> None:
+def test_non_json_args_in_a_scheduled_push_write_nothing(app: Henchman, redis_db: RedisDB) -> None:
     @app.job(name="core.push.bad_later")
     def work(x: Any) -> None: ...
 
@@ -353,9 +351,7 @@ def test_aperform_bulk_returns_jids_in_order(app: Henchman, redis_db: RedisDB) -
     assert [j["jid"] for j in queue_jobs(redis_db.client, "default")] == jids
 
 
-def test_aperform_async_with_non_json_args_writes_nothing(
-    app: Henchman, redis_db: RedisDB
-) -> None:
+def test_aperform_async_with_non_json_args_writes_nothing(app: Henchman, redis_db: RedisDB) -> None:
     @app.job(name="core.push.async_bad")
     def work(x: Any) -> None: ...
 
@@ -364,9 +360,7 @@ def test_aperform_async_with_non_json_args_writes_nothing(
     assert redis_db.client.dbsize() == 0
 
 
-def test_a_class_style_job_pushes_with_its_class_options(
-    app: Henchman, redis_db: RedisDB
-) -> None:
+def test_a_class_style_job_pushes_with_its_class_options(app: Henchman, redis_db: RedisDB) -> None:
     import henchman
 
     class Pushed(henchman.Job, app=app, name="core.push.Pushed"):

@@ -32,14 +32,20 @@ def orphan(redis_db: RedisDB, raw: bytes, queue: str = "default") -> None:
 
 def recovery(redis_db: RedisDB, identity: str = "me:1:live") -> OrphanRecovery:
     return OrphanRecovery(
-        redis_db.client, Scripts(redis_db.client), identity, poison_limit=3,
-        dead_max_jobs=100, dead_timeout=3600.0, clock=time.time,
+        redis_db.client,
+        Scripts(redis_db.client),
+        identity,
+        poison_limit=3,
+        dead_max_jobs=100,
+        dead_timeout=3600.0,
+        clock=time.time,
     )
 
 
 def payload(jid: str) -> bytes:
-    return orjson.dumps({"class": "core.recovered", "args": [1], "jid": jid, "queue": "default",
-                         "retry": True})
+    return orjson.dumps(
+        {"class": "core.recovered", "args": [1], "jid": jid, "queue": "default", "retry": True}
+    )
 
 
 def test_run_once_moves_orphans_back_and_counts_them(redis_db: RedisDB) -> None:
@@ -95,8 +101,10 @@ def test_a_worker_never_recovers_a_live_processes_jobs(app: Henchman, redis_db: 
     orphan(redis_db, payload("busy"))
     with running_worker(app, redis_db.settings(orphan_check_interval=0.2)) as worker:
         beat = redis_db.client.hget(keys.process(worker.identity), "beat")
-        wait_for(lambda: redis_db.client.hget(keys.process(worker.identity), "beat") != beat,
-                 what="a heartbeat")
+        wait_for(
+            lambda: redis_db.client.hget(keys.process(worker.identity), "beat") != beat,
+            what="a heartbeat",
+        )
         assert redis_db.client.llen(keys.working(DEAD_OWNER, "default")) == 1
 
 

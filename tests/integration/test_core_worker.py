@@ -300,9 +300,7 @@ def test_a_class_style_retries_exhausted_hook_is_called(app: Henchman, redis_db:
     assert exhausted.items == [jid]
 
 
-def test_death_handlers_are_not_called_when_dead_is_false(
-    app: Henchman, redis_db: RedisDB
-) -> None:
+def test_death_handlers_are_not_called_when_dead_is_false(app: Henchman, redis_db: RedisDB) -> None:
     deaths = Recorder()
     ran = Recorder()
     app.death_handlers.append(lambda job, exc: deaths.add(job["jid"]))
@@ -366,9 +364,7 @@ def test_retry_in_hook_sets_the_retry_delay(app: Henchman, redis_db: RedisDB) ->
     assert score - job["failed_at"] == 1000.0
 
 
-def test_retry_queue_option_sends_the_retry_to_that_queue(
-    app: Henchman, redis_db: RedisDB
-) -> None:
+def test_retry_queue_option_sends_the_retry_to_that_queue(app: Henchman, redis_db: RedisDB) -> None:
     @app.job(name="core.retry_queue", retry_queue="slow_lane")
     def work() -> None:
         raise Boom("x")
@@ -380,9 +376,7 @@ def test_retry_queue_option_sends_the_retry_to_that_queue(
     assert job["queue"] == "slow_lane"
 
 
-def test_a_due_retry_is_moved_back_to_its_queue_and_runs(
-    app: Henchman, redis_db: RedisDB
-) -> None:
+def test_a_due_retry_is_moved_back_to_its_queue_and_runs(app: Henchman, redis_db: RedisDB) -> None:
     seen = Recorder()
 
     @app.job(name="core.flaky")

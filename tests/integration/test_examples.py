@@ -33,7 +33,8 @@ def demo_copy(tmp_path: Path) -> Iterator[Path]:
 def _clean_env() -> dict[str, str]:
     """The environment minus anything that would point the demo at another server."""
     return {
-        name: value for name, value in os.environ.items()
+        name: value
+        for name, value in os.environ.items()
         if not name.startswith("HENCHMAN_") and name != "REDIS_URL"
     }
 
@@ -41,8 +42,14 @@ def _clean_env() -> dict[str, str]:
 @pytest.mark.timeout(60)
 def test_demo_processes_every_job_and_stops_cleanly(demo_copy: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "run_demo.py", "--n", "10"], cwd=demo_copy, env=_clean_env(),
-        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=55, check=False,
+        [sys.executable, "run_demo.py", "--n", "10"],
+        cwd=demo_copy,
+        env=_clean_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=55,
+        check=False,
     )
 
     assert done.returncode == 0, done.stdout + done.stderr

@@ -7,6 +7,7 @@ every execution in Redis so tests can count executed and lost jobs by jid.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -46,6 +47,12 @@ def slow(seconds):
     while time.monotonic() < deadline:
         time.sleep(0.02)
     _record("done")
+
+
+@henchman.job
+def nap(seconds):
+    _record("done")
+    time.sleep(seconds)
 
 
 @henchman.job
@@ -115,3 +122,18 @@ def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: f
         process.kill()
         process.wait()
         raise
+
+
+def fault_rng() -> random.Random:
+    """A random source for fault moments (when to kill, stop, freeze), logged with its seed so a
+    failure can be replayed: set ``HENCHMAN_FAULT_SEED`` to the printed seed."""
+    seed = int(os.environ.get("HENCHMAN_FAULT_SEED") or random.randrange(2**32))
+    print(f"fault moments drawn with HENCHMAN_FAULT_SEED={seed}", flush=True)
+    return random.Random(seed)
+
+
+def fault_moment(low: int, high: int) -> int:
+    """One random point in ``[low, high]`` for a fault (e.g. "kill after N jobs"), logged."""
+    moment = fault_rng().randint(low, high)
+    print(f"fault moment: {moment}", flush=True)
+    return moment

@@ -432,7 +432,8 @@ def test_non_mapping_section_is_an_error(tmp_path: Path) -> None:
 def test_bad_queue_weight_flag_names_the_cli_option(tmp_path: Path) -> None:
     message = config_error(tmp_path, flags={"queues": ("critical,x",)})
     assert message == (
-        "invalid queue weight 'x' for queue 'critical' in --queue (must be an integer >= 1)"
+        "invalid queue weight 'x' for queue 'critical' in --queue "
+        "(must be an integer from 1 to 1000)"
     )
 
 

@@ -233,8 +233,10 @@ def test_a_bulk_push_is_one_lpush_per_queue_in_push_order() -> None:
     pipe = RecordingPipe()
     queue_writes(pipe, [_plan("a1", "a"), _plan("b1", "b"), _plan("a2", "a")])
     assert pipe.commands == [
-        ("sadd", keys.QUEUES, "a"), ("lpush", "queue:a", b"a1", b"a2"),
-        ("sadd", keys.QUEUES, "b"), ("lpush", "queue:b", b"b1"),
+        ("sadd", keys.QUEUES, "a"),
+        ("lpush", "queue:a", b"a1", b"a2"),
+        ("sadd", keys.QUEUES, "b"),
+        ("lpush", "queue:b", b"b1"),
     ]
 
 
@@ -248,5 +250,6 @@ def test_a_mixed_bulk_push_zadds_the_scheduled_ones_together() -> None:
 def test_group_by_target_separates_queues_and_scheduling() -> None:
     groups = group_by_target([_plan("a"), _plan("b", at=1.0), _plan("c")])
     assert {k: [p.jid for p in v] for k, v in groups.items()} == {
-        ("q", False): ["a", "c"], ("q", True): ["b"],
+        ("q", False): ["a", "c"],
+        ("q", True): ["b"],
     }

@@ -18,8 +18,13 @@ IDENTITY = "web-1.example:4242:0a1b2c3d4e5f"
 
 def make_info(**overrides: Any) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
-        "started_at": 1700000000.5, "tag": "app", "concurrency": 10, "queues": ["a", "b"],
-        "weights": [{"a": 2}, {"b": 1}], "labels": ["blue"], "version": "0.1.0",
+        "started_at": 1700000000.5,
+        "tag": "app",
+        "concurrency": 10,
+        "queues": ["a", "b"],
+        "weights": [{"a": 2}, {"b": 1}],
+        "labels": ["blue"],
+        "version": "0.1.0",
     }
     kwargs.update(overrides)
     return dict(orjson.loads(info(IDENTITY, **kwargs)))
@@ -27,8 +32,17 @@ def make_info(**overrides: Any) -> dict[str, Any]:
 
 def test_info_is_json_with_every_field_sidekiq_reads() -> None:
     data = make_info()
-    assert {"hostname", "started_at", "pid", "tag", "concurrency", "queues", "labels",
-            "identity", "version"} <= data.keys()
+    assert {
+        "hostname",
+        "started_at",
+        "pid",
+        "tag",
+        "concurrency",
+        "queues",
+        "labels",
+        "identity",
+        "version",
+    } <= data.keys()
 
 
 def test_info_splits_the_identity_into_hostname_and_pid() -> None:
@@ -53,8 +67,20 @@ def test_info_writes_an_empty_tag_rather_than_null() -> None:
 
 
 def test_info_handles_a_hostname_with_colons() -> None:
-    data = dict(orjson.loads(info("fe80::1:99:nonce", started_at=1.0, tag=None, concurrency=1,
-                                  queues=[], weights=[], labels=[], version="x")))
+    data = dict(
+        orjson.loads(
+            info(
+                "fe80::1:99:nonce",
+                started_at=1.0,
+                tag=None,
+                concurrency=1,
+                queues=[],
+                weights=[],
+                labels=[],
+                version="x",
+            )
+        )
+    )
     assert data["hostname"] == "fe80::1"
     assert data["pid"] == 99
 
@@ -77,8 +103,12 @@ def test_work_entries_of_no_work_are_empty() -> None:
 
 @pytest.mark.parametrize(
     ("epoch", "day"),
-    [(0.0, "1970-01-01"), (1700000000.0, "2023-11-14"), (1700006399.9, "2023-11-14"),
-     (1700006400.0, "2023-11-15")],
+    [
+        (0.0, "1970-01-01"),
+        (1700000000.0, "2023-11-14"),
+        (1700006399.9, "2023-11-14"),
+        (1700006400.0, "2023-11-15"),
+    ],
 )
 def test_day_of_is_the_utc_date(epoch: float, day: str) -> None:
     assert day_of(epoch) == day
@@ -125,8 +155,15 @@ def test_a_failed_beat_keeps_the_counts_for_the_next_one() -> None:
     counters = Counters()
     counters.processed_one()
     counters.failed_one()
-    beat = Heartbeat(FailingRedis(), IDENTITY, b"{}", counters, ttl=60,  # type: ignore[arg-type]
-                     concurrency=1, clock=lambda: 1700000000.0)
+    beat = Heartbeat(
+        FailingRedis(),
+        IDENTITY,
+        b"{}",
+        counters,
+        ttl=60,  # type: ignore[arg-type]
+        concurrency=1,
+        clock=lambda: 1700000000.0,
+    )
     with pytest.raises(ConnectionError):
         beat.beat(busy=0, quiet=False, work={})
     assert counters.take() == (2, 1)

@@ -101,7 +101,9 @@ def test_function_job_options_are_kept_including_unknown_ones(app: Henchman) -> 
     def mail() -> None: ...
 
     assert app.registry.get(mail.name).options == {
-        "queue": "mailers", "retry": 5, "custom_flag": "x",
+        "queue": "mailers",
+        "retry": 5,
+        "custom_flag": "x",
     }
 
 
@@ -169,9 +171,7 @@ def test_perform_in_with_no_delay_pushes_an_immediate_payload(
     assert "enqueued_at" in captured.last
 
 
-def test_perform_bulk_returns_no_jids_for_dropped_pushes(
-    app: Henchman, captured: Captured
-) -> None:
+def test_perform_bulk_returns_no_jids_for_dropped_pushes(app: Henchman, captured: Captured) -> None:
     @app.job
     def work(n: int) -> None: ...
 
@@ -308,8 +308,18 @@ def test_an_async_perform_registers_an_async_job(app: Henchman) -> None:
 
 @pytest.mark.parametrize(
     "method",
-    ["perform_async", "perform_in", "perform_at", "perform_bulk", "perform_inline", "set",
-     "aperform_async", "aperform_in", "aperform_at", "aperform_bulk"],
+    [
+        "perform_async",
+        "perform_in",
+        "perform_at",
+        "perform_bulk",
+        "perform_inline",
+        "set",
+        "aperform_async",
+        "aperform_in",
+        "aperform_at",
+        "aperform_bulk",
+    ],
 )
 def test_a_job_class_has_every_push_method_as_a_class_level_call(
     app: Henchman, method: str

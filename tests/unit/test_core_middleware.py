@@ -189,12 +189,12 @@ def test_a_middleware_sees_the_payload_queue_and_instance() -> None:
     assert seen == [("f" * 24, "default", None)]
 
 
-def test_the_app_chain_starts_with_logging_then_metrics() -> None:
+def test_the_app_chain_is_expiry_logging_metrics_then_timeout() -> None:
     from henchman.app import Henchman
     from henchman.config import Settings
 
     chain = Henchman(Settings(redis_url="redis://127.0.0.1:1")).middleware
-    assert chain.names() == ["logging", "metrics"]
+    assert chain.names() == ["expiry", "logging", "metrics", "encryption", "results", "timeout"]
 
 
 # --- JobLogging ------------------------------------------------------------------------------

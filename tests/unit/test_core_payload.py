@@ -249,11 +249,39 @@ def test_decode_rejects_json_that_is_not_an_object(raw: bytes, kind: str) -> Non
         wire.decode(raw)
 
 
-@pytest.mark.parametrize(
-    "raw", [b'{"args":[]}', b'{"class":"","args":[]}', b'{"class":5,"args":[]}']
-)
-def test_decode_rejects_a_payload_without_a_class(raw: bytes) -> None:
+def test_decode_rejects_a_payload_without_a_class() -> None:
     with pytest.raises(PayloadError, match="payload has no 'class' naming the job"):
+        wire.decode(b'{"args":[]}')
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b'{"class":123,"args":[]}', "payload 'class' is 123, not a job name (a string)"),
+        (b'{"class":["A"],"args":[]}', "payload 'class' is ['A'], not a job name (a string)"),
+        (b'{"class":"","args":[]}', "payload 'class' is an empty string, not a job name"),
+    ],
+)
+def test_decode_says_what_is_wrong_with_the_class(raw: bytes, message: str) -> None:
+    with pytest.raises(PayloadError) as caught:
+        wire.decode(raw)
+    assert str(caught.value) == message
+
+
+def test_decode_points_at_the_invalid_utf8_byte() -> None:
+    raw = b'{"class":"A","args":["' + b"x" * 1234 + b'\xff"]}'
+    with pytest.raises(PayloadError) as caught:
+        wire.decode(raw)
+    assert str(caught.value) == (
+        f"payload is not valid JSON: invalid UTF-8 byte 0xff at offset 1256 (of {len(raw):,} bytes)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "says"), [(b"", "the payload is empty"), (b" \n", "only whitespace")]
+)
+def test_decode_says_when_there_is_nothing_to_parse(raw: bytes, says: str) -> None:
+    with pytest.raises(PayloadError, match=f"^payload is not valid JSON: {says}$"):
         wire.decode(raw)
 
 

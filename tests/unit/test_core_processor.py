@@ -14,7 +14,8 @@ from henchman.app import Henchman
 from henchman.config import Settings
 from henchman.errors import UnknownJob
 from henchman.server.fetch import UnitOfWork
-from henchman.server.processor import INVALID_PAYLOAD_CLASS, Begun, Processor, Write
+from henchman.server.invalid import INVALID_PAYLOAD_CLASS
+from henchman.server.processor import Begun, Processor, Write
 from henchman.server.stats import Counters
 
 NOW = 1700000000.5
@@ -37,8 +38,9 @@ def counters() -> Counters:
 
 @pytest.fixture
 def processor(app: Henchman, counters: Counters) -> Processor:
-    return Processor(app, SETTINGS, counters, lambda: False, clock=lambda: NOW,
-                     rng=random.Random(0))
+    return Processor(
+        app, SETTINGS, counters, lambda: False, clock=lambda: NOW, rng=random.Random(0)
+    )
 
 
 def unit(raw: bytes) -> UnitOfWork:
@@ -46,8 +48,9 @@ def unit(raw: bytes) -> UnitOfWork:
 
 
 def payload(name: str = "core.proc", **extra: object) -> bytes:
-    return orjson.dumps({"class": name, "args": [], "jid": "e" * 24, "queue": "default",
-                         "retry": True, **extra})
+    return orjson.dumps(
+        {"class": name, "args": [], "jid": "e" * 24, "queue": "default", "retry": True, **extra}
+    )
 
 
 def test_a_non_json_unit_becomes_a_dead_write(processor: Processor) -> None:

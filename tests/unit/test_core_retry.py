@@ -26,8 +26,14 @@ class Unprintable(Exception):
 
 
 def job(**fields: Any) -> dict[str, Any]:
-    return {"class": "app.Job", "args": [1], "jid": "a" * 24, "queue": "default", "retry": True,
-            **fields}
+    return {
+        "class": "app.Job",
+        "args": [1],
+        "jid": "a" * 24,
+        "queue": "default",
+        "retry": True,
+        **fields,
+    }
 
 
 def decide(payload: dict[str, Any], exc: BaseException | None = None, **kwargs: Any) -> Any:
@@ -312,5 +318,7 @@ def test_the_settings_default_backtrace_applies_to_jobs_without_the_option() -> 
 
 
 def test_a_jobs_backtrace_false_overrides_the_settings_default() -> None:
-    assert "error_backtrace" not in decide(job(backtrace=False), _raised(),
-                                           default_backtrace=3).payload
+    assert (
+        "error_backtrace"
+        not in decide(job(backtrace=False), _raised(), default_backtrace=3).payload
+    )

@@ -83,19 +83,29 @@ class StubServer:
 
 
 def test_check_server_does_not_warn_about_persistence_with_rdb_snapshots() -> None:
-    messages = _logged(lambda: check_server(
-        StubServer(), embedded=False, version="0.1.0",  # type: ignore[arg-type]
-        queues="default", concurrency="10",
-    ))
+    messages = _logged(
+        lambda: check_server(
+            StubServer(),
+            embedded=False,
+            version="0.1.0",  # type: ignore[arg-type]
+            queues="default",
+            concurrency="10",
+        )
+    )
     assert any("Redis 7.2.4" in m for m in messages)  # the check did run and log
     assert not [m for m in messages if "persistence" in m]
 
 
 def test_check_server_logs_one_line_per_startup_fact() -> None:
-    messages = _logged(lambda: check_server(
-        StubServer(), embedded=True, version="9.9.9",  # type: ignore[arg-type]
-        queues="a, b,2", concurrency="concurrency 3",
-    ))
+    messages = _logged(
+        lambda: check_server(
+            StubServer(),
+            embedded=True,
+            version="9.9.9",  # type: ignore[arg-type]
+            queues="a, b,2",
+            concurrency="concurrency 3",
+        )
+    )
     assert "henchman 9.9.9" in messages
     assert any(m.startswith("Python ") for m in messages)
     assert "Redis 7.2.4, mode standalone (embedded)" in messages

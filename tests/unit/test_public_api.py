@@ -7,6 +7,8 @@ import henchman
 
 def test_public_api_is_pinned() -> None:
     assert sorted(henchman.__all__) == [
+        "Batch",
+        "BatchError",
         "ConfigError",
         "EmbeddedWorker",
         "Henchman",
@@ -26,13 +28,18 @@ def test_public_api_is_pinned() -> None:
         "UnknownJob",
         "__version__",
         "cancel",
+        "chain",
+        "chord",
+        "current_batch",
         "current_job",
         "default_app",
         "embed",
         "enqueue",
         "enqueue_at",
         "enqueue_in",
+        "group",
         "job",
+        "periodic",
     ]
 
 

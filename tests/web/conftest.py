@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -57,6 +58,14 @@ def serve(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def form_token(http: httpx.Client, path: str = "/") -> str:
+    """The CSRF token the UI signs into its forms for this client's session (GET ``path`` sets
+    the session cookie on the first request; the layout carries the token in a meta tag)."""
+    found = re.search(r'<meta name="csrf-token" content="([^"]*)">', http.get(path).text)
+    assert found, f"no token on {path}"
+    return found.group(1)
 
 
 @dataclass

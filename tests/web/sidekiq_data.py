@@ -81,9 +81,13 @@ def seed_queues(client: redis.Redis, now: float) -> None:
     default = [
         sidekiq7_job(JIDS["q1"], now, args=[XSS, {"html": XSS_IMG}]),
         sidekiq8_job(JIDS["q2"], now, klass="ReportJob", args=[42]),
-        sidekiq7_job(JIDS["q3"], now, klass="ActiveJob::QueueAdapters::SidekiqAdapter::JobWrapper",
-                     wrapped="SendInvoiceJob", args=[{"job_class": "SendInvoiceJob",
-                                                      "arguments": [7]}]),
+        sidekiq7_job(
+            JIDS["q3"],
+            now,
+            klass="ActiveJob::QueueAdapters::SidekiqAdapter::JobWrapper",
+            wrapped="SendInvoiceJob",
+            args=[{"job_class": "SendInvoiceJob", "arguments": [7]}],
+        ),
         sidekiq7_job(JIDS["q4"], now, klass="app.jobs.resize", args=[1, 800], encrypt=True),
     ]
     client.sadd(keys.QUEUES, "default", "critical", "mailers", XSS)
@@ -144,8 +148,11 @@ def seed_processes(client: redis.Redis, now: float) -> list[str]:
                                        **extra})  # fmt: skip
         client.expire(identity, 600)
     work_job = sidekiq7_job(JIDS["w1"], now, klass="LongExportJob", args=[XSS])
-    client.hset(keys.process_work("web-1:4242:0a1b2c3d4e5f"), "t1",
-                dumps({"queue": "default", "payload": work_job, "run_at": now - 30.5}))
+    client.hset(
+        keys.process_work("web-1:4242:0a1b2c3d4e5f"),
+        "t1",
+        dumps({"queue": "default", "payload": work_job, "run_at": now - 30.5}),
+    )
     client.hset(keys.process_workers("ruby-64:101:aaaa"), "ovqm4d9tq",
                 dumps({"queue": "default", "payload": sidekiq7_job(JIDS["w2"], now),
                        "run_at": int(now - 90)}))  # fmt: skip

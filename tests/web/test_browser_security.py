@@ -44,9 +44,7 @@ def test_forged_cross_site_post_is_rejected(ui: LiveUI, open_page: Any) -> None:
     assert ui.redis.llen(keys.queue("default")) == 5
 
 
-def test_post_from_the_ui_origin_without_the_token_is_rejected(
-    ui: LiveUI, open_page: Any
-) -> None:
+def test_post_from_the_ui_origin_without_the_token_is_rejected(ui: LiveUI, open_page: Any) -> None:
     seed_everything(ui.redis, time.time())
     page, problems = open_page(bypass_csp=True)  # the CSP forbids the tampering script
     problems.expect_refusals()
@@ -93,3 +91,35 @@ def test_wrong_password_is_refused(make_ui: Callable[..., LiveUI], open_page: An
     page, problems = open_page(http_credentials={"username": "admin", "password": "wrong"})
     problems.expect_refusals()
     assert page.goto(ui.url + "/queues").status == 401
+
+
+def _same_host_attacker(target: str) -> Starlette:
+    """A page on another port of the UI's host: cookies ignore ports, so it can plant a token
+    cookie of its choosing for the UI, then post a form carrying the same value."""
+    planted = "A" * 43
+
+    async def page(_request: Any) -> HTMLResponse:
+        return HTMLResponse(
+            f"""<form id="f" method="post" action="{target}/queues/default">
+            <input name="action" value="clear"><input name="csrf_token" value="{planted}">
+            </form><script>document.cookie = "henchman_csrf={planted}; path=/";
+            document.getElementById("f").submit()</script>"""
+        )
+
+    async def no_icon(_request: Any) -> Response:
+        return Response(status_code=204)
+
+    return Starlette(routes=[Route("/", page), Route("/favicon.ico", no_icon)])
+
+
+def test_a_page_on_another_port_cannot_forge_a_post_with_a_planted_cookie(
+    ui: LiveUI, open_page: Any
+) -> None:
+    seed_everything(ui.redis, time.time())
+    page, problems = open_page()
+    problems.expect_refusals()
+    with serve(_same_host_attacker(ui.url)) as evil:  # 127.0.0.1, another port
+        with page.expect_response(f"{ui.url}/queues/default") as submitted:
+            page.goto(evil + "/")
+        assert submitted.value.status == 403
+    assert ui.redis.llen(keys.queue("default")) == 5

@@ -19,7 +19,7 @@ from henchman.config import Settings
 from henchman.web import create_app, mount
 from henchman.web.security import CONTENT_SECURITY_POLICY
 from tests.conftest import RedisDB
-from tests.web.conftest import LiveUI, serve
+from tests.web.conftest import LiveUI, form_token, serve
 from tests.web.sidekiq_data import JIDS, XSS, XSS_IMG, seed_everything
 
 PAGES = ["/", "/busy", "/queues", "/queues/default", "/retries", "/scheduled", "/morgue",
@@ -92,7 +92,7 @@ def test_every_action_rejects_a_forged_token(ui: LiveUI) -> None:
 def test_an_action_without_the_cookie_is_rejected(ui: LiveUI) -> None:
     ui.redis.sadd(keys.QUEUES, "default")
     with ui.http() as http:
-        token = http.get("/").cookies["henchman_csrf"]
+        token = form_token(http)
     with ui.http() as fresh:  # another client: same token in the form, no cookie
         response = fresh.post("/queues/default", data={"action": "pause", "csrf_token": token})
     assert response.status_code == 403
@@ -102,7 +102,7 @@ def test_an_action_without_the_cookie_is_rejected(ui: LiveUI) -> None:
 def test_a_valid_action_redirects(ui: LiveUI) -> None:
     ui.redis.sadd(keys.QUEUES, "default")
     with ui.http() as http:
-        token = http.get("/").cookies["henchman_csrf"]
+        token = form_token(http)
         response = http.post("/queues/default", data={"action": "pause", "csrf_token": token})
     assert response.status_code == 303
     assert response.headers["location"] == "/queues"
@@ -111,7 +111,7 @@ def test_a_valid_action_redirects(ui: LiveUI) -> None:
 
 def test_actions_only_take_forms(ui: LiveUI) -> None:
     with ui.http() as http:
-        token = http.get("/").cookies["henchman_csrf"]
+        token = form_token(http)
         response = http.post("/queues/default", json={"action": "pause", "csrf_token": token})
     assert response.status_code == 415
 
@@ -155,7 +155,7 @@ def test_filter_pages_with_next_link(ui: LiveUI) -> None:
     with ui.http() as http:
         html = http.get("/retries", params={"substr": "RuntimeError", "count": 1}).text
     assert html.count('name="key"') == 1
-    assert "rel=\"next\"" in html
+    assert 'rel="next"' in html
 
 
 def test_auth_callback_decides(make_ui: Callable[..., LiveUI]) -> None:
@@ -189,7 +189,7 @@ def test_mounted_in_starlette_under_a_prefix(redis_db: RedisDB) -> None:
         assert "Path=/admin/jobs" in page.headers["set-cookie"]
         assert http.get("/admin/jobs/static/henchman.css").status_code == 200
         assert http.get("/").text == "host app"
-        token = http.cookies["henchman_csrf"]
+        token = form_token(http, "/admin/jobs/queues")
         form = {"action": "pause", "csrf_token": token}
         done = http.post("/admin/jobs/queues/default", data=form)
         assert done.headers["location"] == "/admin/jobs/queues"

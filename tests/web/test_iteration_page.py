@@ -6,7 +6,7 @@ import orjson
 
 from henchman import keys
 from henchman.web.security import CSRF_COOKIE
-from tests.web.conftest import LiveUI
+from tests.web.conftest import LiveUI, form_token
 
 JID = "0123456789abcdef01234567"
 XSS = "<script>alert('row')</script>"
@@ -46,7 +46,7 @@ def test_an_unknown_job_is_a_404(ui: LiveUI) -> None:
 def test_cancel_marks_the_job_cancelled(ui: LiveUI) -> None:
     seed(ui)
     with ui.http() as http:
-        token = http.get("/iteration").cookies[CSRF_COOKIE]
+        token = form_token(http, f"/iteration/{JID}")
         response = http.post(f"/iteration/{JID}", data={"action": "cancel", "csrf_token": token})
     assert response.status_code == 303
     assert ui.redis.hexists(keys.iteration_state(JID), "cancelled")

@@ -20,22 +20,31 @@ A job that moves (retry, add to queue, kill) is removed by its exact bytes and w
 in one Lua script: never lost, never duplicated, even racing a worker's poller.
 """
 
+from henchman.api.batches import BatchSet, BatchStatus
 from henchman.api.iteration import IterationRecord, IterationState
 from henchman.api.metrics import ClassMetrics, JobMetrics, MetricsQuery, TopJobs
+from henchman.api.periodic import PeriodicRecord, PeriodicRun, PeriodicSet
 from henchman.api.processes import ProcessRecord, ProcessSet, WorkRecord, WorkSet
 from henchman.api.queues import Queue, QueueSummary
 from henchman.api.records import JobRecord
+from henchman.api.results import JobResult
 from henchman.api.sorted_sets import DeadSet, RetrySet, ScheduledSet, SortedSet
 from henchman.api.stats import Stats, StatsSummary
 
 __all__ = [
+    "BatchSet",
+    "BatchStatus",
     "ClassMetrics",
     "DeadSet",
     "IterationRecord",
     "IterationState",
     "JobMetrics",
     "JobRecord",
+    "JobResult",
     "MetricsQuery",
+    "PeriodicRecord",
+    "PeriodicRun",
+    "PeriodicSet",
     "ProcessRecord",
     "ProcessSet",
     "Queue",

@@ -16,6 +16,7 @@ Remote control uses Sidekiq's own mechanism, so Sidekiq's Web UI buttons and hen
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,11 +30,21 @@ from henchman.api.records import JobRecord
 from henchman.payload import epoch_seconds
 from henchman.redis.scripts import source
 
-__all__ = ["ProcessRecord", "ProcessSet", "WorkRecord", "WorkSet"]
+__all__ = ["CapsuleRecord", "ProcessRecord", "ProcessSet", "WorkRecord", "WorkSet"]
 
 _FIELDS = ("info", "busy", "beat", "quiet", "rss", "rtt_us", "concurrency")
 #: A signal not popped within this many seconds is dropped (the process is probably gone).
 SIGNAL_TTL = 60
+
+
+@dataclass(frozen=True, slots=True)
+class CapsuleRecord:
+    """One capsule of a process: its name, queues and thread / async concurrency."""
+
+    name: str
+    queues: list[str]
+    concurrency: int
+    async_concurrency: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +78,24 @@ class ProcessRecord:
         return [str(q) for q in found] if isinstance(found, list) else []
 
     @property
+    def capsules(self) -> list[CapsuleRecord]:
+        """The process's capsules (henchman's ``capsules`` field); empty for processes that do
+        not describe them (Ruby Sidekiq, older henchman)."""
+        found = self.info.get("capsules")
+        if not isinstance(found, dict):
+            return []
+        return [
+            CapsuleRecord(
+                str(name),
+                [str(q) for q in body.get("queues", []) if isinstance(q, str)],
+                count(body.get("concurrency")),
+                count(body.get("async_concurrency")),
+            )
+            for name, body in found.items()
+            if isinstance(body, dict)
+        ]
+
+    @property
     def labels(self) -> list[str]:
         found = self.info.get("labels")
         return [str(label) for label in found] if isinstance(found, list) else []
@@ -87,6 +116,7 @@ class ProcessRecord:
             "started_at": self.started_at, "version": self.version, "busy": self.busy,
             "concurrency": self.concurrency, "quiet": self.quiet, "beat": self.beat,
             "rss": self.rss, "rtt_us": self.rtt_us,
+            "capsules": [dataclasses.asdict(c) for c in self.capsules],
         }  # fmt: skip
 
 
@@ -123,6 +153,12 @@ class ProcessSet:
     def find(self, identity: str) -> ProcessRecord | None:
         """The live process ``identity``, or None."""
         return next((p for p in self.all() if p.identity == identity), None)
+
+    @property
+    def leader(self) -> str | None:
+        """The identity of the leader process (``dear-leader``), or None while nobody leads."""
+        value = self._redis.get(keys.LEADER)
+        return text(value) if value is not None else None
 
     @property
     def size(self) -> int:

@@ -20,6 +20,8 @@ from henchman.api.records import JobRecord
 __all__ = ["Queue", "QueueSummary"]
 
 _PAGE = 50
+#: Entries read per LRANGE when looking for a job by its digest.
+_FIND_PAGE = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +147,24 @@ class Queue:
     def delete(self, record: JobRecord) -> bool:
         """Remove the job with exactly ``record.raw``; False if it was no longer there."""
         return int(self._redis.lrem(self.key, 1, record.raw)) > 0  # type: ignore[arg-type]
+
+    def delete_by_digest(self, digest: str, near: int = 0) -> bool:
+        """Remove the job whose :attr:`JobRecord.digest` is ``digest``, last seen at index
+        ``near``; False if it is no longer in the queue.
+
+        New jobs are pushed on the left, so a job only moves right (towards the head) after it
+        was seen: the search reads pages from just before ``near`` to the end of the list. A job
+        that already ran took every older job with it, so a miss reads little.
+        """
+        start = max(near - _PAGE, 0)
+        while True:
+            entries = self._redis.lrange(self.key, start, start + _FIND_PAGE - 1)
+            for raw in entries:
+                if JobRecord(raw).digest == digest:
+                    return self.delete(JobRecord(raw))
+            if len(entries) < _FIND_PAGE:
+                return False
+            start += _FIND_PAGE
 
     def clear(self) -> int:
         """Delete every job and forget the queue (``UNLINK`` + ``SREM queues``, as Sidekiq);

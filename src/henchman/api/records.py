@@ -12,10 +12,12 @@ Timestamps are float epoch seconds; Sidekiq 8's integer milliseconds are convert
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Any
 
 from henchman import payload as wire
+from henchman.crypto import redact_args
 from henchman.errors import PayloadError
 from henchman.retry import decompress_backtrace
 
@@ -69,6 +71,12 @@ class JobRecord:
     def text(self) -> str:
         """The raw payload as text (undecodable bytes replaced)."""
         return wire.raw_text(self.raw)
+
+    @property
+    def digest(self) -> str:
+        """A short fingerprint of the exact payload bytes (128 bits of SHA-256, hex): names one
+        entry of a list without carrying the whole payload (``Queue.delete_by_digest``)."""
+        return hashlib.sha256(self.raw).hexdigest()[:32]
 
     @property
     def ok(self) -> bool:
@@ -186,7 +194,7 @@ class JobRecord:
             "jid": self.jid,
             "class": self.display_class,
             "queue": self.queue,
-            "args": self.args,
+            "args": redact_args(self.item),
             "score": self.score,
             "created_at": self.created_at,
             "enqueued_at": self.enqueued_at,

@@ -30,6 +30,7 @@ from henchman.api import (
     SortedSet,
     Stats,
 )
+from henchman.cli.batch_cmds import batches
 from henchman.cli.common import (
     EXIT_NOT_FOUND,
     admin_client,
@@ -39,6 +40,8 @@ from henchman.cli.common import (
     format_time,
 )
 from henchman.cli.iteration_cmds import iteration
+from henchman.cli.periodic_cmds import periodic
+from henchman.queue_names import queue_name_problem
 
 __all__ = [
     "COMMANDS", "dead", "enqueue", "plural", "queues", "quiet", "retry", "scheduled", "stats",
@@ -113,7 +116,7 @@ def stats(ctx: click.Context, as_json: bool) -> None:
 @json_option
 @click.pass_context
 def queues(ctx: click.Context, as_json: bool) -> None:
-    """List queues with size, latency and whether they are paused (or act on one)."""
+    """List queues with size, latency and whether they are paused; pause or unpause one."""
     if ctx.invoked_subcommand is not None:
         return
     with admin_client(ctx) as client:
@@ -141,6 +144,30 @@ def clear_queue(ctx: click.Context, name: str, confirmed: bool) -> None:
             click.confirm(f"Delete {plural(size, 'job')} from queue {name!r}?", abort=True)
         deleted = queue.clear()
     click.echo(f"Deleted {plural(deleted, 'job')} from queue {name}.")
+@queues.command(name="pause")
+@click.argument("name")
+@click.pass_context
+def pause_queue(ctx: click.Context, name: str) -> None:
+    """Stop workers fetching from queue NAME (its jobs stay queued, in order)."""
+    with admin_client(ctx) as client:
+        Queue(client, _queue_name(name)).pause()
+    click.echo(f"Paused queue {name}: workers stop fetching from it within a second.")
+
+
+@queues.command(name="unpause")
+@click.argument("name")
+@click.pass_context
+def unpause_queue(ctx: click.Context, name: str) -> None:
+    """Let workers fetch from queue NAME again."""
+    with admin_client(ctx) as client:
+        Queue(client, _queue_name(name)).unpause()
+    click.echo(f"Unpaused queue {name}.")
+
+
+def _queue_name(name: str) -> str:
+    if not name.strip() or any(ch.isspace() for ch in name):
+        raise fail(f"invalid queue name {name!r}")
+    return name
 
 
 def _queue_dict(queue: Queue) -> dict[str, Any]:
@@ -323,6 +350,9 @@ def enqueue(
     """Push job NAME (its wire name, e.g. a Ruby class) with JSON_ARGS, a JSON array."""
     if not name or not queue:
         raise click.UsageError("NAME and --queue must not be empty")
+    problem = queue_name_problem(queue)
+    if problem is not None:
+        raise click.BadParameter(f"{queue!r}: a queue name {problem}", param_hint="--queue")
     if bulk is not None and json_args is not None:
         raise click.UsageError("give JSON_ARGS or --bulk, not both")
     if bulk is None:
@@ -411,5 +441,6 @@ stop = _signal_command("stop", "Shut down gracefully process", ProcessSet.stop, 
 
 #: The admin commands, for the main group to register.
 COMMANDS: list[click.Command] = [
-    stats, queues, retry, dead, scheduled, enqueue, quiet, stop, iteration,
+    stats, queues, retry, dead, scheduled, enqueue, quiet, stop, iteration, batches,
+    periodic,
 ]  # fmt: skip

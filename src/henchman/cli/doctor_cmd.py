@@ -20,8 +20,10 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from henchman.cli.common import fail
 from henchman.cli.server_cmd import configured_home
-from henchman.errors import HenchmanError
+from henchman.config_loader import redis_url_from_env
+from henchman.errors import ConfigError, HenchmanError
 from henchman.redis.embedded import EmbeddedServer, binary_version, find_binary
 from henchman.redis.urls import mask_url
 
@@ -108,6 +110,10 @@ def exit_code(checks: Iterable[Check]) -> int:
 @click.command()
 def doctor() -> None:
     """Check the embedded binary and the Redis henchman would use. Exit 1 on any FAIL."""
+    try:
+        redis_url_from_env(os.environ)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
     checks: list[Check] = []
     for check in _run_checks(os.environ):
         checks.append(check)

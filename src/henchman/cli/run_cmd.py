@@ -90,6 +90,32 @@ def require(target: str) -> None:
         ) from None
 
 
+def _setup_django() -> list[str]:
+    """``--django``: Django set up and its apps' job modules imported (returned), or a clear
+    exit."""
+    from henchman.django.worker import setup
+
+    try:
+        modules = setup()
+    except ConfigError as exc:
+        raise SystemExit(_error(str(exc))) from None
+    except Exception as exc:
+        click.echo(f"error: setting Django up failed:\n{user_traceback(exc)}", err=True)
+        raise SystemExit(1) from None
+    return modules
+
+
+def _with_django_settings(flags: dict[str, Any]) -> dict[str, Any]:
+    """``settings.HENCHMAN`` of the Django project under the command's own flags."""
+    from django.conf import settings as django_settings
+
+    given = getattr(django_settings, "HENCHMAN", {})
+    if not isinstance(given, dict):
+        raise SystemExit(_error("settings.HENCHMAN must be a dict of henchman settings"))
+    chosen = {k: v for k, v in flags.items() if v is not None and v not in ((), [])}
+    return {**{str(k).removeprefix(":"): v for k, v in given.items()}, **chosen}
+
+
 def user_traceback(exc: BaseException) -> str:
     """The traceback of ``exc`` from the first frame of the user's code: the frames of importlib
     and of this module say nothing about why the user's module failed."""
@@ -109,6 +135,12 @@ def user_traceback(exc: BaseException) -> str:
 )
 @click.option("-q", "--queue", "queues", multiple=True, help="Queue NAME[,WEIGHT] (repeatable).")
 @click.option("-c", "--concurrency", type=int, default=None, help="Worker threads (default 10).")
+@click.option(
+    "--capsule",
+    "capsules",
+    multiple=True,
+    help="Extra capsule NAME:QUEUE[,QUEUE...]:CONCURRENCY (repeatable).",
+)
 @click.option("--async-concurrency", type=int, default=None, help="Async job slots (default 100).")
 @click.option(
     "-t", "--timeout", type=float, default=None, help="Shutdown timeout in s (default 25)."
@@ -122,6 +154,12 @@ def user_traceback(exc: BaseException) -> str:
     "-P", "--processes", default=None, help="Worker processes: N or auto (CPU count; default 1)."
 )
 @click.option("--json-logs", is_flag=True, default=None, help="Log one JSON object per line.")
+@click.option(
+    "--django",
+    "django_app",
+    is_flag=True,
+    help="Set Django up (DJANGO_SETTINGS_MODULE) and import each app's jobs.py and tasks.py.",
+)
 @click.option(
     "--cpu-affinity",
     default=None,
@@ -140,6 +178,7 @@ def run(
     requires: tuple[str, ...],
     queues: tuple[str, ...],
     concurrency: int | None,
+    capsules: tuple[str, ...],
     async_concurrency: int | None,
     timeout: float | None,
     tag: str | None,
@@ -149,6 +188,7 @@ def run(
     log_level: str | None,
     processes: str | None,
     json_logs: bool | None,
+    django_app: bool,
     cpu_affinity: str | None,
     max_memory_mb: int | None,
     health_port: int | None,
@@ -166,6 +206,7 @@ def run(
         "require": requires or None,
         "queues": parsed or None,
         "concurrency": concurrency,
+        "capsules": capsules or None,
         "async_concurrency": async_concurrency,
         "timeout": timeout,
         "tag": tag,
@@ -178,8 +219,16 @@ def run(
         "health_host": health_host,
         "pidfile": pidfile,
     }
+    django_modules = None
+    if django_app:
+        # Django first: its settings.HENCHMAN is a layer of the worker's settings, under flags.
+        django_modules = _setup_django()
+        flags = _with_django_settings(flags)
     settings = load_cli_settings(config_file=config_file, environment=environment, flags=flags)
     logs.configure(settings.log_level, json=settings.json_logs)
+    if django_modules is not None:
+        imported = ", ".join(django_modules) or "no job modules"
+        logging.getLogger("henchman").info("django: imported %s", imported)
     limit_malloc_arenas()
     child = bool(os.environ.get(CHILD_ENV))
     if (settings.processes > 1 or settings.max_memory_mb) and not child:
@@ -222,13 +271,23 @@ def run_worker(launcher: Any, settings: Any, *, child: bool) -> None:
         route = services.attach(launcher)
     try:
         if services is not None:
-            services.start({"/health": route})
+            services.start({"/health": route, **_metrics_routes(launcher.app)})
         launcher.run()
     except (RedisUnavailable, ConfigError) as exc:
         raise SystemExit(_error(str(exc))) from None
     finally:
         if services is not None:
             services.close()
+
+
+def _metrics_routes(app: Any) -> dict[str, Any]:
+    """``/metrics`` on the health port when ``prometheus_client`` is installed: this process's
+    job run times (the middleware is added for it) and the client's default collectors."""
+    try:
+        from henchman.integrations.prometheus import worker_routes
+    except ImportError:
+        return {}
+    return worker_routes(app)
 
 
 def parse_processes(value: str | None) -> int | None:

@@ -1,7 +1,10 @@
 """``henchman web``: serve the Web UI (SPEC §14) standalone with uvicorn.
 
 Binds 127.0.0.1 unless ``--host`` says otherwise; binding anything else without ``--password``
-prints a warning, since whoever reaches the port can delete jobs.
+prints a warning, since whoever reaches the port can delete jobs. Answers only requests whose
+``Host`` names it as it is served (loopback names, the ``--host`` value, ``--allowed-host``), so a
+DNS-rebinding page cannot reach it. ``--password`` on the command line is visible to every user
+in ``ps``: a warning points to ``HENCHMAN_WEB_PASSWORD``.
 """
 
 from __future__ import annotations
@@ -10,13 +13,23 @@ import importlib
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from henchman.cli.common import fail
+from henchman.web.origin import LOOPBACK_HOSTS
 
-__all__ = ["web"]
+__all__ = ["served_hosts", "web"]
 
 DEFAULT_PORT = 7433
-_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+_LOOPBACK = frozenset(LOOPBACK_HOSTS)
+_WILDCARD_BINDS = frozenset({"0.0.0.0", "::", ""})
+
+
+def served_hosts(host: str, allowed: tuple[str, ...]) -> list[str]:
+    """The ``Host`` names the standalone UI answers: loopback names, the address it binds
+    (unless a wildcard such as 0.0.0.0, which names no host) and ``--allowed-host`` values."""
+    names = [*LOOPBACK_HOSTS, *([] if host in _WILDCARD_BINDS else [host]), *allowed]
+    return list(dict.fromkeys(names))
 
 
 def load_extension(target: str) -> Any:
@@ -39,6 +52,13 @@ def load_extension(target: str) -> Any:
     default=None,
     help="Ask for this password (HTTP Basic, any user name). Env: HENCHMAN_WEB_PASSWORD.",
 )
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    help="Also answer requests for this Host name (repeatable; .example.com matches subdomains, "
+    "* any name). Loopback names and the --host value are always allowed.",
+)
 @click.option("--read-only", is_flag=True, help="Show everything, change nothing.")
 @click.option(
     "--extension", "extensions", multiple=True, help="MODULE:ATTR of a WebExtension (repeatable)."
@@ -50,6 +70,7 @@ def web(
     host: str,
     port: int,
     password: str | None,
+    allowed_hosts: tuple[str, ...],
     read_only: bool,
     extensions: tuple[str, ...],
     poll_interval: float,
@@ -57,6 +78,13 @@ def web(
     environment: str | None,
 ) -> None:
     """Serve the Web UI (default http://127.0.0.1:7433/)."""
+    source = click.get_current_context().get_parameter_source("password")
+    if password and source == ParameterSource.COMMANDLINE:
+        click.echo(
+            "warning: --password is visible to other users of this machine (ps); "
+            "set HENCHMAN_WEB_PASSWORD instead",
+            err=True,
+        )
     try:
         import uvicorn
 
@@ -78,11 +106,18 @@ def web(
     app = create_app(
         settings, password=password or None, read_only=read_only, client=client,
         extensions=[load_extension(e) for e in extensions], poll_interval=poll_interval,
+        allowed_hosts=served_hosts(host, allowed_hosts),
     )  # fmt: skip
     if host not in _LOOPBACK and not password:
         click.echo(
             f"warning: listening on {host} without --password: anyone who can reach this port "
             "can delete and retry jobs",
+            err=True,
+        )
+    if host in _WILDCARD_BINDS and not allowed_hosts:
+        click.echo(
+            f"note: listening on {host}: only requests for 127.0.0.1, localhost and [::1] are "
+            "answered; add --allowed-host NAME for the names users reach this machine by",
             err=True,
         )
     shown = f"[{host}]" if ":" in host else host

@@ -14,7 +14,8 @@ from typing import Any
 import redis.asyncio as aredis
 
 from henchman import keys
-from henchman.client.buffer import UNAVAILABLE, PushBuffer
+from henchman.client import capture
+from henchman.client.buffer import UNAVAILABLE, PushBuffer, Writer, outcome_unknown
 from henchman.client.plan import ClientMiddleware, PushPlan, plan_bulk, plan_push
 from henchman.client.writes import KnownQueues, queue_writes, registered_queues, single_lpush
 
@@ -28,7 +29,7 @@ class AsyncClient:
         middleware: Sequence[ClientMiddleware] = (),
         clock: Callable[[], float] = time.time,
         buffer: PushBuffer | None = None,
-        fallback_writer: Callable[[Sequence[PushPlan]], None] | None = None,
+        fallback_writer: Writer | None = None,
     ) -> None:
         self._connection = connection
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aredis.Redis] = (
@@ -86,7 +87,12 @@ class AsyncClient:
 
     async def write(self, plans: Sequence[PushPlan]) -> None:
         """Store planned pushes in one round trip, or buffer them while Redis is unreachable
-        (behind anything already buffered, so order is kept)."""
+        (behind anything already buffered, so order is kept). Inside a capturing context (a
+        batch's ``jobs()`` block) they go to its sink instead."""
+        sink = capture.active()
+        if sink is not None:
+            await sink.aaccept(plans)
+            return
         buffer, fallback = self.buffer, self._fallback_writer
         if buffer is not None and fallback is not None and len(buffer):
             buffer.enqueue(plans, fallback)
@@ -99,10 +105,10 @@ class AsyncClient:
             pipe = self.redis.pipeline(transaction=False)
             queue_writes(pipe, plans)
             await pipe.execute()
-        except UNAVAILABLE:
+        except UNAVAILABLE as exc:
             if buffer is None or fallback is None:
                 raise
-            buffer.enqueue(plans, fallback)
+            buffer.enqueue(plans, fallback, uncertain=outcome_unknown(exc))
             return
         for queue in registered_queues(plans):
             self._known.registered(queue)

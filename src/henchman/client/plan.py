@@ -12,7 +12,10 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from henchman import payload as wire
+from henchman import expiry, payload as wire, timeouts
+from henchman.crypto import is_sealed
+from henchman.errors import ConfigError
+from henchman.queue_names import check_queue_name
 
 #: A client middleware: ``(job_name, payload, queue) -> payload | None`` (``None`` drops the push).
 ClientMiddleware = Callable[[str, dict[str, Any], str], "dict[str, Any] | None"]
@@ -49,7 +52,8 @@ def plan_push(
 ) -> PushPlan | None:
     """Validate, build, run client middleware and encode one push. ``None`` if dropped.
 
-    Raises ``TypeError`` (naming ``args[i]...``) for arguments that are not JSON-native.
+    Raises ``TypeError`` (naming ``args[i]...``) for arguments that are not JSON-native and
+    ``ValueError`` for an invalid queue name (also one a client middleware set).
     """
     wire.check_args(args)
     return _plan_checked(
@@ -68,13 +72,38 @@ def _plan_checked(
     jid: str | None = None,
 ) -> PushPlan | None:
     """:func:`plan_push` for arguments already checked."""
-    payload = wire.build(name, args, options, now=now, jid=jid, scheduled=when is not None)
+    payload = _build(name, args, options, now=now, jid=jid, when=when)
     for layer in middleware:
         result = layer(name, payload, str(payload["queue"]))
         if result is None:
             return None
         payload = result
-    return PushPlan(payload["jid"], str(payload["queue"]), wire.encode(payload), when)
+    if payload.get("encrypt") is True and not is_sealed((payload.get("args") or [None])[-1]):
+        # Never write a secret in clear because the sealing middleware is missing.
+        raise ConfigError(
+            f"{name}: encrypt=True but no encryption keys are configured "
+            "(henchman.crypto.configure or HENCHMAN_ENCRYPTION_KEYS)"
+        )
+    queue = check_queue_name(payload.get("queue")) if middleware else str(payload["queue"])
+    return PushPlan(payload["jid"], queue, wire.encode(payload), when)
+
+
+def _build(
+    name: str,
+    args: Sequence[Any],
+    options: Mapping[str, Any],
+    *,
+    now: float,
+    jid: str | None,
+    when: float | None,
+) -> dict[str, Any]:
+    """``wire.build`` plus the options that depend on push time: ``expires_in`` becomes an
+    absolute ``expires_at`` (from the due time), ``timeout`` is checked. Raises ``ValueError``
+    for a bad duration, before anything reaches Redis."""
+    payload = wire.build(name, args, options, now=now, jid=jid, scheduled=when is not None)
+    expiry.stamp(payload, due=now if when is None else when)
+    timeouts.check(payload)
+    return payload
 
 
 def plan_bulk(
@@ -93,7 +122,8 @@ def plan_bulk(
     :func:`plan_push` would make, for a fraction of the work per job.
     """
     when = due_time(now, None, at)
-    template = None if middleware else bulk_template(name, options, now=now, when=when)
+    plain = not middleware and options.get("encrypt") is not True
+    template = bulk_template(name, options, now=now, when=when) if plain else None
     if template is None:
         planned = []
         for index, args in enumerate(args_list):
@@ -142,7 +172,7 @@ def bulk_template(
     ``jid`` or ``class``, or contain a placeholder)."""
     if "args" in options or "jid" in options or "class" in options:
         return None
-    probe = wire.build(name, [], options, now=now, jid=_JID_MARK, scheduled=when is not None)
+    probe = _build(name, [], options, now=now, jid=_JID_MARK, when=when)
     probe["args"] = _ARGS_MARK
     raw = wire.encode(probe)
     args_mark, jid_mark = f'"{_ARGS_MARK}"'.encode(), _JID_MARK.encode()

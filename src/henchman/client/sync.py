@@ -8,12 +8,22 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import redis
+from redis.commands.core import Script
 
 from henchman import keys
+from henchman.client import capture
 from henchman.client.buffer import PushBuffer
 from henchman.client.plan import ClientMiddleware, PushPlan, plan_bulk, plan_push
-from henchman.client.writes import KnownQueues, queue_writes, registered_queues, single_lpush
+from henchman.client.writes import (
+    KnownQueues,
+    deliver_args,
+    deliver_keys,
+    queue_writes,
+    registered_queues,
+    single_lpush,
+)
 from henchman.redis.lane import Lane
+from henchman.redis.scripts import source
 
 
 class Client:
@@ -35,6 +45,10 @@ class Client:
         self.middleware = middleware if isinstance(middleware, list) else list(middleware)
         self.buffer = buffer
         self._clock = clock
+        #: Called at each write; a sink it returns takes the pushes instead of Redis (how an
+        #: integration defers pushes, e.g. until a database transaction commits).
+        self.deferral: Callable[[], capture.PushSink | None] | None = None
+        self._deliver_script: Script | None = None
 
     def _open(self) -> tuple[redis.Redis, Lane]:
         with self._lock:  # worker threads may push concurrently on first use
@@ -86,14 +100,29 @@ class Client:
 
     def write(self, plans: Sequence[PushPlan]) -> None:
         """Store planned pushes: straight to Redis, or into the reliable-push buffer if Redis is
-        unreachable (raising :class:`~henchman.errors.PushBufferFull` if that is full)."""
+        unreachable (raising :class:`~henchman.errors.PushBufferFull` if that is full). Inside
+        a capturing context (a batch's ``jobs()`` block) they go to its sink instead."""
+        sink = capture.active()
+        if sink is None and self.deferral is not None:
+            sink = self.deferral()  # e.g. Django: held until the transaction commits
+        if sink is not None:
+            sink.accept(plans)
+            return
+        self.deliver(plans)
+
+    def deliver(self, plans: Sequence[PushPlan]) -> None:
+        """:meth:`write`, never captured or deferred: what a sink calls when it lets go."""
         if self.buffer is not None:
             self.buffer.write(plans, self.write_now)
         else:
             self.write_now(plans)
 
-    def write_now(self, plans: Sequence[PushPlan]) -> None:
-        """Write planned pushes to Redis in one round trip (no buffering)."""
+    def write_now(self, plans: Sequence[PushPlan], *, once: bool = False) -> None:
+        """Write planned pushes to Redis in one round trip (no buffering). ``once``: store each
+        job only if no copy of it is already there (a redelivery after an unknown outcome)."""
+        if once:
+            self._deliver_once(plans)
+            return
         single = single_lpush(plans, self._known)
         if single is not None:
             lane = self._lane if self._lane is not None else self._open()[1]
@@ -104,6 +133,12 @@ class Client:
         pipe.execute()
         for queue in registered_queues(plans):
             self._known.registered(queue)
+
+    def _deliver_once(self, plans: Sequence[PushPlan]) -> None:
+        script = self._deliver_script
+        if script is None:
+            script = self._deliver_script = self.redis.register_script(source("deliver"))
+        script(keys=deliver_keys(), args=deliver_args(plans))
 
     def close(self) -> None:
         """Flush the buffer once more and close the connection pool."""

@@ -82,3 +82,16 @@ def queue_writes(pipe: PipelineLike, plans: Sequence[PushPlan]) -> None:
         else:
             pipe.sadd(keys.QUEUES, queue)
             pipe.lpush(keys.queue(queue), *(p.raw for p in group))
+
+
+def deliver_keys() -> list[str]:
+    """KEYS for ``deliver.lua``."""
+    return [keys.QUEUES, keys.SCHEDULE, keys.WORKING_LISTS]
+
+
+def deliver_args(plans: Sequence[PushPlan]) -> list[Any]:
+    """ARGV for ``deliver.lua``: the queue key prefix, then (queue, score or '', raw) per plan."""
+    args: list[Any] = [keys.queue("")]
+    for plan in plans:
+        args += [plan.queue, "" if plan.at is None else repr(float(plan.at)), plan.raw]
+    return args

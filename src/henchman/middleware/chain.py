@@ -34,6 +34,16 @@ class JobRun:
     """What a middleware sees: the job's context (payload, queue, jid, logger) and its instance."""
 
     context: JobContext
+    #: The arguments ``perform`` receives when a middleware replaced them (decryption hands the
+    #: job its plaintext this way, leaving the payload sealed); ``None`` means the payload's.
+    args: list[Any] | None = None
+
+    def call_args(self) -> list[Any]:
+        """The arguments ``perform`` will receive."""
+        if self.args is not None:
+            return self.args
+        args: list[Any] = self.context.payload["args"]  # no copy: the hot path
+        return args
 
     @property
     def payload(self) -> dict[str, Any]:

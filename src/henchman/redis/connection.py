@@ -4,6 +4,12 @@
 loader) name a real server; with neither, the embedded Valkey server under ``settings.home`` is
 started on first use (SPEC §1.1). Every connection has a socket timeout so no call blocks forever
 (SPEC §6.4); blocking fetches use a timeout shorter than it.
+
+redis-py's own retries are narrowed to one immediate retry on a connection error (a pooled
+connection that a server restart closed). A command that timed out is never resent by the driver:
+a hung server still runs it when it wakes, so a resend could push a job twice or fetch jobs that
+nobody receives, and each resend would block the caller for another timeout. henchman's callers
+retry with their own backoff and know what a lost reply means for them.
 """
 
 from __future__ import annotations
@@ -13,6 +19,9 @@ from typing import Any
 
 import redis
 import redis.asyncio as aredis
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from henchman.config import Settings
 from henchman.errors import RedisUnavailable
@@ -66,6 +75,7 @@ class Connector:
             socket_connect_timeout=timeout,
             health_check_interval=30,
             max_connections=max_connections,
+            retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
             **driver_identity(),
         )
 
@@ -84,6 +94,7 @@ class Connector:
             socket_timeout=timeout + self.settings.fetch_timeout,
             socket_connect_timeout=timeout,
             health_check_interval=30,
+            retry=AsyncRetry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
             **driver_identity(),
         )
         return aredis.Redis.from_pool(pool)  # the client owns the pool: aclose() closes it

@@ -10,10 +10,10 @@ Guarantees:
 
 * One thread at a time uses the lane; a thread that finds it busy goes through the client as
   before, so concurrent pushers never wait for each other here.
-* Any connection error (or a forked child finding its parent's connection) sends the command
-  through the client instead, with redis-py's own reconnect and retry policy, so the lane never
-  changes what a caller sees on failure. As with redis-py's retries, a connection lost after the
-  command was sent can run it twice (at-least-once, like every push).
+* A connection error (or a forked child finding its parent's connection) sends the command
+  through the client instead, with redis-py's own reconnect and retry policy. A timeout is raised
+  instead: the command was sent and Redis may still run it (a hung server runs it when it wakes),
+  so sending it again could store it twice; the reliable-push buffer redelivers it idempotently.
 * The lane's connection belongs to the client's pool: closing the client closes it.
 """
 
@@ -48,7 +48,12 @@ class Lane:
                         connection.pack_command(*args), check_health=False
                     )
                     return connection.read_response()
-                except (redis.ConnectionError, redis.TimeoutError, OSError):
+                except redis.TimeoutError:
+                    # The command was sent and may still run: sending it again could store it
+                    # twice. The caller decides (the reliable-push buffer redelivers it once).
+                    connection.disconnect()
+                    raise
+                except (redis.ConnectionError, OSError):
                     connection.disconnect()  # the client's path below reconnects and retries
             finally:
                 self._lock.release()

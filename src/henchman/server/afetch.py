@@ -1,6 +1,8 @@
 """The asyncio twin of :class:`~henchman.server.fetch.ReliableFetcher` for async-job workers.
 
-Same keys, scripts and guarantees (see :mod:`henchman.server.fetch`); only the I/O differs.
+Same keys, scripts and guarantees (see :mod:`henchman.server.fetch`); only the I/O differs. It
+shares the thread fetcher's ledger and gate (:mod:`henchman.server.reconcile`); it never
+reconciles itself: the thread fetcher's next round or the heartbeat does, on the sync client.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ import asyncio
 import collections
 import random
 from collections.abc import Sequence
-from typing import cast
+from typing import Any, cast
 
 import redis.asyncio as aredis
 
@@ -18,17 +20,24 @@ from henchman.config import QueueSpec
 from henchman.redis.scripts import AsyncScripts
 from henchman.server import queue_order
 from henchman.server.fetch import (
-    MULTI_QUEUE_BLOCK,
     UnitOfWork,
+    block_time,
     drain,
     fetch_args,
     fetch_keys,
+    finishing,
+    log_errors,
     queue_acks,
     queue_give_back,
     units_from_reply,
     working_keys,
 )
 from henchman.server.outage import TRANSIENT, OutageLog, backoff_delay
+from henchman.server.queue_list import ALL_PAUSED_WAIT, as_queue_list
+from henchman.server.reconcile import Reconciler
+
+#: How often (s) a fetch waiting for a reconcile to finish looks at the gate again.
+GATE_POLL = 0.005
 
 
 class AsyncReliableFetcher:
@@ -48,12 +57,13 @@ class AsyncReliableFetcher:
         is_quiet: collections.abc.Callable[[], bool],
         rng: random.Random | None = None,
         acks: collections.deque[UnitOfWork] | None = None,
+        reconciler: Reconciler | None = None,
     ) -> None:
         self._redis = client
         self._scripts = scripts
-        self._queues = tuple(queues)
+        self._queues = as_queue_list(queues)
         self.working = working_keys(identity, queues)
-        self._block = block_timeout if len(queues) == 1 else min(block_timeout, MULTI_QUEUE_BLOCK)
+        self._block = block_time(block_timeout, len(queues))
         self._outages = outages
         self._is_quiet = is_quiet
         self._rng = rng or random.Random()
@@ -67,6 +77,8 @@ class AsyncReliableFetcher:
         #: shares its thread fetcher's queue here, so whichever side fetches next carries them.
         self.acks: collections.deque[UnitOfWork] = collections.deque() if acks is None else acks
         self._blocking = False
+        self.reconciler = reconciler or Reconciler()
+        self._ledger = self.reconciler.ledger
 
     async def take(self) -> UnitOfWork | None:
         """The next job, or ``None`` after a short idle wait or once quiet."""
@@ -99,60 +111,96 @@ class AsyncReliableFetcher:
             self._idle -= 1
 
     async def _round(self) -> list[UnitOfWork] | None:
-        order = queue_order.order(self._queues, self._rng)
+        queues = self._queues.active()
+        if not queues:  # every queue paused: wait, do not spin
+            await asyncio.sleep(ALL_PAUSED_WAIT)
+            return None
+        order = queue_order.order(queues, self._rng)
+        gate = self.reconciler.gate
+        while not gate.try_enter():  # a reconcile is deciding: it takes a few ms
+            await asyncio.sleep(GATE_POLL)
+        started = self._outages.now()
         try:
-            acks = drain(self.acks)
-            try:
-                reply = await self._scripts(
-                    "fetch", fetch_keys(order, self.working), fetch_args(self._idle, order, acks)
-                )
-            except BaseException:
-                self.acks.extendleft(reversed(acks))
-                raise
-            units = units_from_reply(reply, order, self.working)
-            if not units and not self._is_quiet():
-                first = order[0]
-                self._blocking = True
-                try:
-                    raw = await self._redis.blmove(
-                        keys.queue(first),
-                        self.working[first],
-                        cast(int, self._block),
-                        "RIGHT",
-                        "LEFT",
-                    )
-                finally:
-                    self._blocking = False
-                units = (
-                    []
-                    if raw is None
-                    else [UnitOfWork(first, cast(bytes, raw), self.working[first])]
-                )
+            units = await self._fetch(order)
         except TRANSIENT as exc:
-            self._outages.failed(exc)
+            gate.leave()
+            self.reconciler.fetch_failed()
+            self._outages.failed(exc, started)
             await asyncio.sleep(backoff_delay(self._failures))
             self._failures += 1
             return []
+        except BaseException:
+            gate.leave()
+            raise
+        gate.leave()
         self._failures = 0
-        self._outages.succeeded()
+        self._outages.succeeded(started)
         return units if units else None
 
+    async def _fetch(self, order: list[str]) -> list[UnitOfWork]:
+        """See :meth:`ReliableFetcher._fetch <henchman.server.fetch.ReliableFetcher._fetch>`."""
+        acks = drain(self.acks)
+        try:
+            reply = await self._fetch_call(order, acks)
+        except BaseException:
+            self.acks.extendleft(reversed(acks))
+            raise
+        units = units_from_reply(reply, order, self.working)
+        if units:
+            self._ledger.add(units)
+        if acks:
+            self._ledger.discard(acks)
+        if not units and not self._is_quiet():
+            first = order[0]
+            self._blocking = True
+            try:
+                raw = await self._redis.blmove(
+                    keys.queue(first), self.working[first], cast(int, self._block), "RIGHT", "LEFT"
+                )
+            finally:
+                self._blocking = False
+            if raw is not None:
+                units = [UnitOfWork(first, cast(bytes, raw), self.working[first])]
+                self._ledger.add(units)
+        return units
+
+    async def _fetch_call(self, order: Sequence[str], acks: list[UnitOfWork]) -> Any:
+        """See :meth:`ReliableFetcher._fetch_call`."""
+        call = ("fetch", fetch_keys(order, self.working), fetch_args(self._idle, order, acks))
+        scripted = finishing(acks)
+        if not scripted:
+            return await self._scripts(*call)
+        pipe = self._redis.pipeline(transaction=False)
+        calls = queue_acks(pipe, scripted, self._scripts)
+        self._scripts.queue(pipe, *call)
+        replies = await self._scripts.execute(pipe, [*calls, call])
+        log_errors(replies[:-1])
+        if isinstance(replies[-1], Exception):
+            raise replies[-1]
+        return replies[-1]
+
     async def _give_back(self, units: list[UnitOfWork]) -> None:
-        pipe = self._redis.pipeline(transaction=True)
-        queue_give_back(pipe, units)
-        await pipe.execute()
+        try:
+            pipe = self._redis.pipeline(transaction=True)
+            queue_give_back(pipe, units)
+            await pipe.execute()
+        except TRANSIENT as exc:
+            self._outages.failed(exc)  # a later reconcile (or the stop) gives them back
+        self._ledger.discard(units)
 
     async def _flush_acks_safely(self) -> None:
         acks = drain(self.acks)
         if not acks:
             return
         pipe = self._redis.pipeline(transaction=False)
-        queue_acks(pipe, acks)
+        calls = queue_acks(pipe, acks, self._scripts)
         try:
-            await pipe.execute()
+            log_errors(await self._scripts.execute(pipe, calls))
         except TRANSIENT as exc:
             self.acks.extendleft(reversed(acks))
             self._outages.failed(exc)
+            return
+        self._ledger.discard(acks)
 
     def drop_buffered(self) -> int:
         """Forget fetched-but-unstarted jobs (they stay in the working list for requeue)."""

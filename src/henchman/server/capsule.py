@@ -26,11 +26,15 @@ from henchman.server.afetch import AsyncReliableFetcher
 from henchman.server.fetch import (
     FetcherFactory,
     ReliableFetcher,
+    UnitOfWork,
+    log_errors,
     send_acks,
     validate,
 )
 from henchman.server.outage import OutageLog, acall_until_done, call_until_done
-from henchman.server.processor import Processor, Write
+from henchman.server.processor import Processor, Write, deferred
+from henchman.server.queue_list import PausedQueues, QueueList
+from henchman.server.reconcile import Reconciler
 from henchman.server.stats import Counters
 
 if TYPE_CHECKING:
@@ -58,18 +62,24 @@ class Capsule:
         concurrency: int,
         async_concurrency: int,
         fetcher_factory: FetcherFactory | None = None,
+        paused: PausedQueues | None = None,
     ) -> None:
         self.name = name
         self.app = app
         self.settings = settings
         self.identity = identity
-        self.queues = tuple(queues)
+        #: The configured queues; its ``active()`` leaves out the paused ones (shared ``paused``).
+        self.queues = QueueList(queues, paused)
         self.concurrency = concurrency
+        #: The async slots configured (``async_concurrency`` is 0 when no async job is registered).
+        self.configured_async = async_concurrency
         self.async_concurrency = async_concurrency if app.registry.has_async() else 0
         self.sync_threads = (
             concurrency if (app.registry.has_sync() or not self.async_concurrency) else 0
         )
         self._redis = client
+        #: The event loop's client, once the loop runs (writes with ``before`` calls use it).
+        self._aredis: aredis.Redis | None = None
         self._scripts = Scripts(client)
         self._async_client_factory = async_client
         self.outages = outages
@@ -81,11 +91,14 @@ class Capsule:
             client,
             self._scripts,
             identity,
-            queues,
+            self.queues,
             block_timeout=settings.fetch_timeout,
             outages=outages,
         )
         validate(self.fetcher)
+        #: The ledger and gate of the capsule's fetchers; ``None`` for a custom fetcher without
+        #: one, which then is never reconciled (see reconcile.py).
+        self.reconciler: Reconciler | None = getattr(self.fetcher, "reconciler", None)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: threading.Thread | None = None
         self._main_task: asyncio.Task[None] | None = None
@@ -156,7 +169,7 @@ class Capsule:
             while self._afetcher.fetching and time.monotonic() < deadline:
                 time.sleep(0.01)
         # Finished jobs must be acknowledged before the requeue, or they would run again.
-        call_until_done(self.flush_acks, self.outages, lambda: True)
+        call_until_done(self.flush_acks, self.outages, lambda: True, proves=False)
         moved = call_until_done(self.fetcher.requeue_all, self.outages, lambda: True)
         self._stop_loop()
         return moved or 0
@@ -190,8 +203,22 @@ class Capsule:
         """Send every pending acknowledgement (sync and async workers) now."""
         sent = self.fetcher.flush_acks()
         if self._afetcher is not None:
-            sent += send_acks(self._redis, self._afetcher.acks)
+            ledger = self.reconciler.ledger if self.reconciler is not None else None
+            sent += send_acks(self._redis, self._afetcher.acks, self._scripts, ledger)
         return sent
+
+    def reconcile(self) -> int:
+        """Give back jobs in the working lists that no worker holds (a fetch whose reply was
+        lost ran late on the server); return how many. Called at every heartbeat."""
+        if self.reconciler is None or self.stopping.is_set():
+            return 0
+        moved = self.reconciler.reconcile(
+            self._redis,
+            self._scripts,
+            self.fetcher.working,
+            timeout=self.settings.fetch_timeout + 1,
+        )
+        return moved or 0
 
     # --- sync workers ---------------------------------------------------------------------------
 
@@ -206,15 +233,35 @@ class Capsule:
             write = self.processor.run(unit)
             if write.ack_only:
                 fetcher.acknowledge_later(unit)
+            elif write.deferrable and getattr(fetcher, "defers_writes", False):
+                fetcher.acknowledge_later(deferred(unit, write))
             else:
-                self._finish(write)
+                self._finish(unit, write)
 
-    def _finish(self, write: Write) -> None:
-        call_until_done(
-            lambda: self._scripts(write.script, write.keys, write.args),
-            self.outages,
-            self.stopping.is_set,
-        )
+    def _finish(self, unit: UnitOfWork, write: Write) -> None:
+        done = call_until_done(lambda: self._send(write), self.outages, self.stopping.is_set)
+        if done is not None:
+            self._release(unit)
+
+    def _release(self, unit: UnitOfWork) -> None:
+        """Redis confirmed the job's final write: it leaves the ledger."""
+        if self.reconciler is not None:
+            self.reconciler.ledger.discard([unit])
+
+    def _send(self, write: Write) -> Any:
+        """The write's script, after its ``before`` calls in the same pipeline if it has any."""
+        if not write.before:
+            return self._scripts(write.script, write.keys, write.args)
+        pipe = self._redis.pipeline(transaction=False)
+        calls = [*((c.script, c.keys, c.args) for c in write.before),
+                 (write.script, write.keys, write.args)]  # fmt: skip
+        for call in calls:
+            self._scripts.queue(pipe, *call)
+        replies = self._scripts.execute(pipe, list(calls))
+        log_errors(replies[:-1])
+        if isinstance(replies[-1], Exception):
+            raise replies[-1]
+        return replies[-1]
 
     # --- async workers --------------------------------------------------------------------------
 
@@ -251,6 +298,7 @@ class Capsule:
 
     async def _async_main(self) -> None:
         client = self._async_client_factory()
+        self._aredis = client
         scripts = AsyncScripts(client)
         self._afetcher = AsyncReliableFetcher(
             client,
@@ -261,6 +309,7 @@ class Capsule:
             outages=self.outages,
             is_quiet=self.fetcher.quiet.is_set,
             acks=getattr(self.fetcher, "pending_acks", None),
+            reconciler=self.reconciler,
         )
         try:
             await asyncio.gather(
@@ -283,11 +332,30 @@ class Capsule:
                 await asyncio.wrap_future(self.fetcher.hand_over(unit))
             elif write.ack_only:
                 self._afetcher.acks.append(unit)
+            elif write.deferrable and getattr(self.fetcher, "defers_writes", False):
+                self._afetcher.acks.append(deferred(unit, write))
             else:
-                await self._afinish(scripts, write)
+                await self._afinish(scripts, unit, write)
 
-    async def _afinish(self, scripts: AsyncScripts, write: Write) -> None:
-        await acall_until_done(
-            lambda: scripts(write.script, write.keys, write.args), self.outages,
-            self.stopping.is_set,
-        )  # fmt: skip
+    async def _afinish(self, scripts: AsyncScripts, unit: UnitOfWork, write: Write) -> None:
+        done = await acall_until_done(
+            lambda: self._asend(scripts, write), self.outages, self.stopping.is_set
+        )
+        if done is not None:
+            self._release(unit)
+
+    async def _asend(self, scripts: AsyncScripts, write: Write) -> Any:
+        """Asyncio twin of :meth:`_send`."""
+        if not write.before:
+            return await scripts(write.script, write.keys, write.args)
+        assert self._aredis is not None
+        pipe = self._aredis.pipeline(transaction=False)
+        calls = [*((c.script, c.keys, c.args) for c in write.before),
+                 (write.script, write.keys, write.args)]  # fmt: skip
+        for call in calls:
+            scripts.queue(pipe, *call)
+        replies = await scripts.execute(pipe, list(calls))
+        log_errors(replies[:-1])
+        if isinstance(replies[-1], Exception):
+            raise replies[-1]
+        return replies[-1]

@@ -11,16 +11,24 @@ One round trip may take several jobs, but never more than the capsule's free slo
 that fetches asks for as many jobs as there are idle workers, and hands the surplus to them
 through an in-process buffer (the buffered jobs are already in the working list).
 
+Every job a fetch returns is entered in the capsule's ledger until Redis confirms its end, and
+fetches pass through a gate, so that :mod:`henchman.server.reconcile` can give back jobs that a
+fetch with a lost reply moved into the working list (a hung or partitioned Redis).
+
 When every queue is empty, one worker blocks in ``BLMOVE`` on the first queue of the current
 order while the others wait for it, so an idle worker starts a job about a millisecond after it
 is pushed. With several queues the block is short (``MULTI_QUEUE_BLOCK``) so that a job on any
 queue is noticed quickly; the order is redrawn on each round.
+
+Each round fetches from the capsule's unpaused queues (:mod:`henchman.server.queue_list`); when
+every queue is paused the round waits instead of fetching, so a paused worker does not spin.
 """
 
 from __future__ import annotations
 
 import collections
 import concurrent.futures
+import logging
 import random
 import threading
 from collections.abc import Callable, Sequence
@@ -32,11 +40,15 @@ import redis
 from henchman import keys
 from henchman.config import QueueSpec
 from henchman.errors import ConfigError
-from henchman.redis.scripts import Scripts
+from henchman.redis.scripts import ScriptCall, Scripts
 from henchman.server import queue_order
 from henchman.server.outage import TRANSIENT, OutageLog, backoff_delay
+from henchman.server.queue_list import ALL_PAUSED_WAIT, PAUSE_BLOCK, as_queue_list
+from henchman.server.reconcile import Ledger, Reconciler
 
 T = TypeVar("T")
+
+log = logging.getLogger("henchman")
 
 #: How often (s) idle threads look for jobs handed over by async workers (mixed apps only).
 HANDOVER_POLL = 0.05
@@ -51,6 +63,9 @@ class UnitOfWork:
     queue: str
     raw: bytes
     working_key: str
+    #: A script that acknowledges this job in place of the plain ``LREM`` (e.g. ``batch_ack``,
+    #: which also counts the job in its batch); sent, pipelined, with the next round trip.
+    finish: ScriptCall | None = None
 
 
 class Fetcher(Protocol):
@@ -135,14 +150,31 @@ def fetch_args(idle: int, order: Sequence[str], acks: Sequence[UnitOfWork]) -> l
     position = {name: index for index, name in enumerate(order, 1)}
     args: list[Any] = [max(idle, 1)]
     for unit in acks:
-        args += [position[unit.queue], unit.raw]
+        if unit.finish is None:  # the others acknowledge through their own script
+            args += [position[unit.queue], unit.raw]
     return args
 
 
-def queue_acks(pipe: Any, acks: Sequence[UnitOfWork]) -> None:
-    """Add one ``LREM`` per acknowledgement to a (sync or asyncio) pipeline."""
+def queue_acks(
+    pipe: Any, acks: Sequence[UnitOfWork], scripts: Any = None
+) -> list[tuple[str, list[str], list[Any]] | None]:
+    """Add one ``LREM`` (or the unit's finishing script) per acknowledgement to a (sync or
+    asyncio) pipeline; returns what :meth:`Scripts.execute` needs to redo a lost script."""
+    calls: list[tuple[str, list[str], list[Any]] | None] = []
     for unit in acks:
-        pipe.lrem(unit.working_key, 1, unit.raw)
+        call = unit.finish
+        if call is None or scripts is None:
+            pipe.lrem(unit.working_key, 1, unit.raw)
+            calls.append(None)
+        else:
+            scripts.queue(pipe, call.script, call.keys, call.args)
+            calls.append((call.script, call.keys, call.args))
+    return calls
+
+
+def finishing(acks: Sequence[UnitOfWork]) -> list[UnitOfWork]:
+    """The acknowledgements that go through their own script, not ``fetch.lua``'s ``LREM``."""
+    return [unit for unit in acks if unit.finish is not None]
 
 
 def queue_give_back(pipe: Any, units: Sequence[UnitOfWork]) -> None:
@@ -153,19 +185,44 @@ def queue_give_back(pipe: Any, units: Sequence[UnitOfWork]) -> None:
         pipe.rpush(keys.queue(unit.queue), unit.raw)
 
 
-def send_acks(client: redis.Redis, pending: collections.deque[UnitOfWork]) -> int:
-    """LREM every pending acknowledgement in one pipeline; requeue them on failure."""
+def send_acks(
+    client: redis.Redis,
+    pending: collections.deque[UnitOfWork],
+    scripts: Scripts | None = None,
+    ledger: Ledger | None = None,
+) -> int:
+    """LREM every pending acknowledgement (or run its finishing script) in one pipeline;
+    requeue them on failure. Sent ones leave ``ledger``."""
     acks = drain(pending)
     if not acks:
         return 0
     pipe = client.pipeline(transaction=False)
-    queue_acks(pipe, acks)
+    calls = queue_acks(pipe, acks, scripts)
     try:
-        pipe.execute()
+        if scripts is None:
+            pipe.execute()
+        else:
+            log_errors(scripts.execute(pipe, calls))
     except BaseException:
         pending.extendleft(reversed(acks))
         raise
+    if ledger is not None:
+        ledger.discard(acks)
     return len(acks)
+
+
+def log_errors(replies: Sequence[Any]) -> None:
+    """Log the error replies of finishing scripts. Such an error is a bug, not an outage:
+    retrying would loop, so the job stays in its working list (requeued at the next stop)."""
+    for reply in replies:
+        if isinstance(reply, Exception):
+            log.error("acknowledging a job failed: %s", reply)
+
+
+def block_time(block_timeout: float, queue_count: int) -> float:
+    """How long one BLMOVE may block: short with several queues (a job on any is noticed
+    quickly), and never longer than :data:`PAUSE_BLOCK` (a pause is honoured within a second)."""
+    return min(block_timeout, PAUSE_BLOCK if queue_count == 1 else MULTI_QUEUE_BLOCK)
 
 
 def working_keys(identity: str, queues: Sequence[QueueSpec]) -> dict[str, str]:
@@ -196,6 +253,8 @@ class ReliableFetcher:
     """Thread-safe reliable fetcher shared by the worker threads of one capsule."""
 
     reliable = True
+    #: Sends units with a ``finish`` script pipelined with its next round trip.
+    defers_writes = True
 
     def __init__(
         self,
@@ -208,12 +267,13 @@ class ReliableFetcher:
         outages: OutageLog,
         rng: random.Random | None = None,
         sleep: Callable[[float], bool] | None = None,
+        reconciler: Reconciler | None = None,
     ) -> None:
         self._redis = client
         self._scripts = scripts
-        self._queues = tuple(queues)
+        self._queues = as_queue_list(queues)
         self.working = working_keys(identity, queues)
-        self._block = block_timeout if len(queues) == 1 else min(block_timeout, MULTI_QUEUE_BLOCK)
+        self._block = block_time(block_timeout, len(queues))
         self._outages = outages
         self._rng = rng or random.Random()
         self._buffer: collections.deque[UnitOfWork] = collections.deque()
@@ -233,6 +293,9 @@ class ReliableFetcher:
         self._lock_wait = self._block
         self.quiet = threading.Event()
         self._sleep = sleep or self.quiet.wait
+        #: The ledger and gate shared with the capsule's async fetcher (see reconcile.py).
+        self.reconciler = reconciler or Reconciler()
+        self._ledger = self.reconciler.ledger
 
     def take(self) -> UnitOfWork | None:
         with self._idle_lock:
@@ -275,10 +338,12 @@ class ReliableFetcher:
                 if self._buffer or self._handed or self.quiet.is_set():
                     continue
                 units = self._round()
+                if self.reconciler.suspect and self._failures == 0:
+                    self._reconcile_safely()  # Redis answers again after a failed fetch
                 if units and self.quiet.is_set():
                     # Fetched while the process went quiet (a BLMOVE cannot be interrupted):
                     # give the jobs straight back so a stop never strands them.
-                    self._give_back(units)
+                    self._give_back_safely(units)
                     return None
             finally:
                 self._fetch_lock.release()
@@ -288,10 +353,27 @@ class ReliableFetcher:
                 self._buffer.extend(units[1:])
                 return units[0]
 
-    def _give_back(self, units: list[UnitOfWork]) -> None:
-        pipe = self._redis.pipeline(transaction=True)
-        queue_give_back(pipe, units)
-        pipe.execute()
+    def _give_back_safely(self, units: list[UnitOfWork]) -> None:
+        try:
+            pipe = self._redis.pipeline(transaction=True)
+            queue_give_back(pipe, units)
+            pipe.execute()
+        except TRANSIENT as exc:
+            self._outages.failed(exc)  # a later reconcile (or the stop) gives them back
+        self._ledger.discard(units)
+
+    def reconcile(self) -> int | None:
+        """Give back jobs in this process's working lists that it does not hold (see
+        :mod:`henchman.server.reconcile`); ``None`` if it could not run now."""
+        return self.reconciler.reconcile(
+            self._redis, self._scripts, self.working, timeout=self._block + 1
+        )
+
+    def _reconcile_safely(self) -> None:
+        try:
+            self.reconcile()
+        except TRANSIENT as exc:
+            self._outages.failed(exc)
 
     def hand_over(self, unit: UnitOfWork) -> concurrent.futures.Future[None]:
         """Accept a job fetched by the capsule's async workers that only a thread can run.
@@ -312,43 +394,73 @@ class ReliableFetcher:
 
     def _round(self) -> list[UnitOfWork] | None:
         """One fetch round: batch fetch, else block on one queue. ``None`` = nothing, go idle."""
-        order = queue_order.order(self._queues, self._rng)
+        queues = self._queues.active()
+        if not queues:  # every queue paused: wait, do not spin
+            self._sleep(ALL_PAUSED_WAIT)
+            return None
+        order = queue_order.order(queues, self._rng)
+        started = self._outages.now()
+        gate = self.reconciler.gate
         try:
-            acks = drain(self._acks)
+            gate.enter()
             try:
-                reply = self._scripts(
-                    "fetch", fetch_keys(order, self.working), fetch_args(self._idle, order, acks)
-                )
-            except BaseException:
-                self._acks.extendleft(reversed(acks))
-                raise
-            units = units_from_reply(reply, order, self.working)
-            if not units and not self.quiet.is_set():
-                first = order[0]
-                self._blocking = True
-                try:
-                    raw = self._redis.blmove(
-                        keys.queue(first),
-                        self.working[first],
-                        cast(int, self._block),
-                        "RIGHT",
-                        "LEFT",
-                    )
-                finally:
-                    self._blocking = False
-                units = (
-                    []
-                    if raw is None
-                    else [UnitOfWork(first, cast(bytes, raw), self.working[first])]
-                )
+                units = self._fetch(order)
+            finally:
+                gate.leave()
         except TRANSIENT as exc:
-            self._outages.failed(exc)
+            self.reconciler.fetch_failed()
+            self._outages.failed(exc, started)
             self._sleep(backoff_delay(self._failures))
             self._failures += 1
             return []
         self._failures = 0
-        self._outages.succeeded()
+        self._outages.succeeded(started)
         return units if units else None
+
+    def _fetch(self, order: list[str]) -> list[UnitOfWork]:
+        """The round trips of one round (inside the gate): every job returned enters the ledger
+        before the gate opens; acknowledgements carried leave it once Redis confirmed them."""
+        acks = drain(self._acks)
+        try:
+            reply = self._fetch_call(order, acks)
+        except BaseException:
+            self._acks.extendleft(reversed(acks))
+            raise
+        units = units_from_reply(reply, order, self.working)
+        if units:
+            self._ledger.add(units)
+        if acks:
+            self._ledger.discard(acks)
+        if not units and not self.quiet.is_set():
+            first = order[0]
+            self._blocking = True
+            try:
+                raw = self._redis.blmove(
+                    keys.queue(first), self.working[first], cast(int, self._block), "RIGHT", "LEFT"
+                )
+            finally:
+                self._blocking = False
+            if raw is not None:
+                units = [UnitOfWork(first, cast(bytes, raw), self.working[first])]
+                self._ledger.add(units)
+        return units
+
+    def _fetch_call(self, order: Sequence[str], acks: list[UnitOfWork]) -> Any:
+        """``fetch.lua``, after the finishing scripts of ``acks`` in the same round trip."""
+        call = ("fetch", fetch_keys(order, self.working), fetch_args(self._idle, order, acks))
+        scripted = finishing(acks)
+        if not scripted:
+            return self._scripts(*call)
+        calls = [(u.finish.script, u.finish.keys, u.finish.args) for u in scripted if u.finish]
+        replies = self._scripts.run_all(self._redis, [*calls, call])
+        log_errors(replies[:-1])
+        if isinstance(replies[-1], Exception):
+            raise replies[-1]
+        return replies[-1]
+
+    def finished(self, unit: UnitOfWork) -> None:
+        """Redis confirmed the job's final write (its retry/dead record or requeue): forget it."""
+        self._ledger.discard([unit])
 
     def acknowledge_later(self, unit: UnitOfWork) -> None:
         """Acknowledge a finished job with the next fetch round trip (or the next flush).
@@ -371,7 +483,7 @@ class ReliableFetcher:
 
     def flush_acks(self) -> int:
         """Send every pending acknowledgement now (one pipelined round trip)."""
-        return send_acks(self._redis, self._acks)
+        return send_acks(self._redis, self._acks, self._scripts, self._ledger)
 
     def _flush_acks_safely(self) -> None:
         if self._acks:
@@ -394,4 +506,5 @@ class ReliableFetcher:
         moved = 0
         for name, working in self.working.items():
             moved += int(self._scripts("requeue", [working, keys.queue(name)], []))
+        self._ledger.clear()
         return moved

@@ -24,8 +24,16 @@ from henchman.errors import ConfigError
 
 log = logging.getLogger("henchman")
 
-#: A route: returns the HTTP status and a JSON-serialisable body.
+#: A route: returns the HTTP status and a JSON-serialisable body (or a :class:`Text`).
 Route = Callable[[], tuple[int, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """A body sent as it is, with its content type (a metrics exposition, say)."""
+
+    data: bytes
+    content_type: str
 
 
 @dataclass
@@ -114,9 +122,12 @@ def _handler_for(routes: Mapping[str, Route]) -> type[BaseHTTPRequestHandler]:
                 except Exception:
                     log.exception("health route %s failed", self.path)
                     status, body = 500, {"error": "route failed"}
-            data = orjson.dumps(body)
+            if isinstance(body, Text):
+                data, content_type = body.data, body.content_type
+            else:
+                data, content_type = orjson.dumps(body), "application/json"
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             self.send_header("Cache-Control", "no-store")
             self.end_headers()

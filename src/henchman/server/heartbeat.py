@@ -58,9 +58,16 @@ def info(
     weights: list[dict[str, int]],
     labels: list[str],
     version: str,
+    capsules: dict[str, dict[str, Any]] | None = None,
 ) -> bytes:
-    """The ``info`` field: what Sidekiq's API and Web UI read about a process."""
+    """The ``info`` field: what Sidekiq's API and Web UI read about a process.
+
+    With several capsules the fields keep Sidekiq 7's shape: ``concurrency`` is the total,
+    ``queues`` every queue once, ``weights`` one ``{queue: weight}`` mapping per capsule.
+    ``capsules`` (henchman's addition, ignored by Sidekiq) details each capsule by name.
+    """
     hostname, pid, _ = identity.rsplit(":", 2)
+    extra = {} if capsules is None else {"capsules": capsules}
     return orjson.dumps(
         {
             "hostname": hostname,
@@ -74,6 +81,7 @@ def info(
             "identity": identity,
             "version": version,
             "embedded": False,
+            **extra,
         }
     )
 

@@ -17,6 +17,7 @@ calling thread.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -24,16 +25,20 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
+from henchman.composition import check_settings as check_composition
+from henchman.periodic.service import PeriodicService
 from henchman.redis.connection import Connector
 from henchman.redis.scripts import Scripts
 from henchman.server import signals, startup
 from henchman.server.capsule import Capsule
+from henchman.server.capsule_report import capsule_info, describe, queue_text
 from henchman.server.heartbeat import Heartbeat, info, new_identity
 from henchman.server.outage import TRANSIENT, OutageLog
 from henchman.server.poller import Poller, next_wait
+from henchman.server.queue_list import PAUSE_REFRESH, PausedQueues
 from henchman.server.recovery import (
     OrphanRecovery,
     register_working_lists,
@@ -44,7 +49,7 @@ from henchman.server.stats import Counters
 
 if TYPE_CHECKING:
     from henchman.app import Henchman
-    from henchman.config import Settings
+    from henchman.config import QueueSpec, Settings
     from henchman.server.placement import Placement
 
 log = logging.getLogger("henchman")
@@ -83,6 +88,8 @@ class Launcher:
         #: True while :meth:`run` serves requests; otherwise remote signals are acted on directly.
         self._serving = False
         self.capsules: list[Capsule] = []
+        #: The ``paused`` set as last read; every capsule's fetcher leaves those queues alone.
+        self.paused = PausedQueues()
         #: CPU placement of this process (``henchman run`` only; an embedded worker has none).
         self.placement = placement
         #: Called after every heartbeat with whether it succeeded (health endpoint, supervisor,
@@ -97,36 +104,33 @@ class Launcher:
     def start(self) -> None:
         """Check the server, register, and start working (returns once workers run)."""
         settings = self.settings
+        check_composition(settings)
         client = self.connector.check()
         self.redis = client
         self.scripts = Scripts(client)
-        queues = ", ".join(
-            f"{q.name}{',' + str(q.weight) if q.weight else ''}" for q in settings.queues
-        )
+        # Leader election and periodic jobs (schedules validated here: ConfigError, exit 2).
+        self.periodic = PeriodicService.for_worker(self.app, settings, client, self.identity)
+        _ = self.app.keyring  # bad encryption keys: one-line ConfigError before any job runs
+        prefix = "capsule default: " if settings.capsules else ""
         startup.check_server(
             client,
             embedded=settings.redis_url is None,
             version=self.version,
-            queues=queues,
-            concurrency=f"concurrency {settings.concurrency} threads, "
+            queues=queue_text(settings.queues),
+            concurrency=f"{prefix}concurrency {settings.concurrency} threads, "
             f"{settings.async_concurrency} async",
         )
-        capsule = Capsule(
-            "default",
-            self.app,
-            settings,
-            self.identity,
-            settings.queues,
-            client,
-            self.connector.asyncio,
-            self.counters,
-            self.outages,
-            concurrency=settings.concurrency,
-            async_concurrency=settings.async_concurrency,
-            fetcher_factory=self.app.fetcher_factory,
-        )
-        self.capsules = [capsule]
-        register_working_lists(client, self.identity, capsule.fetcher.working)
+        self.capsules = [
+            self._capsule("default", settings.queues, settings.concurrency,
+                          settings.async_concurrency),
+            *(self._capsule(c.name, c.queues, c.concurrency,
+                            c.async_concurrency or settings.async_concurrency)
+              for c in settings.capsules),
+        ]  # fmt: skip
+        for capsule in self.capsules[1:]:
+            log.info("%s", describe(capsule))
+        working = {k: v for c in self.capsules for k, v in c.fetcher.working.items()}
+        register_working_lists(client, self.identity, working)
         self.heartbeat = Heartbeat(
             client,
             self.identity,
@@ -134,16 +138,14 @@ class Launcher:
                 self.identity,
                 started_at=self.clock(),
                 tag=settings.tag,
-                concurrency=settings.concurrency,
-                queues=[q.name for q in settings.queues],
-                weights=[{q.name: q.weight} for q in settings.queues],
                 labels=list(settings.labels),
                 version=self.version,
+                **capsule_info(self.capsules),
             ),
             self.counters,
             ttl=settings.process_ttl,
-            concurrency=settings.concurrency,
-            working_lists=registry_entries(self.identity, capsule.fetcher.working),
+            concurrency=sum(c.concurrency for c in self.capsules),
+            working_lists=registry_entries(self.identity, working),
             clock=self.clock,
         )
         self.poller = Poller(client, self.scripts, self.clock)
@@ -157,6 +159,7 @@ class Launcher:
             clock=self.clock,
         )
         self._beat()
+        self._local(self._refresh_paused)
         self._guard(self.recovery.run_once)
         for capsule in self.capsules:
             capsule.start()
@@ -166,7 +169,27 @@ class Launcher:
             target=self._housekeeping, name="henchman-housekeeping", daemon=True
         )
         self._housekeeper.start()
+        self.periodic.start()
         log.info("worker %s started", self.identity)
+
+    def _capsule(
+        self, name: str, queues: Sequence[QueueSpec], concurrency: int, async_concurrency: int
+    ) -> Capsule:
+        return Capsule(
+            name,
+            self.app,
+            self.settings,
+            self.identity,
+            queues,
+            self.redis,
+            self.connector.asyncio,
+            self.counters,
+            self.outages,
+            concurrency=concurrency,
+            async_concurrency=async_concurrency,
+            fetcher_factory=self.app.fetcher_factory,
+            paused=self.paused,
+        )
 
     def run(self, install_signals: bool = True) -> None:
         """Start, then serve requests until stopped (blocks the calling thread)."""
@@ -226,6 +249,7 @@ class Launcher:
         for listener in self.on_stop:
             self._local(listener)
         self.quiet()
+        self.periodic.stop()  # steps down at once, so another process leads without waiting
         for capsule in self.capsules:
             capsule.begin_stop()
         deadline = time.monotonic() + timeout
@@ -271,32 +295,48 @@ class Launcher:
         next_beat = now + settings.heartbeat_interval
         next_poll = now + next_wait(1, settings.poll_interval_average, self._rng) / 2
         next_recovery = now + settings.orphan_check_interval
+        next_pause_check = now + PAUSE_REFRESH
         while not self._housekeeping_done.wait(min(0.1, settings.heartbeat_interval)):
             now = time.monotonic()
             if now >= next_beat:
                 for capsule in self.capsules:  # safety net: acks normally ride on fetches
                     if capsule.has_pending_acks():
-                        self._guard(capsule.flush_acks)
+                        self._guard(capsule.flush_acks, proves=False)
                 self._flush_middleware()
                 self._beat()
+                for capsule in self.capsules:  # jobs a fetch with a lost reply moved
+                    self._guard(capsule.reconcile, proves=False)
                 next_beat = now + settings.heartbeat_interval
             if now >= next_poll and not self.quiet_event.is_set():
                 self._guard(self.poller.enqueue_due)
                 count = self._guard(self.poller.process_count) or 1
                 next_poll = now + next_wait(count, settings.poll_interval_average, self._rng)
+            if now >= next_pause_check:
+                self._local(self._refresh_paused)
+                next_pause_check = now + PAUSE_REFRESH
             if now >= next_recovery:
                 self._guard(self.recovery.run_once)
                 next_recovery = now + settings.orphan_check_interval
             if self.placement is not None:
                 self._local(self.placement.maybe_tick)
 
+    def _refresh_paused(self) -> None:
+        """Read the ``paused`` set. During an outage the last reading stays in force and nothing
+        is logged: fetches fail then anyway and report the outage themselves, and a step this
+        frequent would otherwise log a fresh outage for every stale pooled connection."""
+        with contextlib.suppress(*TRANSIENT):
+            self.paused.refresh(self.redis)
+
     def _flush_middleware(self) -> None:
         """Let middleware that buffers data in memory (e.g. metrics, SPEC §4.5) write it: every
-        entry with a ``flush(redis)`` method is called once per heartbeat and at stop."""
+        entry with a ``flush(redis)`` method is called once per heartbeat and at stop.
+
+        A flush that returns says nothing about Redis (it may have had nothing to write), so it
+        never ends an outage in the log; a flush that fails reports one."""
         for entry in self.app.middleware:
             flush = getattr(entry, "flush", None)
             if callable(flush):
-                self._guard(functools.partial(flush, self.redis))
+                self._guard(functools.partial(flush, self.redis), proves=False)
 
     def _beat(self) -> None:
         outcome = self._guard(
@@ -325,15 +365,19 @@ class Launcher:
         except Exception:
             log.exception("background step %s failed", getattr(fn, "__name__", fn))
 
-    def _guard(self, fn: Callable[[], T]) -> T | None:
-        """Run a background step; Redis outages are logged once, other errors logged fully."""
+    def _guard(self, fn: Callable[[], T], *, proves: bool = True) -> T | None:
+        """Run a background step; Redis outages are logged once, other errors logged fully.
+        ``proves=False`` for a step that may have nothing to send to Redis: its success does
+        not end an outage."""
+        started = self.outages.now()
         try:
             result = fn()
         except TRANSIENT as exc:
-            self.outages.failed(exc)
+            self.outages.failed(exc, started)
             return None
         except Exception:
             log.exception("background step %s failed", getattr(fn, "__name__", fn))
             return None
-        self.outages.succeeded()
+        if proves:
+            self.outages.succeeded(started)
         return result

@@ -16,22 +16,23 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
-import base64
 import concurrent.futures
 import logging
 import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Protocol
 
 from henchman import keys, payload as wire, retry
 from henchman.context import JobContext
 from henchman.errors import PayloadError, RequeueJob
 from henchman.job import JobDefinition
 from henchman.middleware.chain import JobRun
+from henchman.redis.scripts import ScriptCall
 from henchman.server.fetch import UnitOfWork
+from henchman.server.invalid import invalid_record
 from henchman.server.stats import Counters
 
 if TYPE_CHECKING:
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("henchman")
 
 #: Name written as ``class`` in the dead record of a payload that could not be read at all.
-INVALID_PAYLOAD_CLASS = "henchman.InvalidPayload"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +53,32 @@ class Write:
     #: Only the acknowledgement (success or discard): it may be batched with the next fetch.
     ack_only: bool = False
     script: str = "ack"
+    #: The script may ride, pipelined, with the next fetch round trip (like ``ack_only``).
+    deferrable: bool = False
+    #: Script calls sent in the same pipeline just before this one (one round trip): records
+    #: that go with the job's end but need no part in its atomic step (a result record).
+    before: tuple[ScriptCall, ...] = ()
+
+
+class Finisher(Protocol):
+    """Sees every job's outcome before its final write is sent, and may replace that write (a
+    script that acknowledges the job and records more in the same atomic step). Registered in
+    ``app.finishers``; the batch accounting is one (:mod:`henchman.batches.finisher`).
+
+    ``outcome`` is ``"success"``, ``"retry"`` (retry record written), ``"dead"``, ``"discard"``
+    (a failure that is neither retried nor kept) or ``"requeue"`` (put back without finishing,
+    e.g. an interrupted iterable job). A finisher must return ``write`` unchanged for jobs it
+    does not own, must keep the write's guarantees (the job leaves its working list only with
+    its record) and must not raise.
+    """
+
+    def finish(self, context: JobContext, outcome: str, write: Write) -> Write:
+        """The write that ends this job: ``write`` itself or one that does more."""
+
+
+def deferred(unit: UnitOfWork, write: Write) -> UnitOfWork:
+    """``unit`` carrying ``write`` as the script that acknowledges it (a deferrable write)."""
+    return replace(unit, finish=ScriptCall(write.script, write.keys, write.args))
 
 
 @dataclass(slots=True)
@@ -108,7 +134,9 @@ class Processor:
             payload = wire.decode(unit.raw)
         except PayloadError as exc:
             return self._invalid(unit, exc)
-        context = JobContext(payload, unit.queue, self.interrupted, quieting=self.quieting)
+        context = JobContext(
+            payload, unit.queue, self.interrupted, quieting=self.quieting, app=self.app
+        )
         try:
             definition = self.app.registry.get(payload["class"])
         except Exception as exc:
@@ -118,30 +146,10 @@ class Processor:
     def _invalid(self, unit: UnitOfWork, exc: PayloadError) -> Write:
         now = self.clock()
         self.counters.failed_one()
-        try:
-            found = wire.decode_loose(unit.raw)
-        except PayloadError:
-            found = None
-        record: dict[str, Any] = dict(found) if found is not None else {}
-        record.setdefault("class", INVALID_PAYLOAD_CLASS)
-        if not isinstance(record.get("class"), str) or not record["class"]:
-            record["class"] = INVALID_PAYLOAD_CLASS
-        if type(record.get("args")) is not list:
-            record["invalid_args"] = record.get("args")
-            record["args"] = []
-        record.setdefault("queue", unit.queue)
-        record.setdefault("jid", wire.new_jid())
-        record.setdefault("retry", False)
-        record.update(
-            error_message=str(exc)[: retry.MAX_ERROR_MESSAGE],
-            error_class="henchman.PayloadError",
-            failed_at=now,
-            raw_payload=wire.raw_text(unit.raw),
-        )
-        if not wire.is_utf8(unit.raw):  # keep the exact bytes too when text cannot hold them
-            record["raw_payload_base64"] = base64.b64encode(unit.raw).decode()
-        log.error("dead: unreadable job in queue %r: %s", unit.queue, exc)
-        self._report(exc, {"queue": unit.queue, "raw_payload": wire.raw_text(unit.raw)})
+        record = invalid_record(unit.raw, unit.queue, str(exc), now=now, new_jid=wire.new_jid)
+        log.error("dead: unreadable job in queue %r: %s", unit.queue, record["error_message"])
+        context = {"job": record, "queue": unit.queue, "raw_payload": record["raw_payload"]}
+        self._report(exc, context)
         return self._dead_write(unit, record, now)
 
     def conclude(self, unit: UnitOfWork, begun: Begun, exc: BaseException | None) -> Write:
@@ -150,14 +158,15 @@ class Processor:
             self.counters.processed_one()
             payload = exc.payload if exc.payload is not None else begun.context.payload
             queue = str(payload.get("queue") or unit.queue)
-            return Write(
+            write = Write(
                 [unit.working_key, keys.queue(queue), keys.QUEUES],
                 [unit.raw, wire.encode(payload), "head" if exc.at_head else "tail", queue],
                 script="requeue_one",
             )
+            return self._finished(begun, "requeue", write)
         if exc is None:
             self.counters.processed_one()
-            return _acknowledge(unit)
+            return self._finished(begun, "success", _acknowledge(unit))
         self.counters.failed_one()
         payload = begun.context.payload
         definition = begun.definition
@@ -176,13 +185,23 @@ class Processor:
         if decision.exhausted:
             self._exhausted(definition, decision.payload, exc)
         if decision.outcome is retry.Outcome.RETRY:
-            return Write(
+            write = Write(
                 [unit.working_key, keys.RETRY],
                 [unit.raw, _score(decision.at), wire.encode(decision.payload), "", ""],
             )
+            return self._finished(begun, "retry", write)
         if decision.outcome is retry.Outcome.DEAD:
-            return self._dead_write(unit, decision.payload, now)
-        return _acknowledge(unit)
+            return self._finished(begun, "dead", self._dead_write(unit, decision.payload, now))
+        return self._finished(begun, "discard", _acknowledge(unit))
+
+    def _finished(self, begun: Begun, outcome: str, write: Write) -> Write:
+        """Let the app's finishers (e.g. batch accounting) see the outcome and extend the write."""
+        for finisher in self.app.finishers:
+            try:
+                write = finisher.finish(begun.context, outcome, write)
+            except Exception:  # never lose the job's own write to a broken finisher
+                log.exception("finisher %r failed", finisher)
+        return write
 
     def _dead_write(self, unit: UnitOfWork, record: dict[str, Any], now: float) -> Write:
         cutoff = now - self.settings.dead_timeout
@@ -236,14 +255,15 @@ class Processor:
         token = ctx.activate()
         try:
             perform = definition.bind(ctx)
-            args = ctx.payload["args"]
             run = JobRun(ctx)
             if definition.is_async:
                 if self.run_coroutine is None:
                     raise RuntimeError("async job fetched by a worker with no event loop")
-                self.run_coroutine(self.app.middleware.ainvoke(run, lambda: perform(*args)))
+                self.run_coroutine(
+                    self.app.middleware.ainvoke(run, lambda: perform(*run.call_args()))
+                )
             else:
-                self.app.middleware.invoke(run, lambda: perform(*args))
+                self.app.middleware.invoke(run, lambda: perform(*run.call_args()))
         except (Exception, SystemExit, concurrent.futures.CancelledError) as exc:
             return self.conclude(unit, begun, exc)
         finally:
@@ -271,8 +291,8 @@ class Processor:
         token = ctx.activate()
         try:
             perform = definition.bind(ctx)
-            args = ctx.payload["args"]
-            await self.app.middleware.ainvoke(JobRun(ctx), lambda: perform(*args))
+            run = JobRun(ctx)
+            await self.app.middleware.ainvoke(run, lambda: perform(*run.call_args()))
         except (Exception, SystemExit) as exc:
             return self.conclude(unit, begun, exc)
         finally:

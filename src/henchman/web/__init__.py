@@ -23,7 +23,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from henchman.web.app import create_app
-from henchman.web.extension import Action, Page, WebExtension
+from henchman.web.extension import Action, NotFound, Page, WebExtension
 from henchman.web.mount import mount
 
-__all__ = ["Action", "Page", "WebExtension", "create_app", "mount"]
+__all__ = ["Action", "NotFound", "Page", "WebExtension", "create_app", "mount"]

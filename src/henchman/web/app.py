@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -30,8 +30,9 @@ from henchman.config import Settings
 from henchman.redis.urls import mask_url
 from henchman.web import format as fmt
 from henchman.web.context import Tab, ViewContext, WebState
-from henchman.web.extension import View, WebExtension
+from henchman.web.extension import NotFound, ParamParser, View, WebExtension, text_param
 from henchman.web.pages import CORE
+from henchman.web.secret import given_secret, shared_secret
 from henchman.web.security import CSRF_FIELD, AuthCallback, Guard, csrf_ok
 
 __all__ = ["create_app"]
@@ -51,6 +52,8 @@ def create_app(
     poll_interval: float = 5.0,
     client: redis.Redis | None = None,
     clock: Callable[[], float] = time.time,
+    secret: str | bytes | None = None,
+    allowed_hosts: Sequence[str] | None = None,
 ) -> Starlette:
     """The Web UI as an ASGI app, to mount under any prefix or serve with ``henchman web``.
 
@@ -60,6 +63,10 @@ def create_app(
     (any user name); ``auth(request) -> bool`` (sync or async) is checked first when given.
     ``read_only`` hides every button and refuses every action. ``extensions`` add pages and tabs
     (:class:`~henchman.web.WebExtension`). ``poll_interval`` is the dashboard's refresh in seconds.
+    ``secret`` signs the CSRF tokens (default: a random secret kept in Redis and shared by every
+    web process on it). ``allowed_hosts`` lists the ``Host`` names accepted (400 otherwise;
+    ``.example.com`` matches subdomains, ``*`` anything); None, the default, leaves the Host
+    check to the application the UI is mounted in.
     """
     settings = _settings(config)
     state = WebState(
@@ -77,10 +84,14 @@ def create_app(
         Route("/favicon.ico", _favicon),
     ]
     for extension in (CORE, *extensions):
-        routes += [Route(p.path, _page(state, p.view), methods=["GET", "HEAD"])
+        routes += [Route(p.path, _page(state, p.view, p.params), methods=["GET", "HEAD"])
                    for p in extension.pages]  # fmt: skip
-        routes += [Route(a.path, _action(state, a.handler), methods=["POST"])
+        routes += [Route(a.path, _action(state, a.handler, a.params), methods=["POST"])
                    for a in extension.actions]  # fmt: skip
+    signing_secret = given_secret(secret) if secret is not None else None
+
+    def read_secret() -> bytes:
+        return signing_secret if signing_secret is not None else shared_secret(state.redis)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -89,7 +100,15 @@ def create_app(
 
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(Guard, password=password, auth=auth)],
+        middleware=[
+            Middleware(
+                Guard,
+                password=password,
+                auth=auth,
+                allowed_hosts=allowed_hosts,
+                secret=None if read_only else read_secret,  # nothing to sign: no forms
+            )
+        ],
         lifespan=lifespan,
     )
     app.state.henchman = state
@@ -149,22 +168,31 @@ def _templates(extensions: Sequence[WebExtension]) -> jinja2.Environment:
     env.filters.update(
         number=fmt.number, duration=fmt.duration, kb=fmt.bytes_from_kb, cut=fmt.truncate,
         args=fmt.args_preview, pretty=fmt.pretty_json, exact=fmt.exact_time,
-        job_args=fmt.display_args,
+        job_args=fmt.display_args, args_cut=fmt.args_cut, preview=fmt.preview,
     )  # fmt: skip
     for extension in extensions:
         env.globals.update(extension.template_globals)
     return env
 
 
-def _page(state: WebState, view: View) -> Callable[[Request], Any]:
+def _page(
+    state: WebState, view: View, parsers: Mapping[str, ParamParser]
+) -> Callable[[Request], Any]:
     async def endpoint(request: Request) -> Response:
-        return await _run(view, ViewContext(request, state))
+        ctx = ViewContext(request, state)
+        problem = _parse_params(request, parsers)
+        return await _run(view if problem is None else _not_found(problem), ctx)
 
     return endpoint
 
 
-def _action(state: WebState, handler: View) -> Callable[[Request], Any]:
+def _action(
+    state: WebState, handler: View, parsers: Mapping[str, ParamParser]
+) -> Callable[[Request], Any]:
     async def endpoint(request: Request) -> Response:
+        problem = _parse_params(request, parsers)
+        if problem is not None:
+            return await _run(_not_found(problem), ViewContext(request, state))
         if state.read_only:
             return PlainTextResponse("read-only mode: actions are disabled", status_code=403)
         if request.headers.get("content-type", "").split(";")[0].strip() != _FORM_TYPE:
@@ -185,9 +213,35 @@ def _action(state: WebState, handler: View) -> Callable[[Request], Any]:
     return endpoint
 
 
+def _parse_params(request: Request, parsers: Mapping[str, ParamParser]) -> str | None:
+    """Parse the path parameters in place; the reason for a 404 if one is invalid."""
+    params = request.scope.get("path_params", {})
+    for name, text in list(params.items()):
+        try:
+            params[name] = parsers.get(name, text_param)(str(text))
+        except NotFound as exc:
+            return exc.message
+        except (ValueError, TypeError, OverflowError):
+            return f"No such page: {str(text)[:200]!r} is not a valid {name}."
+    return None
+
+
+def _not_found(message: str) -> View:
+    def view(ctx: ViewContext) -> Response:
+        return ctx.not_found(message)
+
+    return view
+
+
 async def _run(view: View, ctx: ViewContext) -> Response:
+    def call() -> Response:
+        try:
+            return view(ctx)
+        except NotFound as exc:
+            return ctx.not_found(exc.message, exc.back)
+
     try:
-        return await run_in_threadpool(view, ctx)
+        return await run_in_threadpool(call)
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         html = ctx.state.templates.get_template("unavailable.html").render(
             redis_label=ctx.state.redis_label, error=str(exc)

@@ -103,7 +103,8 @@ class ViewContext:
 
     @property
     def params(self) -> Mapping[str, Any]:
-        """Path parameters (``{name}`` in the page's path)."""
+        """Path parameters (``{name}`` in the page's path), as the page's ``params`` parsers
+        returned them (text for parameters without a parser)."""
         return self.request.path_params
 
     def now(self) -> float:

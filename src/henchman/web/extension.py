@@ -26,13 +26,21 @@ receives a :class:`~henchman.web.context.ViewContext` and returns a response, us
     )
     app = henchman.web.create_app(settings, extensions=[extension])
 
+Path parameters (``/widgets/{wid}``) are checked before the view runs, for every page and
+action: by the parser the page declares in ``params`` (``params={"wid": int}``; a parser raising
+``ValueError`` or :class:`NotFound` makes the request a 404 and the view never runs; the parsed
+value is what ``ctx.params`` holds), else by :func:`text_param` (no control characters). A view
+that finds nothing raises :class:`NotFound` (or returns ``ctx.not_found(...)``): a 404 page,
+never a 500.
+
 Extension templates are looked up after henchman's, so a template name must not shadow one of
 henchman's (prefix it with the extension's name when in doubt).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,10 +50,33 @@ if TYPE_CHECKING:
 
     from henchman.web.context import ViewContext
 
-__all__ = ["Action", "Page", "View", "WebExtension"]
+__all__ = ["Action", "NotFound", "Page", "ParamParser", "View", "WebExtension", "text_param"]
 
 #: A view or action: called in a worker thread with the request's context.
 View = Callable[["ViewContext"], "Response"]
+#: Turns one path parameter's text into the value a view gets; raises ``ValueError`` if invalid.
+ParamParser = Callable[[str], object]
+#: The longest path parameter :func:`text_param` accepts.
+MAX_PARAM_LENGTH = 2048
+
+
+class NotFound(Exception):
+    """Raised by a view or a parameter parser: the request is answered with a 404 page saying
+    ``message``, with a link back to ``back`` (a path in the UI)."""
+
+    def __init__(self, message: str, back: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.back = back
+
+
+def text_param(value: str) -> str:
+    """The default parser: any text without control characters, at most 2048 characters."""
+    if not value or len(value) > MAX_PARAM_LENGTH:
+        raise ValueError("empty or too long")
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise ValueError("holds control characters")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +89,8 @@ class Page:
     path: str
     view: View
     tab: str | None = None
+    #: Parsers of path parameters (see the module docstring); others get :func:`text_param`.
+    params: Mapping[str, ParamParser] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +100,8 @@ class Action:
 
     path: str
     handler: View
+    #: Parsers of path parameters, as for :class:`Page`.
+    params: Mapping[str, ParamParser] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ rely on autoescaping for the rest (SPEC §14: job args escaped everywhere).
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from markupsafe import Markup
@@ -125,13 +125,36 @@ def display_args(item: dict[str, Any]) -> list[Any]:
 
 def args_preview(args: Any, limit: int = 120) -> str:
     """Job arguments as compact JSON without the outer brackets, cut to ``limit`` characters."""
+    return truncate(_args_text(args), limit)
+
+
+class Preview(NamedTuple):
+    """The start of a long text as a list page shows it, and how many characters were cut."""
+
+    text: str
+    cut: int
+
+
+def preview(text: str, limit: int = 120) -> Preview:
+    """``text`` cut to ``limit`` characters (an ellipsis included) and the count left out."""
+    if len(text) <= limit:
+        return Preview(text, 0)
+    return Preview(text[: limit - 1] + "…", len(text) - (limit - 1))
+
+
+def args_cut(args: Any, limit: int = 120) -> Preview:
+    """:func:`preview` of job arguments written as by :func:`args_preview`."""
+    return preview(_args_text(args), limit)
+
+
+def _args_text(args: Any) -> str:
     try:
         text = orjson.dumps(args).decode()
     except TypeError:
         text = repr(args)
     if text.startswith("[") and text.endswith("]"):
         text = text[1:-1]
-    return truncate(text, limit)
+    return text
 
 
 def pretty_json(value: Any) -> str:

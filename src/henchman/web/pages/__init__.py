@@ -4,7 +4,17 @@
 from __future__ import annotations
 
 from henchman.web.extension import WebExtension
-from henchman.web.pages import busy, dashboard, iteration, metrics, queues, sets
+from henchman.web.pages import (
+    batches,
+    busy,
+    dashboard,
+    iteration,
+    metrics,
+    periodic,
+    prometheus,
+    queues,
+    sets,
+)
 
 CORE = WebExtension(
     name="henchman",
@@ -15,8 +25,13 @@ CORE = WebExtension(
         *sets.PAGES,
         *metrics.PAGES,
         *iteration.PAGES,
+        *batches.PAGES,
+        *prometheus.PAGES,
+        *periodic.PAGES,
     ],
-    actions=[*busy.ACTIONS, *queues.ACTIONS, *sets.ACTIONS, *iteration.ACTIONS],
+    actions=[
+        *busy.ACTIONS, *queues.ACTIONS, *sets.ACTIONS, *iteration.ACTIONS, *periodic.ACTIONS,
+    ],
 )
 
 __all__ = ["CORE"]

@@ -30,7 +30,7 @@ def busy(ctx: ViewContext) -> Response:
         totals={"processes": len(processes), "threads": threads, "busy": busy_now,
                 "utilization": round(100 * busy_now / threads) if threads else 0,
                 "rss": sum(p.rss for p in processes)},
-        stale_after=STALE_AFTER,
+        stale_after=STALE_AFTER, leader=ProcessSet(ctx.redis).leader,
     )  # fmt: skip
 
 

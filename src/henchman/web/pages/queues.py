@@ -3,12 +3,9 @@ page at a time (``LRANGE``, never the whole list), delete one job, clear, pause 
 
 from __future__ import annotations
 
-import base64
-import binascii
-
 from starlette.responses import Response
 
-from henchman.api import JobRecord, Queue
+from henchman.api import Queue
 from henchman.web.context import ViewContext
 from henchman.web.extension import Action, Page
 from henchman.web.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE, Pager
@@ -34,13 +31,13 @@ def queue(ctx: ViewContext) -> Response:
     pager = Pager.of(ctx.query_int("page", 1, 1, 10**9), per_page, size, url)
     if oldest_first:  # the head is the right end: read the page counted from there
         start = max(size - pager.offset - per_page, 0)
-        records = list(reversed(found.page(start, max(size - pager.offset - start, 0))))
+        page = found.page(start, max(size - pager.offset - start, 0))
+        rows = list(reversed(list(enumerate(page, start))))
     else:
-        records = found.page(pager.offset, per_page)
+        rows = list(enumerate(found.page(pager.offset, per_page), pager.offset))
     return ctx.render(
         "queue.html", title=f"Queue {name}", name=name, size=size, latency=found.latency,
-        paused=found.paused, records=records, pager=pager, oldest_first=oldest_first,
-        encode=_encode,
+        paused=found.paused, rows=rows, pager=pager, oldest_first=oldest_first,
     )  # fmt: skip
 
 
@@ -62,20 +59,15 @@ def queue_action(ctx: ViewContext) -> Response:
 
 
 def delete_job(ctx: ViewContext) -> Response:
-    """Delete one job, named by its exact payload bytes (base64 in ``key_val``)."""
+    """Delete one job, named by the digest of its exact bytes and the index it was shown at
+    (the page never carries whole payloads: a job may be megabytes)."""
     name = str(ctx.params["name"])
-    try:
-        raw = base64.urlsafe_b64decode(ctx.form_value("key_val").encode())
-    except (binascii.Error, ValueError):
-        raw = b""
-    if raw:
-        Queue(ctx.redis, name).delete(JobRecord(raw, queue=name))
+    digest = ctx.form_value("digest")
+    near = ctx.form_value("index")
+    if len(digest) == 32 and all(c in "0123456789abcdef" for c in digest):
+        Queue(ctx.redis, name).delete_by_digest(digest, int(near) if near.isdigit() else 0)
     page = ctx.form_value("page")
     return ctx.redirect("queues", name, page=page if page.isdigit() and page != "1" else None)
-
-
-def _encode(record: JobRecord) -> str:
-    return base64.urlsafe_b64encode(record.raw).decode()
 
 
 # ``:path`` because a queue name may contain "/"; the delete route comes first so that

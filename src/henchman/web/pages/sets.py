@@ -9,6 +9,7 @@ picks it among entries with the same score.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,7 @@ from starlette.responses import RedirectResponse, Response
 
 from henchman.api import DeadSet, JobRecord, RetrySet, ScheduledSet, SortedSet
 from henchman.web.context import ViewContext
-from henchman.web.extension import Action, Page
+from henchman.web.extension import Action, Page, text_param
 from henchman.web.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE, Pager
 
 #: Entries examined per ZSCAN call when filtering.
@@ -77,14 +78,21 @@ KINDS = (
 
 
 def parse_key(key: str) -> tuple[float, str] | None:
-    """``<score>-<jid>`` -> (score, jid); None when unreadable. The jid may be empty."""
-    score_text, sep, jid = key.partition("-")
-    if not sep:
-        return None
+    """``<score>-<jid>`` -> (score, jid); None when unreadable (no dash, a score that is not a
+    finite number, control characters). The jid may be empty."""
     try:
-        return float(score_text), jid
+        return job_key_param(key)
     except ValueError:
         return None
+
+
+def job_key_param(key: str) -> tuple[float, str]:
+    """The path parameter ``{key}``: ``<score>-<jid>`` -> (score, jid), else ``ValueError``."""
+    score_text, sep, jid = text_param(key).partition("-")
+    score = float(score_text) if sep else math.nan
+    if not math.isfinite(score):
+        raise ValueError(f"not a job key: {key!r}")
+    return score, jid
 
 
 def job_key(record: JobRecord) -> str:
@@ -127,7 +135,7 @@ def _list_view(kind: SetKind) -> Callable[[ViewContext], Response]:
 
 def _detail_view(kind: SetKind) -> Callable[[ViewContext], Response]:
     def view(ctx: ViewContext) -> Response:
-        record = _find(ctx, kind, str(ctx.params["key"]))
+        record = _find(ctx, kind, ctx.params["key"])
         if record is None:
             return ctx.not_found(
                 f"No such job in {kind.title.lower()}: it may have run, moved or been deleted.",
@@ -142,11 +150,8 @@ def _detail_view(kind: SetKind) -> Callable[[ViewContext], Response]:
     return view
 
 
-def _find(ctx: ViewContext, kind: SetKind, key: str) -> JobRecord | None:
-    parsed = parse_key(key)
-    if parsed is None:
-        return None
-    found = kind.opener(ctx).fetch(parsed[0], parsed[1])
+def _find(ctx: ViewContext, kind: SetKind, key: tuple[float, str]) -> JobRecord | None:
+    found = kind.opener(ctx).fetch(key[0], key[1])
     return found[0] if found else None
 
 
@@ -178,7 +183,7 @@ def _one_action(kind: SetKind) -> Callable[[ViewContext], Response]:
         verb = ctx.form_value("action")
         if verb in kind.verbs:
             job_set = kind.opener(ctx)
-            record = _find(ctx, kind, str(ctx.params["key"]))
+            record = _find(ctx, kind, ctx.params["key"])
             if record is not None:
                 _apply(job_set, verb, record)
         return ctx.redirect(kind.slug)
@@ -189,7 +194,7 @@ def _one_action(kind: SetKind) -> Callable[[ViewContext], Response]:
 def _all_action(kind: SetKind) -> Callable[[ViewContext], Response]:
     def action(ctx: ViewContext) -> Response:
         verb = str(ctx.params["verb"])
-        if verb in kind.all_verbs:
+        if verb in kind.all_verbs:  # always: the route's parser refused any other
             job_set: Any = kind.opener(ctx)
             if verb == "retry":
                 job_set.retry_all()
@@ -211,6 +216,15 @@ def _back(ctx: ViewContext, kind: SetKind) -> Response:
     )  # fmt: skip
 
 
+def _verb_param(kind: SetKind) -> Callable[[str], str]:
+    def parse(verb: str) -> str:
+        if verb not in kind.all_verbs:
+            raise ValueError(verb)
+        return verb
+
+    return parse
+
+
 def _dead_alias(ctx: ViewContext) -> Response:
     """``/dead`` and ``/dead/<key>`` redirect to the morgue, Sidekiq's name for the page."""
     key = ctx.params.get("key")
@@ -222,13 +236,16 @@ def _dead_alias(ctx: ViewContext) -> Response:
 PAGES: list[Page] = []
 ACTIONS: list[Action] = []
 for _kind in KINDS:
+    _key = {"key": job_key_param}
     PAGES += [
         Page(f"/{_kind.slug}", _list_view(_kind), tab=_kind.title),
-        Page(f"/{_kind.slug}/{{key}}", _detail_view(_kind)),
+        Page(f"/{_kind.slug}/{{key}}", _detail_view(_kind), params=_key),
     ]
     ACTIONS += [
         Action(f"/{_kind.slug}", _bulk_action(_kind)),
-        Action(f"/{_kind.slug}/all/{{verb}}", _all_action(_kind)),
-        Action(f"/{_kind.slug}/{{key}}", _one_action(_kind)),
+        Action(
+            f"/{_kind.slug}/all/{{verb}}", _all_action(_kind), params={"verb": _verb_param(_kind)}
+        ),
+        Action(f"/{_kind.slug}/{{key}}", _one_action(_kind), params=_key),
     ]
 PAGES += [Page("/dead", _dead_alias), Page("/dead/{key}", _dead_alias)]

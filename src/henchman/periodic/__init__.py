@@ -1,0 +1,16 @@
+"""Periodic (cron) jobs with leader election (Sidekiq Enterprise's model, plus catch-up).
+
+Register schedules in code or config; every worker process runs a
+:class:`~henchman.periodic.service.PeriodicService` that elects one leader through the
+``dear-leader`` lease, and only the leader enqueues. Each tick is enqueued at most once by one
+atomic Lua step keyed by (schedule id, tick time). See ``docs/periodic.md``.
+
+Modules: :mod:`~henchman.periodic.schedule` (what), :mod:`henchman.cron` (when, pure),
+:mod:`~henchman.periodic.ticks` (which ticks now, pure), :mod:`~henchman.periodic.lease` (who
+leads), :mod:`~henchman.periodic.enqueuer` (the atomic step), :mod:`~henchman.periodic.service`
+(the loop in each worker).
+"""
+
+from henchman.periodic.schedule import MISSED_POLICIES, Schedule
+
+__all__ = ["MISSED_POLICIES", "Schedule"]
