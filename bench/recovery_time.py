@@ -2,7 +2,7 @@
 
 Starts a worker with henchman's defaults (heartbeat 10 s, process TTL 60 s, orphan check every
 60 s), lets it start a long job, SIGKILLs it, starts a replacement, and measures from the kill
-to the job's second start. The promise (SPEC §6.2): within about 120 s.
+to the job's second start. The promise: within about 120 s.
 
     .venv/bin/python bench/recovery_time.py
 """

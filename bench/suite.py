@@ -1,4 +1,4 @@
-"""henchman's own benchmark table (SPEC §18, issue 5): one embedded server, each scenario with
+"""henchman's own benchmark table: one embedded server, each scenario with
 its target, in about two minutes.
 
     .venv/bin/python bench/suite.py            # all scenarios

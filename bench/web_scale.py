@@ -1,4 +1,4 @@
-"""How fast the Web UI's pages render at scale (SPEC §14): 1,000,000 jobs in one queue and
+"""How fast the Web UI's pages render at scale: 1,000,000 jobs in one queue and
 100,000 in each of the retry, schedule and dead sets, on a fresh embedded server.
 
     .venv/bin/python bench/web_scale.py                   # full size (about a minute to fill)

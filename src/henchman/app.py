@@ -286,7 +286,7 @@ _default_lock = threading.Lock()
 
 def default_app() -> Henchman:
     """The explicit default application used by ``@henchman.job`` and ``henchman.enqueue``."""
-    global _default  # noqa: PLW0603 - the one explicit default instance (SPEC §1.2)
+    global _default  # noqa: PLW0603 - the one explicit default instance
     if _default is None:
         with _default_lock:
             if _default is None:

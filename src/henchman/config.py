@@ -25,7 +25,7 @@ class QueueSpec:
 
 @dataclass(frozen=True, slots=True)
 class CapsuleSpec:
-    """A named capsule beside the default one (SPEC §9.1): its queues, in order (weights as in
+    """A named capsule beside the default one: its queues, in order (weights as in
     ``Settings.queues``), and its own thread and async concurrency (``None``: the process's
     ``async_concurrency``). Parsed and checked by :mod:`henchman.capsule_config`."""
 

@@ -1,4 +1,4 @@
-"""Build a :class:`~henchman.config.Settings` from a file, the environment and flags (SPEC §1.2).
+"""Build a :class:`~henchman.config.Settings` from a file, the environment and flags.
 
 Precedence, later wins::
 
@@ -50,7 +50,7 @@ PYPROJECT = Path("pyproject.toml")
 ENVIRONMENT_SECTIONS = frozenset({"production", "development", "staging", "test"})
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_LEVELS = {name: name for name in _LEVELS} | {"WARN": "WARNING", "FATAL": "CRITICAL"}
-REDIS_URL_SCHEMES = ("redis", "rediss", "unix")  # Sentinel URLs (§21) will extend this
+REDIS_URL_SCHEMES = ("redis", "rediss", "unix")  # Sentinel URLs will extend this
 #: The largest queue weight: a weighted fetch draws from a list with one entry per unit of
 #: weight, and weights are relative, so 1,000 already expresses any useful ratio.
 MAX_QUEUE_WEIGHT = 1000
@@ -86,7 +86,7 @@ _POSITIVE = frozenset(
         "leader_check_interval",
     }
 )
-# CLI spellings that differ from the setting name (SPEC §1.3)
+# CLI spellings that differ from the setting name
 _FLAG_NAMES = {"queues": "--queue", "capsules": "--capsule"}
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
@@ -378,7 +378,7 @@ def _check_range(name: str, value: Any, source: str) -> Any:
             raise ConfigError(f"{prefix} must be one of {names}, got {_show(value)}")
         return LOG_LEVELS[value.upper()]
     if name == "redis_url" and value.partition("://")[0] not in REDIS_URL_SCHEMES:
-        # Never echo the URL: it may carry a password (SPEC §20).
+        # Never echo the URL: it may carry a password.
         schemes = ", ".join(f"{s}://" for s in REDIS_URL_SCHEMES)
         raise ConfigError(f"{prefix} must start with one of {schemes}")
     if name == "redis_url":

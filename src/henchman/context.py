@@ -26,7 +26,7 @@ class JobContext:
     """One execution of a job: its payload, where it came from, and the stop signals.
 
     ``interrupted()`` is true once the process has begun to stop (TERM); ``quieting()`` is true
-    once it has stopped fetching (TSTP, or a stop). Iterable jobs checkpoint on either (SPEC §7).
+    once it has stopped fetching (TSTP, or a stop). Iterable jobs checkpoint on either.
     """
 
     payload: dict[str, Any]

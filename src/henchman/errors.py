@@ -7,7 +7,7 @@
     ├── RedisUnavailable       the configured Redis cannot be reached (CLI exit 2)
     ├── UnknownJob             a name that no registered job carries
     ├── PushBufferFull         reliable push buffer is full: the push was NOT accepted
-    ├── JobTimeout             a job ran past its ``timeout`` (raised inside the job, SPEC §4.8)
+    ├── JobTimeout             a job ran past its ``timeout`` (raised inside the job)
     ├── PayloadError           a payload read from Redis cannot be run (not JSON, no class, ...)
     ├── BatchError             a batch cannot take this (bad callback, unknown or finished batch)
     └── RequeueJob             control flow, not an error: put this job back in its queue now

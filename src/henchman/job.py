@@ -10,7 +10,7 @@ Two styles, one definition (:class:`JobDefinition`) behind them::
         def perform(self, user_id: int) -> None: ...
 
 Both get ``perform_async``/``perform_in``/``perform_at``/``perform_bulk``/``perform_inline``/``set``
-and their ``a``-prefixed asyncio twins (SPEC §2.2). The push methods only build an options mapping
+and their ``a``-prefixed asyncio twins. The push methods only build an options mapping
 and hand it to the app's client; all payload rules live in :mod:`henchman.payload` and
 :mod:`henchman.client.plan`.
 """
@@ -333,7 +333,7 @@ class Job(metaclass=_JobMeta):
 
     def interrupted(self) -> bool:
         """True once the process has begun to stop (TERM): long jobs should return early and
-        will be requeued (SPEC §4.6). Quieting alone (TSTP) does not interrupt."""
+        will be requeued. Quieting alone (TSTP) does not interrupt."""
         return self._ctx.interrupted()
 
 

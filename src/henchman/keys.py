@@ -1,6 +1,6 @@
 """Every Redis key henchman reads or writes, in one place.
 
-Sidekiq's layout (shared with Ruby Sidekiq on the same Redis, SPEC §17) comes first; henchman's own
+Sidekiq's layout (shared with Ruby Sidekiq on the same Redis) comes first; henchman's own
 keys all start with ``henchman:`` so they never collide with anything Sidekiq or its plugins write.
 Nothing outside this module builds a key name: grep for a key here to find every user of it.
 ``docs/redis-keys.md`` documents each key's type, writer and lifetime.
@@ -24,7 +24,7 @@ RETRY = "retry"
 DEAD = "dead"
 #: SET of live process identities (members expire with their ``<identity>`` hash).
 PROCESSES = "processes"
-#: SET of paused queue names (Sidekiq Pro layout, SPEC §9.3).
+#: SET of paused queue names (Sidekiq Pro layout).
 PAUSED = "paused"
 #: Lifetime counters.
 STAT_PROCESSED = "stat:processed"
@@ -74,13 +74,13 @@ def process_signals(identity: str) -> str:
 
 
 def iteration_state(jid: str) -> str:
-    """HASH of an iterable job's state (Sidekiq 7.3 layout, SPEC §7)."""
+    """HASH of an iterable job's state (Sidekiq 7.3 layout)."""
     return f"it-{jid}"
 
 
 def metrics_minute(at: float) -> str:
     """HASH of per-job-class execution counters for the UTC minute containing epoch ``at``
-    (Sidekiq 8 layout, SPEC §4.5): ``j|YYMMDD|H:MM`` with fields ``<class>|p`` (executions,
+    (Sidekiq 8 layout): ``j|YYMMDD|H:MM`` with fields ``<class>|p`` (executions,
     failures included), ``<class>|f`` (failures) and ``<class>|ms`` (milliseconds spent in
     executions that did not fail); TTL 8 hours."""
     t = time.gmtime(at)
@@ -131,7 +131,7 @@ WEB_SECRET = PREFIX + "web:secret"
 
 def working(identity: str, queue_name: str) -> str:
     """LIST of jobs ``identity`` fetched from ``queue_name`` and has not acknowledged yet
-    (reliable fetch, SPEC §6.1).
+    (reliable fetch).
 
     Each element is the job's raw payload exactly as it was in its queue, so acknowledging is an
     ``LREM`` of the same bytes and recovery pushes the very same bytes back. One list per queue
@@ -145,7 +145,7 @@ def stat_recovered_day(day: str) -> str:
     return f"{PREFIX}stat:recovered:{day}"
 
 
-# --- iterable jobs (SPEC §7.5, §7.6); the state hash itself is ``it-<jid>`` above -------------
+# --- iterable jobs; the state hash itself is ``it-<jid>`` above -------------
 
 
 def iteration_done_ids(jid: str) -> str:

@@ -1,4 +1,4 @@
-"""Log output for the worker: Sidekiq-like text lines or one JSON object per line (SPEC §4.3).
+"""Log output for the worker: Sidekiq-like text lines or one JSON object per line.
 
 Both are ordinary ``logging`` formatters installed on the ``henchman`` logger by
 :func:`configure`, so users' own handlers keep working.

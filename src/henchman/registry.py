@@ -2,7 +2,7 @@
 
 Payloads name their job by string (``class``). The worker resolves that string only through this
 registry, which is filled by defining jobs (``@job`` or subclassing ``Job``) in modules the worker
-was told to import (``-r``). A payload can never make henchman import a module (SPEC §20).
+was told to import (``-r``). A payload can never make henchman import a module.
 """
 
 from __future__ import annotations

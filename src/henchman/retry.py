@@ -1,4 +1,4 @@
-"""What happens after a job fails (SPEC §5): pure decisions, no I/O, clock and randomness passed in.
+"""What happens after a job fails: pure decisions, no I/O, clock and randomness passed in.
 
 Sidekiq's rules, kept exactly:
 

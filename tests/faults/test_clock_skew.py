@@ -1,4 +1,4 @@
-"""Clock skew between worker processes (SPEC §19): two workers whose clocks disagree by 20
+"""Clock skew between worker processes: two workers whose clocks disagree by 20
 minutes drain one queue and one schedule together. Liveness is decided by Redis-side TTLs, never
 by comparing clocks, so neither takes the other for dead; due jobs move atomically, so none runs
 twice; none is lost.

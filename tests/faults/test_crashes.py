@@ -1,4 +1,4 @@
-"""Crash faults (SPEC §19, §6.1, §6.2): SIGKILLed workers lose nothing; TERM requeues; poison pills.
+"""Crash faults: SIGKILLed workers lose nothing; TERM requeues; poison pills.
 
 Every case counts executed and lost jobs by jid. Background loops run on test intervals (heartbeat
 0.5 s, process TTL 3 s, orphan check 1 s) so recovery happens in seconds instead of minutes.

@@ -1,4 +1,4 @@
-"""Iterable jobs in real worker processes stopped with SIGTERM (SPEC §4.6, §7, §19).
+"""Iterable jobs in real worker processes stopped with SIGTERM.
 
 - A 20,000-row CSV import into SQLite, with rows failing validation into the row ledger, is
   stopped at random moments at least 5 times and restarted each time: every valid row ends up in

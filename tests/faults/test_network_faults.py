@@ -1,5 +1,5 @@
-"""A network partition between a worker and Redis, and a Redis killed with SIGKILL (SPEC §6.4,
-§19). Each test owns its server and counts jobs run, lost and run twice by jid."""
+"""A network partition between a worker and Redis, and a Redis killed with SIGKILL. Each test
+owns its server and counts jobs run, lost and run twice by jid."""
 
 from __future__ import annotations
 

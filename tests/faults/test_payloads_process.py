@@ -1,4 +1,4 @@
-"""Huge and malformed payloads through a real worker process (SPEC §5, §19): every good job runs
+"""Huge and malformed payloads through a real worker process: every good job runs
 once, every bad entry ends in the retry or dead set, nothing is lost and the worker lives on."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Recovery time at default settings (SPEC §6.2): a SIGKILLed worker's job runs again within
+"""Recovery time at default settings: a SIGKILLed worker's job runs again within
 about 2 minutes (60 s heartbeat TTL + up to 60 s until the next orphan check).
 
 The rest of the fault suite uses short intervals; this case keeps every default, so it takes 60 to

@@ -1,4 +1,4 @@
-"""Redis faults (SPEC §6.3, §6.4, §19): restarts, an unreachable server, a failover.
+"""Redis faults: restarts, an unreachable server, a failover.
 
 Each test runs its own embedded server (these tests stop and restart it).
 """

@@ -1,4 +1,4 @@
-"""Redis that hangs instead of failing (SPEC §6.1, §6.4, §19): the server process is frozen with
+"""Redis that hangs instead of failing: the server process is frozen with
 SIGSTOP, as a VM freeze or a stalled host would, then continued.
 
 A hang is worse than a crash for a client: commands already sent are not refused, they run late,

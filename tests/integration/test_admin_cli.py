@@ -1,4 +1,4 @@
-"""The admin commands (SPEC §1.3) through click's CliRunner, on a real server with Sidekiq-format
+"""The admin commands through click's CliRunner, on a real server with Sidekiq-format
 data; settings are passed the way the main group passes them (``obj={"settings": ...}``)."""
 
 from __future__ import annotations

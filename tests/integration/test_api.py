@@ -1,5 +1,5 @@
-"""The admin API (SPEC §13) on a real server, with data written the way Ruby Sidekiq 6.4/7/8 writes
-it (SPEC §17): float-second and integer-millisecond timestamps, compressed backtraces, a 6.4
+"""The admin API on a real server, with data written the way Ruby Sidekiq 6.4/7/8 writes
+it: float-second and integer-millisecond timestamps, compressed backtraces, a 6.4
 process with a ``:workers`` hash, and corrupt entries that must still be listable."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Bad input in Redis never stops a worker (SPEC §5, §19): each broken entry ends in the retry or
+"""Bad input in Redis never stops a worker: each broken entry ends in the retry or
 dead set with a clear reason, and the worker goes on to run a good job queued behind it."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The Lua scripts on a real server (SPEC §5, §5a, §6.1, §6.2): each one's atomic move and its
+"""The Lua scripts on a real server: each one's atomic move and its
 guarantee that a job is always in exactly one place."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The process registry, running-work hash, stats and remote signals of an in-process worker, in
-Sidekiq's layout (SPEC §4.4, §4.6, §17)."""
+Sidekiq's layout."""
 
 from __future__ import annotations
 

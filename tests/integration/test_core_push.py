@@ -1,4 +1,4 @@
-"""Pushing writes exactly Sidekiq's layout (SPEC §2.2, §17): ``SADD queues`` + ``LPUSH
+"""Pushing writes exactly Sidekiq's layout: ``SADD queues`` + ``LPUSH
 queue:<q>`` (the right end is the head), ``ZADD schedule <float epoch>``; nothing at all for
 arguments that are not JSON."""
 

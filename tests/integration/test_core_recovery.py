@@ -1,5 +1,4 @@
-"""Orphan recovery and poison pills through ``OrphanRecovery`` and a live worker (SPEC §5,
-§6.2)."""
+"""Orphan recovery and poison pills through ``OrphanRecovery`` and a live worker."""
 
 from __future__ import annotations
 

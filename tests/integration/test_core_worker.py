@@ -1,4 +1,4 @@
-"""An in-process worker end to end on a real server (SPEC §3, §4.1, §5, §5a): jobs run, failures
+"""An in-process worker end to end on a real server: jobs run, failures
 land in retry/dead in Sidekiq's layout, hooks and handlers are called, scheduled jobs run."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The embedded Valkey server (SPEC §1.1) and its CLI, on real valkey-server processes.
+"""The embedded Valkey server and its CLI, on real valkey-server processes.
 
 Every server is started in a fresh ``tmp_path`` home, so these tests can never touch anyone's data;
 a fixture finalizer stops it even when the test fails.

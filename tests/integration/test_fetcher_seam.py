@@ -1,4 +1,4 @@
-"""The fetch seam refuses fetchers that would lose jobs (SPEC §6.1, §9.6)."""
+"""The fetch seam refuses fetchers that would lose jobs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every enumerator helper resumes exactly where an interrupted run stopped (SPEC §7): run a job
+"""Every enumerator helper resumes exactly where an interrupted run stopped: run a job
 built on it, interrupt it every few items, and check each item was processed once. The SQL
 keyset helpers also keep that promise while rows are inserted between runs."""
 

@@ -1,4 +1,4 @@
-"""Iterable jobs on a real server (SPEC §7): interrupt, resume, errors, cancel, callbacks, state."""
+"""Iterable jobs on a real server: interrupt, resume, errors, cancel, callbacks, state."""
 
 from __future__ import annotations
 

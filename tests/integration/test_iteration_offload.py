@@ -1,4 +1,4 @@
-"""Temporary files kept across interruptions (SPEC §7.6), in a local directory and in an
+"""Temporary files kept across interruptions, in a local directory and in an
 S3-compatible store (moto's server, started by the test on a free local port)."""
 
 from __future__ import annotations

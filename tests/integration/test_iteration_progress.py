@@ -1,4 +1,4 @@
-"""Progress helpers (SPEC §7.5) and reading iterable jobs through the admin API and the CLI."""
+"""Progress helpers and reading iterable jobs through the admin API and the CLI."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Iterable jobs in an in-process worker: a stop or a quiet checkpoints them at the next item and
-puts them back at the head of their queue; the next worker resumes them (SPEC §4.6, §7)."""
+puts them back at the head of their queue; the next worker resumes them."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Metrics written by the middleware land in Sidekiq 8's layout and read back through the API
-(SPEC §4.5, §17); data Sidekiq 8 wrote reads the same way."""
+; data Sidekiq 8 wrote reads the same way."""
 
 from __future__ import annotations
 

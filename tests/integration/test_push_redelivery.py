@@ -1,4 +1,4 @@
-"""Redelivering a push whose outcome is unknown stores it only if no copy exists (SPEC §6.3)."""
+"""Redelivering a push whose outcome is unknown stores it only if no copy exists."""
 
 from __future__ import annotations
 

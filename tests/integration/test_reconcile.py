@@ -1,4 +1,4 @@
-"""A live worker gives back jobs it holds in Redis without knowing it (SPEC §6.1, §6.4).
+"""A live worker gives back jobs it holds in Redis without knowing it.
 
 A fetch whose reply was lost (Redis hung, the client timed out) can still run on the server and
 move jobs into the worker's working list. The tests put a job there exactly as such a late fetch

@@ -1,4 +1,4 @@
-"""``henchman run -P N``: real child processes, real signals (SPEC §12, first part)."""
+"""``henchman run -P N``: real child processes, real signals."""
 
 from __future__ import annotations
 

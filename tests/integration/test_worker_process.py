@@ -1,4 +1,4 @@
-"""``henchman run`` as a real process: real signals, real exit codes (SPEC §1.2, §1.3, §4.6)."""
+"""``henchman run`` as a real process: real signals, real exit codes."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Worker semantics that span modules: interruption, client middleware, per-job logging,
-working-list registration (SPEC §2.2, §4.3, §4.6, §6.2)."""
+working-list registration."""
 
 from __future__ import annotations
 

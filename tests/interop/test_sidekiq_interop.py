@@ -1,4 +1,4 @@
-"""henchman and real Ruby Sidekiq on one Redis (SPEC §17), with Debian's ruby-sidekiq 6.4.1.
+"""henchman and real Ruby Sidekiq on one Redis, with Debian's ruby-sidekiq 6.4.1.
 
 Both directions of job flow, Sidekiq's API reading henchman's processes, stats and retries, and
 Sidekiq's quiet/stop acting on a henchman process. ``.ci/run`` installs ruby-sidekiq; elsewhere

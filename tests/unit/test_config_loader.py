@@ -1,4 +1,4 @@
-"""Settings loading: sources, precedence, environment sections, one-line errors (SPEC §1.2)."""
+"""Settings loading: sources, precedence, environment sections, one-line errors."""
 
 from __future__ import annotations
 

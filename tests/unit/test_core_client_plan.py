@@ -1,4 +1,4 @@
-"""Push planning (SPEC §2.2): when a job runs, client middleware, bulk validation and the Redis
+"""Push planning: when a job runs, client middleware, bulk validation and the Redis
 commands a push turns into. Pure: no Redis, a fixed clock."""
 
 from __future__ import annotations

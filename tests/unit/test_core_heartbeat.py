@@ -1,4 +1,4 @@
-"""The heartbeat's pure parts (SPEC §4.4, §17): the ``info`` JSON Sidekiq's Busy page reads, the
+"""The heartbeat's pure parts: the ``info`` JSON Sidekiq's Busy page reads, the
 running-work entries, daily stat keys and the in-memory counters."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Defining jobs (SPEC §2.1) and the registry: wire names, options, setters, class-style jobs.
+"""Defining jobs and the registry: wire names, options, setters, class-style jobs.
 
 Pure: pushes are captured by a client middleware that drops them, so nothing connects to Redis.
 """

@@ -1,4 +1,4 @@
-"""Worker log formats (SPEC §4.3): text lines like Sidekiq's and one JSON object per line, both
+"""Worker log formats: text lines like Sidekiq's and one JSON object per line, both
 carrying the job's jid and class."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The server middleware chain (SPEC §4.2) and the job-logging middleware (SPEC §4.3)."""
+"""The server middleware chain and the job-logging middleware."""
 
 from __future__ import annotations
 

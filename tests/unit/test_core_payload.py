@@ -1,4 +1,4 @@
-"""The wire format (SPEC §2.2, §17): argument checks naming the bad value's path, payload fields as
+"""The wire format: argument checks naming the bad value's path, payload fields as
 Sidekiq writes them, decode errors, and timestamp reading."""
 
 from __future__ import annotations

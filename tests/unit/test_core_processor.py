@@ -1,4 +1,4 @@
-"""The processor's decisions (SPEC §5): which single ``ack.lua`` call ends each job. Pure: a fixed
+"""The processor's decisions: which single ``ack.lua`` call ends each job. Pure: a fixed
 clock and seeded randomness, no Redis."""
 
 from __future__ import annotations

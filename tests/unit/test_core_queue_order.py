@@ -1,4 +1,4 @@
-"""Queue order per fetch (SPEC §3): strict, weighted (redrawn per fetch) and random. Pure: the
+"""Queue order per fetch: strict, weighted (redrawn per fetch) and random. Pure: the
 randomness is a seeded ``random.Random``, so the statistics are exact for a given seed."""
 
 from __future__ import annotations

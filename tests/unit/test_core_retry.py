@@ -1,4 +1,4 @@
-"""Failure decisions (SPEC §5): Sidekiq's backoff, retry limits, hooks, and the fields a failed
+"""Failure decisions: Sidekiq's backoff, retry limits, hooks, and the fields a failed
 payload gains. Pure: clock and jitter are passed in."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Startup judgements about the server (SPEC §1.4): refuse Redis < 6.2, warn below 7.0, warn on an
+"""Startup judgements about the server: refuse Redis < 6.2, warn below 7.0, warn on an
 evicting ``maxmemory-policy`` and on missing persistence. Pure: INFO/CONFIG answers are given."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The metrics middleware's in-memory side (SPEC §4.5): no Redis on the job path."""
+"""The metrics middleware's in-memory side: no Redis on the job path."""
 
 from __future__ import annotations
 

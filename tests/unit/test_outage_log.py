@@ -1,4 +1,4 @@
-"""One log line per outage (SPEC §6.4): what may start and end an outage in the log."""
+"""One log line per outage: what may start and end an outage in the log."""
 
 from __future__ import annotations
 

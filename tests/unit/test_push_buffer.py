@@ -1,4 +1,4 @@
-"""The reliable-push buffer's decisions (SPEC §6.3), with a scripted writer instead of Redis."""
+"""The reliable-push buffer's decisions, with a scripted writer instead of Redis."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Data written the way Ruby Sidekiq 6.4, 7.x and 8.x write it (SPEC §17), plus henchman's own,
+"""Data written the way Ruby Sidekiq 6.4, 7.x and 8.x write it, plus henchman's own,
 for the Web UI tests and screenshots.
 
 Reproduced from Sidekiq's source: payloads with float-second (6/7) and integer-millisecond (8)

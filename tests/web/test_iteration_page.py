@@ -1,4 +1,4 @@
-"""The Iteration page (SPEC §7, §14): progress of iterable jobs, their failed rows, cancel."""
+"""The Iteration page: progress of iterable jobs, their failed rows, cancel."""
 
 from __future__ import annotations
 

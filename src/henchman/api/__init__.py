@@ -1,8 +1,8 @@
-"""The admin API (SPEC §13): read and change what is in Redis. The Web UI and CLI use only this.
+"""The admin API: read and change what is in Redis. The Web UI and CLI use only this.
 
 Every class takes a sync ``redis.Redis`` client with bytes responses (``decode_responses=False``)
 and keeps no other state, so objects are cheap to create per request. Ruby Sidekiq's data on the
-same Redis is read the same way (SPEC §17)::
+same Redis is read the same way::
 
     import redis
     from henchman.api import Queue, RetrySet, Stats

@@ -1,4 +1,4 @@
-"""Iterable jobs' progress, for the CLI and the Web UI (SPEC §7, §7.5, §13).
+"""Iterable jobs' progress, for the CLI and the Web UI.
 
 An iterable job that is running, or waiting in a queue/schedule/retry set after an interruption
 or an error, has a state hash ``it-<jid>`` (Sidekiq 7.3 layout, so Ruby Sidekiq's iterable jobs

@@ -1,4 +1,4 @@
-"""Per-job-class execution metrics (SPEC §4.5, §13): queries over what the metrics middleware
+"""Per-job-class execution metrics: queries over what the metrics middleware
 (:mod:`henchman.middleware.metrics`) and Ruby Sidekiq 8 write.
 
 Layout (Sidekiq 8's, so each side reads the other's history; key names in :mod:`henchman.keys`):

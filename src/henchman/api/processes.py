@@ -1,4 +1,4 @@
-"""Live worker processes and the jobs they are running (SPEC §4.4, §4.6, §13, §17).
+"""Live worker processes and the jobs they are running.
 
 Every process (henchman or Ruby Sidekiq) keeps itself in the ``processes`` SET and writes a hash
 named by its identity (``info`` JSON, ``busy``, ``beat``, ``quiet``, ``rss``, ``rtt_us`` and, from

@@ -1,8 +1,8 @@
-"""Queues as the admin sees them (SPEC §13, §9.3): the ``queue:<name>`` lists of Sidekiq's layout.
+"""Queues as the admin sees them: the ``queue:<name>`` lists of Sidekiq's layout.
 
 A queue is a LIST pushed on the left, so index 0 is the newest job and index -1 the head (the next
 job a worker takes). ``queues`` is the SET of known queue names; ``paused`` the SET of paused ones
-(Sidekiq Pro layout). Everything here reads Ruby Sidekiq's queues as well as henchman's (§17).
+(Sidekiq Pro layout). Everything here reads Ruby Sidekiq's queues as well as henchman's.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ class Queue:
         return bool(self._redis.sismember(keys.PAUSED, self.name))
 
     def pause(self) -> None:
-        """Stop workers fetching from this queue; its jobs stay where they are (SPEC §9.3)."""
+        """Stop workers fetching from this queue; its jobs stay where they are."""
         self._redis.sadd(keys.PAUSED, self.name)
 
     def unpause(self) -> None:

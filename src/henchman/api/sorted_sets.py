@@ -1,4 +1,4 @@
-"""The ``schedule``, ``retry`` and ``dead`` sorted sets as the admin sees them (SPEC §5, §5a, §13).
+"""The ``schedule``, ``retry`` and ``dead`` sorted sets as the admin sees them.
 
 Each member is a whole job payload; the score is float epoch seconds (run time for ``schedule`` and
 ``retry``, death time for ``dead``). Lists go newest first (highest score first), like Sidekiq's.
@@ -25,7 +25,7 @@ __all__ = ["DeadSet", "RetrySet", "ScheduledSet", "SortedSet"]
 
 _PAGE = 50
 _BATCH = 100
-#: Sidekiq's dead-set limits (SPEC §5), overridable per instance from ``Settings``.
+#: Sidekiq's dead-set limits, overridable per instance from ``Settings``.
 DEAD_MAX_JOBS = 10_000
 DEAD_TIMEOUT = 180 * 24 * 3600.0
 

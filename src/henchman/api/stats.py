@@ -1,4 +1,4 @@
-"""Cluster-wide counters and sizes (SPEC §4.4, §13): what a dashboard's header shows.
+"""Cluster-wide counters and sizes: what a dashboard's header shows.
 
 Counters are Sidekiq's ``stat:processed`` / ``stat:failed`` (lifetime) and
 ``stat:processed:YYYY-MM-DD`` / ``stat:failed:YYYY-MM-DD`` (daily, UTC), written by every process's

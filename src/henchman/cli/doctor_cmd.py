@@ -1,4 +1,4 @@
-"""``henchman doctor``: check the Redis henchman would use, one line per check (SPEC §1.3, §1.4).
+"""``henchman doctor``: check the Redis henchman would use, one line per check.
 
 The Redis is ``HENCHMAN_REDIS_URL``, else ``REDIS_URL``, else the embedded server for
 ``$HENCHMAN_HOME`` (started if needed, exactly as a worker would). Each decision is a pure

@@ -1,4 +1,4 @@
-"""``henchman iteration show|list|cancel``: iterable jobs' progress (SPEC §7), over
+"""``henchman iteration show|list|cancel``: iterable jobs' progress, over
 :class:`henchman.api.IterationState`. Exit codes as for the other admin commands: 1 when the job
 named has nothing in Redis, 2 for configuration or connection problems."""
 

@@ -48,7 +48,7 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
     """Cap glibc's malloc arenas before worker threads start.
 
     glibc gives each thread that allocates its own arena, so a worker with a dozen threads keeps
-    a dozen partly used heaps; two arenas cost no measurable speed and keep RSS (SPEC §18) lower.
+    a dozen partly used heaps; two arenas cost no measurable speed and keep RSS lower.
     A no-op where glibc is not the C library.
     """
     try:

@@ -1,4 +1,4 @@
-"""``henchman server status|start|stop``: manage the embedded Valkey server (SPEC §1.1).
+"""``henchman server status|start|stop``: manage the embedded Valkey server.
 
 The server belongs to the state directory ``$HENCHMAN_HOME`` (default ``./.henchman``). Other
 henchman commands start it on demand, so ``start`` is only needed to warm it up ahead of time.

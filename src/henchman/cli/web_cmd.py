@@ -1,4 +1,4 @@
-"""``henchman web``: serve the Web UI (SPEC §14) standalone with uvicorn.
+"""``henchman web``: serve the Web UI standalone with uvicorn.
 
 Binds 127.0.0.1 unless ``--host`` says otherwise; binding anything else without ``--password``
 prints a warning, since whoever reaches the port can delete jobs. Answers only requests whose

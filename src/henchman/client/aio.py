@@ -37,7 +37,7 @@ class AsyncClient:
         )
         self.middleware = middleware if isinstance(middleware, list) else list(middleware)
         self._clock = clock
-        #: Reliable push (SPEC §6.3): shared with the sync client, whose thread delivers it.
+        #: Reliable push: shared with the sync client, whose thread delivers it.
         self.buffer = buffer if fallback_writer is not None else None
         self._fallback_writer = fallback_writer
         self._known = KnownQueues()

@@ -1,4 +1,4 @@
-"""Reliable push (SPEC §6.3): keep pushes in memory while Redis is unreachable.
+"""Reliable push: keep pushes in memory while Redis is unreachable.
 
 Guarantees:
 

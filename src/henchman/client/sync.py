@@ -1,4 +1,4 @@
-"""The synchronous client: plan a push, write it in one round trip, or buffer it (SPEC §6.3)."""
+"""The synchronous client: plan a push, write it in one round trip, or buffer it."""
 
 from __future__ import annotations
 

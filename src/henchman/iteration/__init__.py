@@ -1,13 +1,13 @@
-"""Iterable jobs: interrupt and resume (SPEC §7).
+"""Iterable jobs: interrupt and resume.
 
 - :class:`IterableJob` (also ``henchman.IterableJob``): ``build_enumerator`` + ``each_iteration``;
   checkpoints in ``it-<jid>`` (Sidekiq 7.3 layout) and resumes where it stopped.
 - :func:`cancel` (also ``henchman.cancel``): flag a job as cancelled.
 - :mod:`~henchman.iteration.enumerators` (sequences, ranges, CSV) and
   :mod:`~henchman.iteration.keyset` (SQLAlchemy, Django): ready-made ``build_enumerator`` bodies.
-- :mod:`~henchman.iteration.progress`: processed-id sets and row ledgers (§7.5).
+- :mod:`~henchman.iteration.progress`: processed-id sets and row ledgers.
 - :mod:`~henchman.iteration.stores` / :mod:`~henchman.iteration.offload`: temporary files kept
-  across interruptions in a local directory or an S3-compatible bucket (§7.6).
+  across interruptions in a local directory or an S3-compatible bucket.
 
 Module map: ``state`` (the hash, the per-item decisions, thin Redis I/O), ``loop`` (one run, sync
 and asyncio shells), ``job`` (the class users subclass), ``cancel``, ``progress``, ``offload``,

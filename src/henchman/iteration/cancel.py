@@ -1,4 +1,4 @@
-"""Cancelling an iterable job (SPEC §7): ``henchman.cancel(jid)``.
+"""Cancelling an iterable job: ``henchman.cancel(jid)``.
 
 A cancellation is a flag, not a removal: it writes ``cancelled`` (epoch seconds) into the job's
 ``it-<jid>`` hash, exactly as Sidekiq's ``cancel!`` does, so either side can cancel the other's

@@ -1,4 +1,4 @@
-"""Enumerators for ``build_enumerator`` (SPEC §7): iterators of ``(item, cursor)`` pairs.
+"""Enumerators for ``build_enumerator``: iterators of ``(item, cursor)`` pairs.
 
 The contract every enumerator keeps, and any generator a user writes must keep too: the cursor
 paired with an item is the position *of that item*, JSON-native, and calling the same helper

@@ -1,4 +1,4 @@
-"""``henchman.IterableJob``: jobs that checkpoint between items and resume (SPEC §7).
+"""``henchman.IterableJob``: jobs that checkpoint between items and resume.
 
 ::
 
@@ -136,12 +136,12 @@ class IterableJob(Job, abstract=True):
 
     @property
     def progress(self) -> ProcessedIds:
-        """This job's processed-id set (``done(id)``, ``is_done(id)``; SPEC §7.5)."""
+        """This job's processed-id set (``done(id)``, ``is_done(id)``)."""
         return ProcessedIds(self.jid, self._sync_redis, self._async_redis)
 
     @property
     def ledger(self) -> RowLedger:
-        """This job's row ledger (``processed(row)``, ``failed(row, *messages)``; SPEC §7.5)."""
+        """This job's row ledger (``processed(row)``, ``failed(row, *messages)``)."""
         return RowLedger(self.jid, self._sync_redis, self._async_redis)
 
     def temp_file(self, name: str) -> Path:

@@ -1,4 +1,4 @@
-"""SQL keyset enumerators for SQLAlchemy selects and Django querysets (SPEC §7).
+"""SQL keyset enumerators for SQLAlchemy selects and Django querysets.
 
 Rows are read in pages ordered by the primary key, each page asking for ``pk > last pk`` (never
 ``OFFSET``), and the cursor is the **last primary key before the item** (``None`` before the

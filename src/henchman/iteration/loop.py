@@ -1,5 +1,5 @@
 """The iteration loop of one run of an iterable job: the shared decisions and the sync shell
-(SPEC §7); the asyncio shell is :mod:`henchman.iteration.aloop`.
+; the asyncio shell is :mod:`henchman.iteration.aloop`.
 
 A run, in order:
 

@@ -1,4 +1,4 @@
-"""Temporary files that survive an interruption (SPEC §7.6).
+"""Temporary files that survive an interruption.
 
 A job that builds a big file (an export of hundreds of MB) names it in ``temp_files`` and writes
 it at ``self.temp_file(name)``, a path in a private local directory. When the run ends without

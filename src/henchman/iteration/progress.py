@@ -1,4 +1,4 @@
-"""Progress helpers for iterable jobs (SPEC §7.5), kept in Redis by jid.
+"""Progress helpers for iterable jobs, kept in Redis by jid.
 
 Two structures that teams running imports and fan-outs kept building by hand:
 
@@ -127,7 +127,7 @@ def decode_errors(fields: Mapping[Any, Any]) -> dict[int, list[str]]:
 
 
 class RowLedger:
-    """An import's processed and failed rows, by jid (SPEC §7.5)."""
+    """An import's processed and failed rows, by jid."""
 
     def __init__(
         self, jid: str, connection: SyncConnection, aconnection: AsyncConnection = _no_async

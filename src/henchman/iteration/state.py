@@ -1,4 +1,4 @@
-"""An iterable job's saved state and the decisions taken before each item (SPEC §7).
+"""An iterable job's saved state and the decisions taken before each item.
 
 The state lives in the hash ``it-<jid>`` in Sidekiq 7.3's layout, so Ruby Sidekiq's tools read
 henchman's and the other way round:

@@ -1,4 +1,4 @@
-"""Where an interrupted iterable job's temporary files wait for its next run (SPEC §7.6).
+"""Where an interrupted iterable job's temporary files wait for its next run.
 
 A store is anything with the three methods of :class:`FileStore`; keys look like
 ``<jid>/<file name>``. Two are built in:

@@ -1,4 +1,4 @@
-"""Server middleware: the chain around every job's ``perform`` (SPEC §4.2)."""
+"""Server middleware: the chain around every job's ``perform``."""
 
 from henchman.middleware.chain import Chain, JobRun, Middleware
 

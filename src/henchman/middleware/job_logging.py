@@ -1,4 +1,4 @@
-"""Job logging (SPEC §4.3): ``start``, ``done`` with elapsed seconds, ``fail`` with elapsed.
+"""Job logging: ``start``, ``done`` with elapsed seconds, ``fail`` with elapsed.
 
 Records go to the ``henchman.job`` logger with ``jid``, ``job_class``, ``queue``, ``bid`` and
 ``tags`` as record attributes, so the text and JSON formatters (and users' own handlers) can show

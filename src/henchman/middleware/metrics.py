@@ -1,4 +1,4 @@
-"""Per-job-class execution metrics (SPEC §4.5), in Sidekiq 8's layout (see
+"""Per-job-class execution metrics, in Sidekiq 8's layout (see
 :mod:`henchman.api.metrics` for the keys and how they are read).
 
 The job path pays for two clock reads, a bisect and one dict update under a lock: no Redis. The

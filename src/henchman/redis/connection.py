@@ -2,8 +2,8 @@
 
 ``HENCHMAN_REDIS_URL`` / ``REDIS_URL`` (already folded into ``settings.redis_url`` by the config
 loader) name a real server; with neither, the embedded Valkey server under ``settings.home`` is
-started on first use (SPEC §1.1). Every connection has a socket timeout so no call blocks forever
-(SPEC §6.4); blocking fetches use a timeout shorter than it.
+started on first use. Every connection has a socket timeout so no call blocks forever
+; blocking fetches use a timeout shorter than it.
 
 redis-py's own retries are narrowed to one immediate retry on a connection error (a pooled
 connection that a server restart closed). A command that timed out is never resent by the driver:

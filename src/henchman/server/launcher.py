@@ -1,4 +1,4 @@
-"""The launcher: one worker process's owner of capsules and background loops (SPEC §4.1).
+"""The launcher: one worker process's owner of capsules and background loops.
 
 Lifecycle::
 
@@ -328,7 +328,7 @@ class Launcher:
             self.paused.refresh(self.redis)
 
     def _flush_middleware(self) -> None:
-        """Let middleware that buffers data in memory (e.g. metrics, SPEC §4.5) write it: every
+        """Let middleware that buffers data in memory (e.g. metrics) write it: every
         entry with a ``flush(redis)`` method is called once per heartbeat and at stop.
 
         A flush that returns says nothing about Redis (it may have had nothing to write), so it

@@ -1,4 +1,4 @@
-"""Riding out Redis outages (SPEC §6.4): backoff between attempts and one log line per outage.
+"""Riding out Redis outages: backoff between attempts and one log line per outage.
 
 An outage is logged once when the first call fails ("Redis unavailable") and once when it ends
 ("Redis is back"). Only a Redis call that *began after* the outage was noticed can end it: a call

@@ -1,4 +1,4 @@
-"""The scheduled-set poller (SPEC §5a): moves due jobs from ``schedule`` and ``retry`` to their
+"""The scheduled-set poller: moves due jobs from ``schedule`` and ``retry`` to their
 queues with ``schedule.lua`` (at most 100 per call, atomically, fresh ``enqueued_at``).
 
 Each process waits a random interval averaging (process count × 5 s), so a cluster of any size

@@ -1,5 +1,5 @@
 """Running one fetched job: decode, look up, middleware, perform, then acknowledge or record the
-failure (SPEC §4.1, §5). The decisions are shared; :meth:`Processor.run` and
+failure. The decisions are shared; :meth:`Processor.run` and
 :meth:`Processor.arun` are thin sync and asyncio shells around them.
 
 Guarantees:

@@ -1,4 +1,4 @@
-"""Reconciling a worker's working lists with the jobs it knows it holds (SPEC §6.1, §6.4).
+"""Reconciling a worker's working lists with the jobs it knows it holds.
 
 Why: a fetch whose reply never arrived can still run on the server. When Redis hangs (a stopped
 process, a frozen VM, a network partition that heals) the client times out and treats the fetch

@@ -1,4 +1,4 @@
-"""Orphan recovery (SPEC §6.2) and the poison-pill rule (SPEC §5).
+"""Orphan recovery and the poison-pill rule.
 
 Every process registers its working lists in ``henchman:working`` (list key -> [identity,
 queue]). A live process checks at startup and every ``orphan_check_interval`` (default 60 s),

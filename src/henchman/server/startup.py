@@ -1,4 +1,4 @@
-"""Startup checks (SPEC §1.4): one log line each, warnings for unsafe Redis settings.
+"""Startup checks: one log line each, warnings for unsafe Redis settings.
 
 The judgements are pure functions of the server's INFO/CONFIG answers so they test without Redis.
 """

@@ -1,4 +1,4 @@
-"""In-process counters flushed by the heartbeat (SPEC §4.4): no Redis call per job for stats."""
+"""In-process counters flushed by the heartbeat: no Redis call per job for stats."""
 
 from __future__ import annotations
 

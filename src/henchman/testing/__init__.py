@@ -1,4 +1,4 @@
-"""Testing support for apps that use henchman (SPEC §15). No global switches: each mode is a
+"""Testing support for apps that use henchman. No global switches: each mode is a
 context manager scoped to one app and one ``with`` block.
 
 - :func:`recording` captures pushes instead of writing them; :class:`Recorder` lists them
@@ -6,7 +6,7 @@ context manager scoped to one app and one ``with`` block.
 - :func:`inline` runs every pushed job at once, in the pushing thread.
 - :func:`wait_until` polls a condition, for end-to-end tests against a real worker.
 - :class:`IterationHarness` / :func:`run_with_interruptions` run an iterable job, interrupt it
-  after N items, run it again, and check every item was processed exactly once (SPEC §7.7).
+  after N items, run it again, and check every item was processed exactly once.
 
 The pytest plugin (:mod:`henchman.testing.pytest_plugin`, loaded automatically) adds the fixtures
 ``henchman_server``, ``henchman_settings``, ``henchman_app``, ``henchman_recorder`` and

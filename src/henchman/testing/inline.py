@@ -1,4 +1,4 @@
-"""Inline mode (SPEC §15): every push runs its job at once, in the pushing thread.
+"""Inline mode: every push runs its job at once, in the pushing thread.
 
 ::
 

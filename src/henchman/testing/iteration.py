@@ -1,4 +1,4 @@
-"""Testing iterable jobs (SPEC §7.7): run, interrupt after N items, run again, check each item
+"""Testing iterable jobs: run, interrupt after N items, run again, check each item
 was processed exactly once.
 
 ::

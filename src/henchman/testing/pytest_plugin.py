@@ -1,4 +1,4 @@
-"""pytest fixtures for apps that use henchman (SPEC §15), registered as the ``henchman`` plugin.
+"""pytest fixtures for apps that use henchman, registered as the ``henchman`` plugin.
 
 Importing this module starts nothing and imports no server code; every fixture is lazy, so a
 test session that requests none of them pays nothing. All names start with ``henchman_``.

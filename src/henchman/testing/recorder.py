@@ -1,4 +1,4 @@
-"""Recording mode (SPEC §15): pushes are captured instead of written, and run on demand.
+"""Recording mode: pushes are captured instead of written, and run on demand.
 
 ::
 

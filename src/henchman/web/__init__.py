@@ -1,4 +1,4 @@
-"""The Web UI (SPEC §14): an ASGI app over :mod:`henchman.api`, with Sidekiq's paths.
+"""The Web UI: an ASGI app over :mod:`henchman.api`, with Sidekiq's paths.
 
 Needs the ``web`` extra (``pip install 'henchman[web]'``: Starlette, Jinja2, uvicorn)::
 

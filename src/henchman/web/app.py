@@ -160,7 +160,7 @@ def _templates(extensions: Sequence[WebExtension]) -> jinja2.Environment:
     loaders += [jinja2.FileSystemLoader(e.templates) for e in extensions if e.templates]
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
-        autoescape=True,  # every template, whatever its extension (SPEC §14)
+        autoescape=True,  # every template, whatever its extension
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

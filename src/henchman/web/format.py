@@ -1,7 +1,7 @@
 """Formatting for templates: numbers, durations, times and job arguments. Pure functions.
 
 Everything returning :class:`markupsafe.Markup` escapes what it interpolates, so templates can
-rely on autoescaping for the rest (SPEC §14: job args escaped everywhere).
+rely on autoescaping for the rest (job args are escaped everywhere).
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def truncate(text: str, limit: int = 120) -> str:
 
 def display_args(item: dict[str, Any]) -> list[Any]:
     """A payload's arguments as the UI shows them: an encrypted payload's last argument
-    (SPEC §11) is ``"[encrypted]"``."""
+    is ``"[encrypted]"``."""
     args = item.get("args")
     if not isinstance(args, list):
         return []

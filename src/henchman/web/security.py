@@ -1,4 +1,4 @@
-"""Authentication, CSRF protection and security headers for the Web UI (SPEC §14, §20).
+"""Authentication, CSRF protection and security headers for the Web UI.
 
 - **Authentication** is either a password (HTTP Basic: any user name, the password compared in
   constant time) or a callback ``auth(request) -> bool`` (sync or async) that the embedding app

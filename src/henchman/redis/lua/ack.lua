@@ -1,4 +1,4 @@
--- Acknowledge a job and record its failure in one step (SPEC §5, §6.1): the job is either still
+-- Acknowledge a job and record its failure in one step: the job is either still
 -- in its working list (and will be recovered) or in the retry/dead set, never in neither.
 -- If the job is no longer in the working list (a shutdown or orphan recovery already put it back
 -- in its queue), nothing is recorded, so the job is never both queued and in the retry set; this

@@ -1,4 +1,4 @@
--- Move chosen jobs from a sorted set (schedule or retry) to the dead set (SPEC §5, §13): the
+-- Move chosen jobs from a sorted set (schedule or retry) to the dead set: the
 -- admin's "kill". Each job is in its set or dead, never in neither and never in both; a job no
 -- longer in the set is skipped. The payload is stored unchanged, as Sidekiq does.
 -- KEYS[1]: the source sorted set; KEYS[2]: the dead set

@@ -1,4 +1,4 @@
--- Move chosen jobs from a sorted set (schedule, retry or dead) to their queues now (SPEC §13):
+-- Move chosen jobs from a sorted set (schedule, retry or dead) to their queues now:
 -- the admin's "retry now" / "add to queue". Each job is in the set or in its queue, never in
 -- neither and never in both; a job no longer in the set (the poller moved it, another admin
 -- deleted it) is skipped, so nothing is ever pushed twice.

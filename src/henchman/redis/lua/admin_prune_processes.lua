@@ -1,4 +1,4 @@
--- Forget processes that died without cleaning up (SPEC §4.4, §17): remove a member of the
+-- Forget processes that died without cleaning up: remove a member of the
 -- processes set only if its heartbeat hash no longer exists (it expired 60 s after the last beat).
 -- A member whose hash exists but lacks a readable info is skipped by readers, never removed: it
 -- may be a live process. Checking and removing in one script means a process that beats between

@@ -1,7 +1,7 @@
 -- Deliver buffered pushes whose first attempt may have reached Redis after all (the client timed
 -- out waiting for the reply, then Redis ran the command late): each job is stored only if no
 -- copy of it is already in its queue, in a worker's working list or in the schedule, so a push
--- with an unknown outcome is never stored twice (SPEC §6.3).
+-- with an unknown outcome is never stored twice.
 -- KEYS[1]: the queues set; KEYS[2]: schedule; KEYS[3]: the working-list registry
 -- ARGV[1]: queue key prefix ('queue:'); then triples: queue name, score ('' = now), raw payload
 -- Returns the number of jobs stored (the others were already there).

@@ -1,4 +1,4 @@
--- Reliable fetch (SPEC §6.1): acknowledge finished jobs, then move up to ARGV[1] jobs from the
+-- Reliable fetch: acknowledge finished jobs, then move up to ARGV[1] jobs from the
 -- queues, in the order given, into their per-queue working lists, atomically. A job is always in
 -- its queue or in a working list, never in neither.
 -- KEYS: queue:<q1>, working:<id>:<q1>, queue:<q2>, working:<id>:<q2>, ...

@@ -1,5 +1,5 @@
 -- Acknowledge a job and push it (possibly with an updated payload) back to its queue in one
--- step, without using a retry: how an interrupted iterable job continues later (SPEC §7).
+-- step, without using a retry: how an interrupted iterable job continues later.
 -- If the job is no longer in the working list (a shutdown or recovery already requeued it),
 -- nothing is pushed, so it is never queued twice.
 -- KEYS[1]: working list; KEYS[2]: queue:<q>; KEYS[3]: the queues set

@@ -1,4 +1,4 @@
--- Move due jobs from a sorted set (schedule or retry) to their queues, atomically (SPEC §5a):
+-- Move due jobs from a sorted set (schedule or retry) to their queues, atomically:
 -- each job is in the set or in its queue, never in neither and never in both.
 -- KEYS[1]: schedule or retry zset; KEYS[2]: the queues set
 -- ARGV[1]: now (epoch seconds); ARGV[2]: most jobs to move; ARGV[3]: queue key prefix ('queue:')

@@ -1,4 +1,4 @@
-"""Iteration (``/iteration``): progress of iterable jobs (SPEC §7, §14) — executions, cursor,
+"""Iteration (``/iteration``): progress of iterable jobs — executions, cursor,
 runtime, ledgers and offloaded files of every job with an ``it-<jid>`` state, one job's detail
 with its failed rows, and a cancel button (``henchman.cancel``, seen by the job at its next state
 flush). Built only on :class:`henchman.api.IterationState`."""

@@ -1,5 +1,5 @@
 """Metrics (``/metrics``, ``/metrics/<class>``): job classes by total execution time over the
-last 1 to 72 hours, and per class a timeline and (up to 8 hours) a latency histogram (SPEC §4.5).
+last 1 to 72 hours, and per class a timeline and (up to 8 hours) a latency histogram.
 """
 
 from __future__ import annotations
