@@ -33,8 +33,7 @@ from henchman.errors import (
 from henchman.iteration import IterableJob, cancel
 from henchman.job import Job, JobFunction, job
 from henchman.middleware.chain import JobRun, Middleware
-
-__version__ = "0.1.0"
+from henchman.version import __version__
 
 
 def periodic(cron: str, job: Any, args: Any = (), **options: Any) -> Any:

@@ -43,7 +43,7 @@ _TRACER_NAME = "henchman"
 
 
 def _tracer(provider: TracerProvider | None) -> Tracer:
-    from henchman import __version__
+    from henchman.version import __version__
 
     return trace.get_tracer(_TRACER_NAME, __version__, tracer_provider=provider)
 

@@ -68,7 +68,7 @@ class Launcher:
         clock: Callable[[], float] = time.time,
         placement: Placement | None = None,
     ) -> None:
-        from henchman import __version__
+        from henchman.version import __version__
 
         self.app = app
         self.settings = settings

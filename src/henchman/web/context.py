@@ -20,9 +20,9 @@ import redis
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from henchman import __version__
 from henchman.api import Stats
 from henchman.config import Settings
+from henchman.version import __version__
 from henchman.web import format as fmt
 from henchman.web.security import CSRF_FIELD, route_path
 
