@@ -199,8 +199,8 @@ def test_perform_bulk_at_schedules_every_job(app: Henchman, redis_db: RedisDB) -
 
 @pytest.mark.parametrize(
     "bad",
-    [datetime(2024, 1, 1), Decimal("1.5"), (1, 2), {1, 2}, float("nan"), 2**70, object()],
-    ids=["datetime", "decimal", "tuple", "set", "nan", "huge-int", "object"],
+    [datetime(2024, 1, 1), Decimal("1.5"), {1, 2}, float("nan"), 2**70, object()],
+    ids=["datetime", "decimal", "set", "nan", "huge-int", "object"],
 )
 def test_non_json_args_write_nothing(app: Henchman, redis_db: RedisDB, bad: Any) -> None:
     @app.job(name="core.push.bad_args")

@@ -11,8 +11,7 @@ from henchman import keys
 from henchman.periodic.enqueuer import TickEnqueuer
 from henchman.periodic.lease import LeaderLease
 from henchman.periodic.schedule import make_schedule
-from henchman.web.security import CSRF_COOKIE
-from tests.web.conftest import LiveUI
+from tests.web.conftest import LiveUI, form_token
 
 XSS = "<script>alert('p')</script>"
 
@@ -39,7 +38,7 @@ def test_the_list_shows_schedules_with_zone_next_run_and_leader(ui: LiveUI) -> N
 def test_pause_unpause_and_enqueue_now_post_with_csrf(ui: LiveUI) -> None:
     seed(ui)
     with ui.http() as http:
-        token = http.get("/periodic").cookies[CSRF_COOKIE]
+        token = form_token(http, "/periodic")
         paused = http.post("/periodic/morning", data={"action": "pause", "csrf_token": token})
         assert paused.status_code == 303
         assert ui.redis.sismember(keys.PERIODIC_PAUSED, "morning")
