@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from henchman import limits as limiter
 from henchman.app import Henchman, default_app
 from henchman.config import QueueSpec, Settings
 from henchman.context import JobContext, current_job
@@ -21,6 +22,7 @@ from henchman.errors import (
     ConfigError,
     HenchmanError,
     JobTimeout,
+    OverLimit,
     PayloadError,
     PushBufferFull,
     RedisUnavailable,
@@ -59,6 +61,7 @@ __all__ = [
     "JobRun",
     "JobTimeout",
     "Middleware",
+    "OverLimit",
     "PayloadError",
     "PushBufferFull",
     "QueueSpec",
@@ -73,4 +76,5 @@ __all__ = [
     "enqueue_at",
     "enqueue_in",
     "job",
+    "limiter",
 ]

@@ -19,16 +19,18 @@ from typing import Any
 from henchman import payload as wire
 from henchman.client.aio import AsyncClient
 from henchman.client.buffer import PushBuffer
-from henchman.client.plan import ClientMiddleware, plan_push
+from henchman.client.plan import ClientMiddleware, PushHook, plan_push
 from henchman.client.sync import Client
 from henchman.config import Settings
 from henchman.context import JobContext
 from henchman.job import DEFAULT_OPTIONS, JobDefinition, JobFunction, job as _job
+from henchman.limits.middleware import OverLimitRescheduler
 from henchman.middleware.chain import Chain, JobRun
 from henchman.middleware.job_logging import JobLogging
 from henchman.middleware.metrics import Metrics
 from henchman.redis.connection import Connector
 from henchman.registry import Registry
+from henchman.unique import UniqueLocks, UniquePush, release_on_death
 
 log = logging.getLogger("henchman")
 
@@ -55,14 +57,18 @@ class Henchman:
     def __init__(self, settings: Settings | None = None) -> None:
         self._settings = settings
         self.registry = Registry()
-        #: Server middleware, outermost first (SPEC §4.2). Built in: ``logging``, ``metrics``.
-        self.middleware = Chain([JobLogging(), Metrics()])
+        #: Server middleware, outermost first (SPEC §4.2). Built in: ``logging``, ``metrics``,
+        #: ``unique`` (unique jobs' locks), ``limiter`` (OverLimit reschedules the job).
+        unique = UniqueLocks(lambda: self.client.redis, lambda: self.aclient.redis)
+        self.middleware = Chain([JobLogging(), Metrics(), unique, OverLimitRescheduler()])
         #: Client middleware run on every push, in order; one returning ``None`` drops the push.
         self.client_middleware: list[ClientMiddleware] = []
+        #: Push hooks that turn some pushes into one Lua call (built in: unique jobs).
+        self.push_hooks: list[PushHook] = [UniquePush()]
         #: Called with ``(exc, context)`` for every job failure and internal error.
         self.error_handlers: list[ErrorHandler] = [log_error]
         #: Called with ``(payload, exc)`` when a job dies (retries exhausted or killed).
-        self.death_handlers: list[DeathHandler] = []
+        self.death_handlers: list[DeathHandler] = [release_on_death(lambda: self.client.redis)]
         #: Builds each capsule's fetcher; ``None`` is the built-in reliable fetch. A replacement
         #: must acknowledge (see :func:`henchman.server.fetch.validate`) or the worker refuses
         #: to start.
@@ -105,7 +111,9 @@ class Henchman:
             connector = self.connector
             with self._lock:
                 if self._client is None:
-                    self._client = Client(connector.sync, self.client_middleware, buffer)
+                    self._client = Client(
+                        connector.sync, self.client_middleware, buffer, hooks=self.push_hooks
+                    )
         return self._client
 
     @property
@@ -121,6 +129,7 @@ class Henchman:
                         self.client_middleware,
                         buffer=sync.buffer,
                         fallback_writer=sync.write_now,
+                        hooks=self.push_hooks,
                     )
         return self._aclient
 

@@ -162,3 +162,35 @@ def iteration_row_errors(jid: str) -> str:
 def iteration_files(jid: str) -> str:
     """STRING, JSON manifest of an iterable job's offloaded temporary files and their cursor."""
     return f"{PREFIX}it:{jid}:files"
+
+
+# --- rate limiters (SPEC §9.2) ------------------------------------------------------------------
+
+#: SET of the names of every limiter that has been used, for the admin API and Web UI.
+LIMITERS = PREFIX + "limiters"
+
+
+def limiter(name: str) -> str:
+    """HASH of a limiter's definition: ``kind``, ``size``, ``interval`` (seconds) and, for a
+    concurrent limiter, ``lock_timeout``; written on a process's first use of the limiter."""
+    return f"{PREFIX}limiter:{name}"
+
+
+def limiter_state(name: str) -> str:
+    """The limiter's usage: a ZSET of leases (concurrent), of admission times (window), or a
+    HASH (bucket: interval number and count; leaky/points: level and its time). Expires idle."""
+    return f"{PREFIX}limiter:{name}:state"
+
+
+def limiter_wake(name: str) -> str:
+    """LIST a concurrent limiter pushes to on release; waiters block on it (BLPOP)."""
+    return f"{PREFIX}limiter:{name}:wake"
+
+
+# --- unique jobs (SPEC §9.4) ------------------------------------------------------------------
+
+
+def unique_lock(digest: str) -> str:
+    """STRING holding the jid of the job that owns a uniqueness lock (Sidekiq Enterprise's
+    ``unique:<digest>`` layout); expires after ``unique_for`` (plus the delay if scheduled)."""
+    return f"unique:{digest}"

@@ -194,7 +194,7 @@ def test_the_app_chain_starts_with_logging_then_metrics() -> None:
     from henchman.config import Settings
 
     chain = Henchman(Settings(redis_url="redis://127.0.0.1:1")).middleware
-    assert chain.names() == ["logging", "metrics"]
+    assert chain.names() == ["logging", "metrics", "unique", "limiter"]
 
 
 # --- JobLogging ------------------------------------------------------------------------------

@@ -14,7 +14,16 @@ import redis
 import redis.asyncio as aredis
 from redis.commands.core import AsyncScript, Script
 
-NAMES = ("fetch", "ack", "requeue", "requeue_one", "schedule", "recover")
+NAMES = (
+    "fetch",
+    "ack",
+    "requeue",
+    "requeue_one",
+    "schedule",
+    "recover",
+    "unique_push",
+    "unique_release",
+)
 
 
 @cache

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from henchman import keys, payload as wire, retry
 from henchman.context import JobContext
-from henchman.errors import PayloadError, RequeueJob
+from henchman.errors import PayloadError, RequeueJob, RescheduleJob
 from henchman.job import JobDefinition
 from henchman.middleware.chain import JobRun
 from henchman.server.fetch import UnitOfWork
@@ -154,6 +154,12 @@ class Processor:
                 [unit.working_key, keys.queue(queue), keys.QUEUES],
                 [unit.raw, wire.encode(payload), "head" if exc.at_head else "tail", queue],
                 script="requeue_one",
+            )
+        if isinstance(exc, RescheduleJob):  # acknowledged only together with the schedule entry
+            self.counters.processed_one()
+            return Write(
+                [unit.working_key, keys.SCHEDULE],
+                [unit.raw, _score(exc.at), wire.encode(exc.payload), "", ""],
             )
         if exc is None:
             self.counters.processed_one()
