@@ -98,8 +98,8 @@ def test_a_leaky_bucket_allows_a_burst_then_drips(app: Henchman) -> None:
         with limiter.within_limit() as handle:
             times.append(handle.admitted_at)
     assert times[2] - times[0] < 0.15  # the burst
-    assert times[3] - times[0] >= 0.2 * 0.95  # then one every 0.6 / 3 s
-    assert times[4] - times[3] >= 0.2 * 0.95
+    assert times[3] - times[0] >= 0.2 * 0.99  # then one every 0.6 / 3 s
+    assert times[4] - times[0] >= 0.4 * 0.99
 
 
 def test_a_points_limiter_charges_the_points_really_used(app: Henchman, redis_db: RedisDB) -> None:
