@@ -41,10 +41,17 @@ class Admission:
         self.token = token
         #: Server time (epoch seconds) at which the limiter admitted the caller.
         self.admitted_at = 0.0
+        #: Server time at which a concurrent lease was given back (0 until then).
+        self.released_at = 0.0
 
     def points_used(self, actual: float) -> None:
         """Report the points the block really used (points limiters only)."""
         raise TypeError(f"limiter {self.limiter!r} is not a points limiter: nothing to report")
+
+
+def _released(admission: Admission, reply: Any) -> None:
+    if isinstance(reply, list) and len(reply) == 2:  # {held, now} from a release
+        admission.released_at = int(reply[1]) / 1e6
 
 
 def new_token() -> str:
@@ -159,9 +166,11 @@ class Limiter:
         if step is None:
             return
         try:
-            scripts.run(self._redis(), step[0], self._keys, self._args(step[1]))
+            reply = scripts.run(self._redis(), step[0], self._keys, self._args(step[1]))
         except redis.RedisError as exc:  # the lease expires by itself; never mask the block's error
             log.warning("limiter %r: could not release (%s); it expires by itself", self.name, exc)
+        else:
+            _released(admission, reply)
 
     @contextlib.contextmanager
     def within_limit(self, wait_timeout: float | None = None, **options: Any) -> Iterator[Any]:
@@ -201,9 +210,11 @@ class Limiter:
         if step is None:
             return
         try:
-            await scripts.arun(self._aredis(), step[0], self._keys, self._args(step[1]))
+            reply = await scripts.arun(self._aredis(), step[0], self._keys, self._args(step[1]))
         except redis.RedisError as exc:
             log.warning("limiter %r: could not release (%s); it expires by itself", self.name, exc)
+        else:
+            _released(admission, reply)
 
     @contextlib.asynccontextmanager
     async def awithin_limit(
