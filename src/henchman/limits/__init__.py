@@ -34,6 +34,7 @@ from henchman.limits.middleware import (
     LimitQueues,
     OverLimitRescheduler,
     linear_backoff,
+    queue_admission,
 )
 from henchman.limits.points import PointsAdmission, PointsLimiter
 from henchman.limits.unlimited import UnlimitedLimiter
@@ -125,6 +126,7 @@ __all__ = [
     "leaky",
     "linear_backoff",
     "points",
+    "queue_admission",
     "unlimited",
     "window",
 ]

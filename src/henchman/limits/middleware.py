@@ -13,13 +13,14 @@ retry logic like any other error (retries, then the dead set).
 
 from __future__ import annotations
 
+import contextvars
 import random
 import time
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 from henchman.errors import OverLimit, RescheduleJob
-from henchman.limits.base import Limiter
+from henchman.limits.base import Admission, Limiter
 from henchman.middleware.chain import JobRun, Middleware
 
 #: ``(overrated, exc, payload) -> seconds``: the delay before reschedule number ``overrated``.
@@ -27,6 +28,16 @@ Backoff = Callable[[int, OverLimit, dict[str, Any]], float]
 
 #: Reschedules before an OverLimit counts as an ordinary failure.
 MAX_OVERRATED = 20
+
+_held: contextvars.ContextVar[Admission | None] = contextvars.ContextVar(
+    "henchman_queue_admission", default=None
+)
+
+
+def queue_admission() -> Admission | None:
+    """The admission :class:`LimitQueues` holds for the running job (its ``admitted_at`` is the
+    server time the job got its slot), or ``None``."""
+    return _held.get()
 
 
 def linear_backoff(overrated: int, jitter: float) -> float:
@@ -119,11 +130,19 @@ class LimitQueues(Middleware):
     def call(self, run: JobRun, call_next: Callable[[], Any]) -> Any:
         if self.queues and run.queue not in self.queues:
             return call_next()
-        with self.limiter.within_limit():
-            return call_next()
+        with self.limiter.within_limit() as admission:
+            token = _held.set(admission)
+            try:
+                return call_next()
+            finally:
+                _held.reset(token)
 
     async def acall(self, run: JobRun, call_next: Callable[[], Awaitable[Any]]) -> Any:
         if self.queues and run.queue not in self.queues:
             return await call_next()
-        async with self.limiter.awithin_limit():
-            return await call_next()
+        async with self.limiter.awithin_limit() as admission:
+            token = _held.set(admission)
+            try:
+                return await call_next()
+            finally:
+                _held.reset(token)
