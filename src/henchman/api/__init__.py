@@ -21,6 +21,7 @@ in one Lua script: never lost, never duplicated, even racing a worker's poller.
 """
 
 from henchman.api.iteration import IterationRecord, IterationState
+from henchman.api.limits import LimiterRecord, LimiterSet
 from henchman.api.metrics import ClassMetrics, JobMetrics, MetricsQuery, TopJobs
 from henchman.api.processes import ProcessRecord, ProcessSet, WorkRecord, WorkSet
 from henchman.api.queues import Queue, QueueSummary
@@ -35,6 +36,8 @@ __all__ = [
     "IterationState",
     "JobMetrics",
     "JobRecord",
+    "LimiterRecord",
+    "LimiterSet",
     "MetricsQuery",
     "ProcessRecord",
     "ProcessSet",

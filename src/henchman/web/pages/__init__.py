@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from henchman.web.extension import WebExtension
-from henchman.web.pages import busy, dashboard, iteration, metrics, queues, sets
+from henchman.web.pages import busy, dashboard, iteration, limits, metrics, queues, sets
 
 CORE = WebExtension(
     name="henchman",
@@ -15,8 +15,9 @@ CORE = WebExtension(
         *sets.PAGES,
         *metrics.PAGES,
         *iteration.PAGES,
+        *limits.PAGES,
     ],
-    actions=[*busy.ACTIONS, *queues.ACTIONS, *sets.ACTIONS, *iteration.ACTIONS],
+    actions=[*busy.ACTIONS, *queues.ACTIONS, *sets.ACTIONS, *iteration.ACTIONS, *limits.ACTIONS],
 )
 
 __all__ = ["CORE"]
