@@ -14,6 +14,8 @@ from typing import Any, cast
 import redis
 import redis.asyncio as aredis
 
+from henchman.redis.lane import Lane
+
 NAMES = (
     "concurrent_acquire",
     "concurrent_release",
@@ -38,9 +40,10 @@ def sha(name: str) -> str:
     return hashlib.sha1(source(name).encode(), usedforsecurity=False).hexdigest()
 
 
-def run(client: redis.Redis, name: str, keys: list[str], args: list[Any]) -> Any:
-    """Run script ``name``: EVALSHA, falling back to EVAL once if the server forgot it."""
-    command = cast(Any, client).execute_command
+def run(client: Any, name: str, keys: list[str], args: list[Any]) -> Any:
+    """Run script ``name`` on ``client`` (a redis-py client or a :class:`~henchman.redis.lane.
+    Lane`): EVALSHA, falling back to EVAL once if the server forgot it."""
+    command = client.execute if isinstance(client, Lane) else client.execute_command
     try:
         return command("EVALSHA", sha(name), len(keys), *keys, *args)
     except redis.exceptions.NoScriptError:
