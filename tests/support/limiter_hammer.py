@@ -21,7 +21,7 @@ from henchman.errors import OverLimit
 from henchman.limits import Limiter
 
 #: How long a concurrent holder keeps its slot (seconds).
-HOLD = 0.05
+HOLD = 0.2
 
 
 def make(kind: str, app: Henchman) -> Limiter:
