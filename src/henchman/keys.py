@@ -164,7 +164,7 @@ def iteration_files(jid: str) -> str:
     return f"{PREFIX}it:{jid}:files"
 
 
-# --- rate limiters (SPEC §9.2) ------------------------------------------------------------------
+# --- rate limiters ----------------------------------------------------------------------------
 
 #: SET of the names of every limiter that has been used, for the admin API and Web UI.
 LIMITERS = PREFIX + "limiters"
@@ -187,7 +187,7 @@ def limiter_wake(name: str) -> str:
     return f"{PREFIX}limiter:{name}:wake"
 
 
-# --- unique jobs (SPEC §9.4) ------------------------------------------------------------------
+# --- unique jobs ------------------------------------------------------------------------------
 
 
 def unique_lock(digest: str) -> str:

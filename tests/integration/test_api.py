@@ -84,7 +84,8 @@ def queued(client: redis.Redis, queue: str = "default") -> list[dict[str, Any]]:
 def test_public_api_is_pinned() -> None:
     assert sorted(henchman.api.__all__) == [
         "ClassMetrics", "DeadSet", "IterationRecord", "IterationState", "JobMetrics",
-        "JobRecord", "MetricsQuery", "ProcessRecord", "ProcessSet", "Queue", "QueueSummary",
+        "JobRecord", "LimiterRecord", "LimiterSet", "MetricsQuery", "ProcessRecord",
+        "ProcessSet", "Queue", "QueueSummary",
         "RetrySet", "ScheduledSet", "SortedSet", "Stats", "StatsSummary", "TopJobs",
         "WorkRecord", "WorkSet",
     ]  # fmt: skip

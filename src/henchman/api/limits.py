@@ -1,4 +1,4 @@
-"""Rate limiters as the admin API sees them (SPEC §13): every limiter a process has used, its
+"""Rate limiters as the admin API sees them: every limiter a process has used, its
 definition and its usage now, read from the keys the limiter scripts write (``henchman:limiters``,
 ``henchman:limiter:<name>`` and its ``:state``). Usage is computed with the server's clock, as
 the limiters decide with it::

@@ -141,6 +141,11 @@ class Limiter:
             raise self._refused(timeout)
         return found
 
+    def _block(self, pause: float) -> float:
+        """A blocking wait never outlasts the connection's socket timeout (the Redis timeout
+        plus the fetch timeout): at most the Redis timeout."""
+        return max(min(pause, self.app.settings.redis_timeout), waiting.MIN_PAUSE)
+
     # --- sync shell -----------------------------------------------------------------------------
 
     def _redis(self) -> redis.Redis:
@@ -172,7 +177,7 @@ class Limiter:
             if not pause:
                 return admission
             if self.frees_early:
-                self._redis().blpop([self._keys[3]], timeout=pause)
+                self._redis().blpop([self._keys[3]], timeout=self._block(pause))
             else:
                 time.sleep(pause)
 
@@ -216,7 +221,7 @@ class Limiter:
             if not pause:
                 return admission
             if self.frees_early:
-                await client.blpop([self._keys[3]], timeout=pause)
+                await client.blpop([self._keys[3]], timeout=self._block(pause))
             else:
                 await asyncio.sleep(pause)
 

@@ -14,8 +14,9 @@ MAX_BLOCK = 2.0
 #: Jitter added to a sleep: up to this fraction of it, and never more than MAX_JITTER seconds.
 JITTER_SHARE = 0.1
 MAX_JITTER = 0.02
-#: Shortest pause: a refusal never turns into an immediate retry.
-MIN_PAUSE = 0.001
+#: Shortest pause: a refusal never turns into an immediate retry (and a blocking wait is never
+#: shorter than the server's millisecond resolution, where 0 would mean "forever").
+MIN_PAUSE = 0.002
 
 
 def pause(wait: float, remaining: float, jitter: float, *, frees_early: bool) -> float | None:

@@ -1,4 +1,4 @@
--- Push a unique job only if no other job holds its lock, in one step (SPEC §9.4): two clients
+-- Push a unique job only if no other job holds its lock, in one step: two clients
 -- racing with the same job cannot both push it.
 -- KEYS[1]: unique:<digest>; KEYS[2]: queue:<q> (now) or schedule (later); KEYS[3]: queues set
 -- ARGV[1]: jid; ARGV[2]: lock lifetime (ms); ARGV[3]: payload; ARGV[4]: run-at score ('' = now);

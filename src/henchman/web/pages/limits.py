@@ -1,6 +1,6 @@
-"""Limits (``/limits``): every rate limiter a process has used, its contract and its usage now
-(SPEC §9.2, §14), with a reset (forget current usage) and a delete button per limiter. Built
-only on :class:`henchman.api.LimiterSet`; a page of names at a time."""
+"""Limits (``/limits``): every rate limiter a process has used, its contract and its usage now,
+with a reset (forget current usage) and a delete button per limiter. Built only on
+:class:`henchman.api.LimiterSet`; a page of names at a time."""
 
 from __future__ import annotations
 
