@@ -7,6 +7,7 @@ import pytest
 import henchman
 from henchman.api import LimiterSet
 from henchman.app import Henchman
+from henchman.limits import base
 from tests.conftest import RedisDB
 
 
@@ -62,3 +63,16 @@ def test_reset_keeps_the_definition_and_delete_removes_it(
         pass
     api.delete("c")
     assert api.names() == []
+
+
+def test_a_deleted_limiter_registers_again_while_it_is_used(
+    app: Henchman, redis_db: RedisDB, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(base, "REGISTER_EVERY", 0.0)  # re-register on every use
+    limiter = henchman.limiter.bucket("again", 100, "minute", app=app)
+    with limiter.within_limit():
+        pass
+    LimiterSet(redis_db.client).delete("again")
+    with limiter.within_limit():
+        pass
+    assert LimiterSet(redis_db.client).names() == ["again"]

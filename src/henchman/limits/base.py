@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("henchman.limiter")
 
+#: Seconds between re-registrations of a limiter's definition by one process, so a limiter
+#: deleted in the Web UI (or a flushed server) shows up again while processes use it.
+REGISTER_EVERY = 60.0
+
 
 class Admission:
     """Yielded by ``within_limit``: the caller holds room in the limiter until the block ends."""
@@ -72,7 +76,7 @@ class Limiter:
         self.name = check_name(name)
         self.wait_timeout = check_seconds("wait_timeout", wait_timeout, allow_zero=True)
         self._app = app
-        self._registered = False
+        self._registered_until = 0.0
         self._rng = random.Random()
         self._lane: tuple[redis.Redis, Lane] | None = None
         self._lane_lock = threading.Lock()
@@ -117,7 +121,7 @@ class Limiter:
         return self._app
 
     def _args(self, own: list[Any]) -> list[Any]:
-        if self._registered:
+        if time.monotonic() < self._registered_until:
             return [self.name, 0, *own]
         pairs = [part for item in self.definition().items() for part in item]
         return [self.name, len(pairs) // 2, *pairs, *own]
@@ -128,7 +132,7 @@ class Limiter:
 
     def _decide(self, reply: Any, admission: Admission, deadline: float, timeout: float) -> float:
         """0 when admitted; else the pause before the next attempt (raises OverLimit)."""
-        self._registered = True
+        self._registered_until = time.monotonic() + REGISTER_EVERY
         admitted, wait_us, now_us = (int(x) for x in reply)
         if admitted:
             admission.admitted_at = now_us / 1e6
