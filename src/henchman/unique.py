@@ -5,8 +5,11 @@ an identical job (same class, arguments and queue) stores nothing and returns ``
   keeps the lock until the job succeeds, ``"start"`` releases it when the job starts.
 * The lock is the Redis string ``unique:<digest>`` (SHA-256 of the JSON ``[class, queue, args]``)
   holding the owner's jid; it expires after ``unique_for`` seconds, plus the delay for a
-  scheduled job. It is kept through retries and released (only if still the owner's) on success
-  or start, by the job's death (retries exhausted or killed), or by its expiry.
+  scheduled job. The push records the key in the payload (``unique_key``), so the worker
+  releases exactly that lock. It is kept through retries and released (only if still the
+  owner's) on success or start, by the job's death (retries exhausted or killed), or by expiry.
+  Jobs run without a push (``perform_inline``, ``henchman.testing``) took no lock and release
+  none.
 * The lock check and the push are one Lua call (``unique_push.lua``), so of two clients racing
   with the same job exactly one pushes it. A refused push is logged with the holder's jid.
 * ``perform_bulk`` refuses unique jobs (one lock check per job does not fit one bulk write).
@@ -33,6 +36,8 @@ from henchman.middleware.chain import JobRun, Middleware
 log = logging.getLogger("henchman")
 
 UNTIL = ("success", "start")
+#: Payload field naming the lock a pushed unique job holds.
+KEY_FIELD = "unique_key"
 
 
 def digest(job_class: str, queue: str, args: Any) -> str:
@@ -80,7 +85,7 @@ class UniquePush:
     """Push hook: a unique job is written by ``unique_push.lua`` (lock check + push, atomic)."""
 
     def script_for(
-        self, payload: dict[str, Any], raw: bytes, at: float | None, now: float
+        self, payload: dict[str, Any], at: float | None, now: float
     ) -> ScriptedWrite | None:
         if "unique_for" not in payload and "unique_until" not in payload:
             return None  # the plain push: nothing else to check
@@ -88,17 +93,12 @@ class UniquePush:
         if found is None:
             return None
         queue = str(payload["queue"])
+        key = payload[KEY_FIELD] = lock_key(payload)
         target = keys.queue(queue) if at is None else keys.SCHEDULE
         return ScriptedWrite(
             "unique_push",
-            [lock_key(payload), target, keys.QUEUES],
-            [
-                payload["jid"],
-                lock_ms(found[0], at, now),
-                raw,
-                "" if at is None else repr(at),
-                queue,
-            ],
+            [key, target, keys.QUEUES],
+            [payload["jid"], lock_ms(found[0], at, now), "" if at is None else repr(at), queue],
             refusal=f"duplicate of unique job {payload.get('class')}: lock held by job {{reply}}",
         )
 
@@ -109,10 +109,16 @@ class UniquePush:
             )
 
 
-def release(client: redis.Redis, payload: Mapping[str, Any]) -> bool:
-    """Release ``payload``'s lock if its job still holds it."""
+def held_lock(payload: Mapping[str, Any]) -> str | None:
+    """The lock a pushed unique job holds (``unique_key``), or ``None``."""
+    key = payload.get(KEY_FIELD)
+    return key if isinstance(key, str) and key.startswith(keys.unique_lock("")) else None
+
+
+def release(client: redis.Redis, key: str, jid: str) -> bool:
+    """Release lock ``key`` if job ``jid`` still holds it."""
     script = client.register_script(_release_source())
-    return bool(script(keys=[lock_key(payload)], args=[str(payload.get("jid"))]))
+    return bool(script(keys=[key], args=[jid]))
 
 
 def _release_source() -> str:
@@ -121,15 +127,9 @@ def _release_source() -> str:
     return source("unique_release")
 
 
-def _until(payload: Mapping[str, Any]) -> str | None:
-    """``unique_until`` of a unique payload, ``None`` for any other (or a malformed one)."""
-    if "unique_for" not in payload:
-        return None
-    try:
-        found = options(payload)
-    except ValueError:
-        return None
-    return found[1] if found else None
+def _until(payload: Mapping[str, Any]) -> str:
+    until = payload.get("unique_until")
+    return until if until in UNTIL else "success"
 
 
 class UniqueLocks(Middleware):
@@ -147,40 +147,39 @@ class UniqueLocks(Middleware):
         self._sync = sync_client
         self._async = async_client
 
-    def _release(self, payload: Mapping[str, Any]) -> None:
+    def _release(self, key: str, jid: str) -> None:
         try:
-            release(self._sync(), payload)
+            release(self._sync(), key, jid)
         except redis.RedisError as exc:
-            log.warning("could not release unique lock of job %s: %s", payload.get("jid"), exc)
+            log.warning("could not release unique lock of job %s: %s", jid, exc)
 
-    async def _arelease(self, payload: Mapping[str, Any]) -> None:
+    async def _arelease(self, key: str, jid: str) -> None:
         try:
-            client = self._async()
-            script = client.register_script(_release_source())
-            await script(keys=[lock_key(payload)], args=[str(payload.get("jid"))])
+            script = self._async().register_script(_release_source())
+            await script(keys=[key], args=[jid])
         except redis.RedisError as exc:
-            log.warning("could not release unique lock of job %s: %s", payload.get("jid"), exc)
+            log.warning("could not release unique lock of job %s: %s", jid, exc)
 
     def call(self, run: JobRun, call_next: Callable[[], Any]) -> Any:
-        until = _until(run.payload)
-        if until is None:
+        key = held_lock(run.payload)
+        if key is None:
             return call_next()
-        if until == "start":
-            self._release(run.payload)
+        if _until(run.payload) == "start":
+            self._release(key, run.context.jid)
             return call_next()
         result = call_next()
-        self._release(run.payload)
+        self._release(key, run.context.jid)
         return result
 
     async def acall(self, run: JobRun, call_next: Callable[[], Awaitable[Any]]) -> Any:
-        until = _until(run.payload)
-        if until is None:
+        key = held_lock(run.payload)
+        if key is None:
             return await call_next()
-        if until == "start":
-            await self._arelease(run.payload)
+        if _until(run.payload) == "start":
+            await self._arelease(key, run.context.jid)
             return await call_next()
         result = await call_next()
-        await self._arelease(run.payload)
+        await self._arelease(key, run.context.jid)
         return result
 
 
@@ -190,7 +189,8 @@ def release_on_death(
     """A death handler that frees a dead unique job's lock, so the job can be pushed again."""
 
     def handler(payload: dict[str, Any], exc: BaseException) -> None:
-        if _until(payload) is not None:
-            release(sync_client(), payload)
+        key = held_lock(payload)
+        if key is not None:
+            release(sync_client(), key, str(payload.get("jid")))
 
     return handler

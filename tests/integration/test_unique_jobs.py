@@ -202,3 +202,38 @@ def test_bad_unique_options_are_refused_at_push_time(app: Henchman, redis_db: Re
     with pytest.raises(ValueError, match="unique_until must be"):
         app.enqueue("uniq.bad", unique_for=10, unique_until="later")
     assert redis_db.client.dbsize() == 0
+
+
+def test_a_unique_job_run_inline_takes_and_releases_no_lock(
+    redis_db: RedisDB, caplog: pytest.LogCaptureFixture
+) -> None:
+    offline = Henchman(redis_db.settings(redis_url="redis://127.0.0.1:1"))  # nothing listens
+    ran = Recorder()
+
+    @offline.job(name="uniq.inline", unique_for=60)
+    def inline(n: int) -> int:
+        ran.add(n)
+        return n * 2
+
+    try:
+        with caplog.at_level(logging.WARNING):
+            assert inline.perform_inline(4) == 8
+    finally:
+        offline.close()
+    assert ran.items == [4]
+    assert "unique lock" not in caplog.text  # never tried to reach Redis
+
+
+def test_a_unique_job_drains_in_the_testing_recorder(app: Henchman) -> None:
+    from henchman.testing import recording
+
+    ran = Recorder()
+
+    @app.job(name="uniq.recorded", unique_for=60)
+    def recorded(n: int) -> None:
+        ran.add(n)
+
+    with recording(app) as recorder:
+        recorded.perform_async(1)
+        assert recorder.drain() == 1
+    assert ran.items == [1]

@@ -3,9 +3,11 @@ reschedule, unique options and lock lifetimes."""
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 import henchman
+from henchman.client.plan import plan_push
 from henchman.errors import OverLimit
 from henchman.limits import middleware, waiting
 from henchman.unique import UniquePush, digest, lock_ms, options
@@ -141,7 +143,25 @@ def test_the_digest_covers_class_queue_and_args() -> None:
 
 
 def test_a_plain_push_is_not_claimed_by_the_unique_hook() -> None:
-    assert UniquePush().script_for({"class": "A", "queue": "q", "args": []}, b"", None, 0) is None
+    assert UniquePush().script_for({"class": "A", "queue": "q", "args": []}, None, 0) is None
+
+
+def test_a_unique_push_is_one_script_carrying_the_payload_that_names_its_lock() -> None:
+    options = {"queue": "q", "retry": True, "unique_for": 30}
+    plan = plan_push("A", [1], options, [], now=100.0, hooks=[UniquePush()])
+    assert plan is not None
+    assert plan.script is not None
+    assert plan.script.script == "unique_push"
+    payload = orjson.loads(plan.raw)
+    assert payload["unique_key"] == plan.script.keys[0] == "unique:" + digest("A", "q", [1])
+    assert plan.script.args[-1] == plan.raw
+
+
+def test_a_plain_push_keeps_the_plain_write_when_hooks_are_installed() -> None:
+    plan = plan_push("A", [1], {"queue": "q", "retry": True}, [], now=100.0, hooks=[UniquePush()])
+    assert plan is not None
+    assert plan.script is None
+    assert "unique_key" not in orjson.loads(plan.raw)
 
 
 def test_bulk_pushes_of_unique_jobs_are_refused() -> None:

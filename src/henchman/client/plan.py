@@ -21,8 +21,9 @@ ClientMiddleware = Callable[[str, dict[str, Any], str], "dict[str, Any] | None"]
 class ScriptedWrite(NamedTuple):
     """A push written by one Lua script instead of the plain ``LPUSH``/``ZADD``, so a check and
     the write are one atomic step (e.g. a unique job's lock). The script (a name in
-    :mod:`henchman.redis.scripts`) replies ``1`` when it stored the job; any other reply means
-    it refused, and ``refusal`` (formatted with ``reply=``) is logged."""
+    :mod:`henchman.redis.scripts`) gets ``keys``, then ``args`` followed by the encoded payload
+    as its last argument; it replies ``1`` when it stored the job, anything else means it
+    refused, and ``refusal`` (formatted with ``reply=``) is logged."""
 
     script: str
     keys: list[str]
@@ -49,9 +50,10 @@ class PushHook(Protocol):
     claims keep the plain write: a hook only costs its own check."""
 
     def script_for(
-        self, payload: dict[str, Any], raw: bytes, at: float | None, now: float
+        self, payload: dict[str, Any], at: float | None, now: float
     ) -> ScriptedWrite | None:
-        """The script that must write this push, or ``None`` for the plain write."""
+        """The script that must write this push, or ``None`` for the plain write. It may add
+        fields to ``payload`` (encoded after every hook has run)."""
 
     def check_bulk(self, options: Mapping[str, Any]) -> None:
         """Raise ``ValueError`` if a bulk push with ``options`` cannot be written plainly."""
@@ -104,12 +106,13 @@ def _plan_checked(
         if result is None:
             return None
         payload = result
-    raw = wire.encode(payload)
     for hook in hooks:
-        script = hook.script_for(payload, raw, when, now)
+        script = hook.script_for(payload, when, now)
         if script is not None:
-            return PushPlan(payload["jid"], str(payload["queue"]), raw, when, script)
-    return PushPlan(payload["jid"], str(payload["queue"]), raw, when)
+            raw = wire.encode(payload)
+            scripted = script._replace(args=[*script.args, raw])
+            return PushPlan(payload["jid"], str(payload["queue"]), raw, when, scripted)
+    return PushPlan(payload["jid"], str(payload["queue"]), wire.encode(payload), when)
 
 
 def plan_bulk(
