@@ -23,14 +23,18 @@ EPS = 1e-6
 
 def _run(kind: str, app: Henchman, url: str) -> tuple[list[list[float]], float, float]:
     """Hammer ``kind`` from this process and a child; every record, the start and the stop."""
-    start = time.time() + 1.5  # the child needs a moment to import
-    stop = start + DURATION
     child = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.limiter_hammer", url, kind, str(start), str(stop),
-         str(THREADS)],
-        cwd=ROOT, stdout=subprocess.PIPE,
+        [sys.executable, "-m", "tests.support.limiter_hammer", url, kind, str(THREADS)],
+        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
+        assert child.stdin is not None
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "ready"  # imported: start together
+        start = time.time() + 0.3
+        stop = start + DURATION
+        child.stdin.write(f"{start} {stop}\n")
+        child.stdin.flush()
         local = hammer(make(kind, app), start, stop, THREADS)
         out, _ = child.communicate(timeout=60)
     finally:
@@ -94,9 +98,7 @@ def test_a_window_limiter_admits_at_most_count_in_any_sliding_second(
     assert steady >= 0.9 * 20 * seconds
 
 
-def test_a_leaky_bucket_never_exceeds_its_burst_plus_drip(
-    app: Henchman, redis_db: RedisDB
-) -> None:
+def test_a_leaky_bucket_never_exceeds_its_burst_plus_drip(app: Henchman, redis_db: RedisDB) -> None:
     records, _, stop = _run("leaky", app, redis_db.url)
     times = [a for a, _, _ in records]
     size, rate = 10, 10 / 0.5
@@ -123,4 +125,3 @@ def test_a_points_limiter_never_spends_more_than_its_budget_plus_refill(
     steady = sum(p for a, _, p in records if a < stop)
     _report("points", steady, budget + span * rate, f"points in {span:.1f} s")
     assert steady >= 0.9 * (budget + span * rate)
-

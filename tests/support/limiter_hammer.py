@@ -1,8 +1,9 @@
 """Hammering one limiter from many threads, in this process or a child process, and recording
 every admission with the server's times, so a test can check the limiter's contract.
 
-Run as ``python -m tests.support.limiter_hammer URL KIND START STOP THREADS``: the child waits
-until epoch ``START``, hammers until ``STOP`` and prints its records as JSON.
+Run as ``python -m tests.support.limiter_hammer URL KIND THREADS``: once imported the child
+prints ``ready``, reads ``START STOP`` (epoch seconds) from its standard input, hammers from
+``START`` until ``STOP`` and prints its records as JSON.
 """
 
 from __future__ import annotations
@@ -71,13 +72,16 @@ def hammer(limiter: Limiter, start: float, stop: float, threads: int) -> list[li
 
 
 def main(argv: list[str]) -> None:
-    url, kind, start, stop, threads = argv
+    url, kind, threads = argv
     app = Henchman(Settings(redis_url=url))
     try:
-        records = hammer(make(kind, app), float(start), float(stop), int(threads))
+        limiter = make(kind, app)
+        print("ready", flush=True)
+        start, stop = (float(part) for part in sys.stdin.readline().split())
+        records = hammer(limiter, start, stop, int(threads))
     finally:
         app.close()
-    print(json.dumps(records))
+    print(json.dumps(records), flush=True)
 
 
 if __name__ == "__main__":
