@@ -9,6 +9,7 @@ import time
 import henchman
 from henchman import keys
 from henchman.app import Henchman
+from henchman.errors import OverLimit
 from henchman.limits import LimitQueues, OverLimitRescheduler
 from tests.conftest import RedisDB
 from tests.integration._core_helpers import (
@@ -104,3 +105,18 @@ def test_limit_queues_caps_only_the_chosen_queues(app: Henchman, redis_db: Redis
         wait_for(lambda: redis_db.client.zcard(keys.SCHEDULE), what="the api job's reschedule")
     limiter.release(holder)
     assert ran.items == ["default"]
+
+
+
+def test_an_async_job_over_limit_is_rescheduled_too(app: Henchman, redis_db: RedisDB) -> None:
+    @app.job(name="limits.async_over")
+    async def async_over() -> None:
+        raise OverLimit("remote-api", "remote-api is over its limit")
+
+    jid = async_over.perform_async()
+    with running_worker(app, redis_db.settings()) as launcher:
+        wait_for(lambda: redis_db.client.zcard(keys.SCHEDULE), what="the reschedule")
+        wait_for(lambda: settled(redis_db.client, launcher), what="the acknowledgement")
+    [(job, _)] = zset_jobs(redis_db.client, keys.SCHEDULE)
+    assert (job["jid"], job["overrated"]) == (jid, 1)
+    assert int(redis_db.client.get(keys.STAT_FAILED) or 0) == 0
