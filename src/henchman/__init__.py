@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from henchman import limits as limiter
 from henchman.app import Henchman, default_app
 from henchman.batches import Batch, current_batch
 from henchman.batches.workflows import chain, chord, group
@@ -25,6 +26,7 @@ from henchman.errors import (
     ConfigError,
     HenchmanError,
     JobTimeout,
+    OverLimit,
     PayloadError,
     PushBufferFull,
     RedisUnavailable,
@@ -70,6 +72,7 @@ __all__ = [
     "JobRun",
     "JobTimeout",
     "Middleware",
+    "OverLimit",
     "PayloadError",
     "PushBufferFull",
     "QueueSpec",
@@ -89,5 +92,6 @@ __all__ = [
     "enqueue_in",
     "group",
     "job",
+    "limiter",
     "periodic",
 ]

@@ -21,7 +21,7 @@ from henchman.batches.finisher import BatchFinisher
 from henchman.client.aio import AsyncClient
 from henchman.client.buffer import PushBuffer
 from henchman.client.capture import PushSink
-from henchman.client.plan import ClientMiddleware, plan_push
+from henchman.client.plan import ClientMiddleware, PushHook, plan_push
 from henchman.client.sync import Client
 from henchman.config import Settings
 from henchman.context import JobContext
@@ -29,6 +29,7 @@ from henchman.crypto import Decryption, Encryptor, Keyring, keyring_from_setting
 from henchman.errors import PayloadError, UnknownJob
 from henchman.expiry import Expiry
 from henchman.job import DEFAULT_OPTIONS, JobDefinition, JobFunction, job as _job
+from henchman.limits.middleware import OverLimitRescheduler
 from henchman.middleware.chain import Chain, JobRun
 from henchman.middleware.job_logging import JobLogging
 from henchman.middleware.metrics import Metrics
@@ -41,6 +42,7 @@ from henchman.results.middleware import Results
 if TYPE_CHECKING:
     from henchman.server.processor import Finisher
 from henchman.timeouts import JobTimeouts
+from henchman.unique import UniqueLocks, UniquePush, release_on_death
 
 log = logging.getLogger("henchman")
 
@@ -72,21 +74,25 @@ class Henchman:
         self._settings = settings
         self.registry = Registry()
         #: Server middleware, outermost first. Built in: ``expiry``, ``logging``, ``metrics``,
+        #: ``unique`` (unique jobs' locks), ``limiter`` (OverLimit reschedules the job),
         #: ``encryption`` (opens ``encrypt=True`` arguments; a no-op for other jobs), ``results``,
         #: ``timeout`` (see docs/internals.md for what each does).
+        unique = UniqueLocks(lambda: self.client.redis, lambda: self.aclient.redis)
         self.middleware = Chain([
-            Expiry(), JobLogging(), Metrics(), Decryption(lambda: self.keyring), Results(self),
-            JobTimeouts(),
+            Expiry(), JobLogging(), Metrics(), unique, OverLimitRescheduler(),
+            Decryption(lambda: self.keyring), Results(self), JobTimeouts(),
         ])  # fmt: skip
         #: Client middleware run on every push, in order; one returning ``None`` drops the push.
         self.client_middleware: list[ClientMiddleware] = []
+        #: Push hooks that turn some pushes into one Lua call (built in: unique jobs).
+        self.push_hooks: list[PushHook] = [UniquePush()]
         #: Consulted at every push of the sync client; a sink it returns takes the pushes
         #: instead of Redis (``henchman.django``'s push-on-commit is one).
         self.push_deferral: Callable[[], PushSink | None] | None = None
         #: Called with ``(exc, context)`` for every job failure and internal error.
         self.error_handlers: list[ErrorHandler] = [log_error]
         #: Called with ``(payload, exc)`` when a job dies (retries exhausted or killed).
-        self.death_handlers: list[DeathHandler] = []
+        self.death_handlers: list[DeathHandler] = [release_on_death(lambda: self.client.redis)]
         #: Builds each capsule's fetcher; ``None`` is the built-in reliable fetch. A replacement
         #: must acknowledge (see :func:`henchman.server.fetch.validate`) or the worker refuses
         #: to start.
@@ -160,7 +166,9 @@ class Henchman:
             connector = self.connector
             with self._lock:
                 if self._client is None:
-                    self._client = Client(connector.sync, self.client_middleware, buffer)
+                    self._client = Client(
+                        connector.sync, self.client_middleware, buffer, hooks=self.push_hooks
+                    )
                     self._client.deferral = self.push_deferral
         return self._client
 
@@ -177,6 +185,7 @@ class Henchman:
                         self.client_middleware,
                         buffer=sync.buffer,
                         fallback_writer=sync.write_now,
+                        hooks=self.push_hooks,
                     )
         return self._aclient
 

@@ -10,7 +10,9 @@
     ├── JobTimeout             a job ran past its ``timeout`` (raised inside the job)
     ├── PayloadError           a payload read from Redis cannot be run (not JSON, no class, ...)
     ├── BatchError             a batch cannot take this (bad callback, unknown or finished batch)
-    └── RequeueJob             control flow, not an error: put this job back in its queue now
+    ├── RequeueJob             control flow, not an error: put this job back in its queue now
+    ├── RescheduleJob          control flow, not an error: run this job again at a given time
+    └── OverLimit              a rate limiter refused within its ``wait_timeout``
 
 ``TypeError`` (not a HenchmanError) is raised at push time for arguments that are not JSON-native,
 because that is what Python raises for a value of the wrong type.
@@ -64,3 +66,27 @@ class RequeueJob(HenchmanError):
 class BatchError(HenchmanError):
     """A batch cannot do what was asked (bad callback, unknown/expired or finished batch);
     nothing was changed."""
+
+
+class RescheduleJob(HenchmanError):
+    """Raised by a middleware to acknowledge this job and schedule ``payload`` to run again at
+    epoch ``at``, in one atomic step, without using a retry and without counting a failure (e.g.
+    a job refused by a rate limiter, which comes back later with the same jid).
+    """
+
+    def __init__(self, payload: dict[str, object], at: float) -> None:
+        super().__init__("job rescheduled")
+        self.payload = payload
+        self.at = at
+
+
+class OverLimit(HenchmanError):
+    """A rate limiter could not admit the caller within its ``wait_timeout``.
+
+    ``limiter`` is the limiter's name. Escaping a job, it reschedules the job (see
+    ``henchman.limiter``) instead of counting as a failure.
+    """
+
+    def __init__(self, limiter: str, message: str) -> None:
+        super().__init__(message)
+        self.limiter = limiter

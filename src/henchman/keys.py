@@ -269,3 +269,35 @@ PERIODIC_PAUSED = PREFIX + "periodic:paused"
 def periodic_history(schedule_id: str) -> str:
     """LIST of one schedule's latest runs, newest first: JSON {tick, jid, at, kind, count}."""
     return f"{PREFIX}periodic:history:{schedule_id}"
+
+
+# --- rate limiters ----------------------------------------------------------------------------
+
+#: SET of the names of every limiter that has been used, for the admin API and Web UI.
+LIMITERS = PREFIX + "limiters"
+
+
+def limiter(name: str) -> str:
+    """HASH of a limiter's definition: ``kind``, ``size``, ``interval`` (seconds) and, for a
+    concurrent limiter, ``lock_timeout``; written on a process's first use of the limiter."""
+    return f"{PREFIX}limiter:{name}"
+
+
+def limiter_state(name: str) -> str:
+    """The limiter's usage: a ZSET of leases (concurrent), of admission times (window), or a
+    HASH (bucket: interval number and count; leaky/points: level and its time). Expires idle."""
+    return f"{PREFIX}limiter:{name}:state"
+
+
+def limiter_wake(name: str) -> str:
+    """LIST a concurrent limiter pushes to on release; waiters block on it (BLPOP)."""
+    return f"{PREFIX}limiter:{name}:wake"
+
+
+# --- unique jobs ------------------------------------------------------------------------------
+
+
+def unique_lock(digest: str) -> str:
+    """STRING holding the jid of the job that owns a uniqueness lock (Sidekiq Enterprise's
+    ``unique:<digest>`` layout); expires after ``unique_for`` (plus the delay if scheduled)."""
+    return f"unique:{digest}"

@@ -84,8 +84,8 @@ def queued(client: redis.Redis, queue: str = "default") -> list[dict[str, Any]]:
 def test_public_api_is_pinned() -> None:
     assert sorted(henchman.api.__all__) == [
         "BatchSet", "BatchStatus", "ClassMetrics", "DeadSet", "IterationRecord",
-        "IterationState", "JobMetrics", "JobRecord", "JobResult", "MetricsQuery",
-        "PeriodicRecord", "PeriodicRun", "PeriodicSet",
+        "IterationState", "JobMetrics", "JobRecord", "JobResult", "LimiterRecord", "LimiterSet",
+        "MetricsQuery", "PeriodicRecord", "PeriodicRun", "PeriodicSet",
         "ProcessRecord", "ProcessSet", "Queue", "QueueSummary",
         "RetrySet", "ScheduledSet", "SortedSet", "Stats", "StatsSummary", "TopJobs",
         "WorkRecord", "WorkSet",

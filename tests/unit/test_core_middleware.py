@@ -194,7 +194,9 @@ def test_the_app_chain_is_expiry_logging_metrics_then_timeout() -> None:
     from henchman.config import Settings
 
     chain = Henchman(Settings(redis_url="redis://127.0.0.1:1")).middleware
-    assert chain.names() == ["expiry", "logging", "metrics", "encryption", "results", "timeout"]
+    assert chain.names() == [
+        "expiry", "logging", "metrics", "unique", "limiter", "encryption", "results", "timeout",
+    ]  # fmt: skip
 
 
 # --- JobLogging ------------------------------------------------------------------------------

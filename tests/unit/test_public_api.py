@@ -20,6 +20,7 @@ def test_public_api_is_pinned() -> None:
         "JobRun",
         "JobTimeout",
         "Middleware",
+        "OverLimit",
         "PayloadError",
         "PushBufferFull",
         "QueueSpec",
@@ -39,6 +40,7 @@ def test_public_api_is_pinned() -> None:
         "enqueue_in",
         "group",
         "job",
+        "limiter",
         "periodic",
     ]
 
@@ -46,3 +48,9 @@ def test_public_api_is_pinned() -> None:
 def test_every_public_name_exists() -> None:
     for name in henchman.__all__:
         assert hasattr(henchman, name), name
+
+
+def test_limiter_namespace_offers_every_kind() -> None:
+    for factory in ("concurrent", "bucket", "window", "leaky", "points", "unlimited"):
+        assert callable(getattr(henchman.limiter, factory)), factory
+    assert henchman.limiter.OverLimit is henchman.OverLimit

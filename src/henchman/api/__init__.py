@@ -22,6 +22,7 @@ in one Lua script: never lost, never duplicated, even racing a worker's poller.
 
 from henchman.api.batches import BatchSet, BatchStatus
 from henchman.api.iteration import IterationRecord, IterationState
+from henchman.api.limits import LimiterRecord, LimiterSet
 from henchman.api.metrics import ClassMetrics, JobMetrics, MetricsQuery, TopJobs
 from henchman.api.periodic import PeriodicRecord, PeriodicRun, PeriodicSet
 from henchman.api.processes import ProcessRecord, ProcessSet, WorkRecord, WorkSet
@@ -41,6 +42,8 @@ __all__ = [
     "JobMetrics",
     "JobRecord",
     "JobResult",
+    "LimiterRecord",
+    "LimiterSet",
     "MetricsQuery",
     "PeriodicRecord",
     "PeriodicRun",

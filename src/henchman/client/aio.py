@@ -16,8 +16,22 @@ import redis.asyncio as aredis
 from henchman import keys
 from henchman.client import capture
 from henchman.client.buffer import UNAVAILABLE, PushBuffer, Writer, outcome_unknown
-from henchman.client.plan import ClientMiddleware, PushPlan, plan_bulk, plan_push
-from henchman.client.writes import KnownQueues, queue_writes, registered_queues, single_lpush
+from henchman.client.plan import (
+    ClientMiddleware,
+    PushHook,
+    PushPlan,
+    ScriptedWrite,
+    plan_bulk,
+    plan_push,
+)
+from henchman.client.writes import (
+    KnownQueues,
+    accepted,
+    queue_writes,
+    registered_queues,
+    single_lpush,
+)
+from henchman.redis import scripts
 
 
 class AsyncClient:
@@ -30,6 +44,7 @@ class AsyncClient:
         clock: Callable[[], float] = time.time,
         buffer: PushBuffer | None = None,
         fallback_writer: Writer | None = None,
+        hooks: Sequence[PushHook] = (),
     ) -> None:
         self._connection = connection
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aredis.Redis] = (
@@ -41,6 +56,8 @@ class AsyncClient:
         self.buffer = buffer if fallback_writer is not None else None
         self._fallback_writer = fallback_writer
         self._known = KnownQueues()
+        #: Push hooks (kept by reference): see :class:`~henchman.client.plan.PushHook`.
+        self.hooks = hooks if isinstance(hooks, list) else list(hooks)
 
     @property
     def redis(self) -> aredis.Redis:
@@ -63,12 +80,35 @@ class AsyncClient:
     ) -> str | None:
         """Asyncio twin of :meth:`henchman.client.Client.push`."""
         plan = plan_push(
-            name, args, options, self.middleware, now=self._clock(), delay=delay, at=at, jid=jid
-        )
+            name, args, options, self.middleware, now=self._clock(), delay=delay, at=at, jid=jid,
+            hooks=self.hooks,
+        )  # fmt: skip
         if plan is None:
             return None
+        if plan.script is not None and capture.active() is None:
+            return await self._push_scripted(plan)
         await self.write([plan])
         return plan.jid
+
+    async def _push_scripted(self, plan: PushPlan) -> str | None:
+        """Asyncio twin of the sync client's scripted push."""
+        assert plan.script is not None
+        buffer, fallback = self.buffer, self._fallback_writer
+        if buffer is not None and fallback is not None and len(buffer):
+            buffer.enqueue([plan], fallback)
+            return plan.jid
+        try:
+            reply = await self._run_script(self.redis, plan.script)
+        except UNAVAILABLE:
+            if buffer is None or fallback is None:
+                raise
+            buffer.enqueue([plan], fallback)
+            return plan.jid
+        return plan.jid if accepted(plan, reply) else None
+
+    def _run_script(self, client: Any, write: ScriptedWrite) -> Any:
+        script = self.redis.register_script(scripts.source(write.script))
+        return script(keys=write.keys, args=write.args, client=client)
 
     async def push_bulk(
         self,
@@ -80,7 +120,9 @@ class AsyncClient:
         batch_size: int = 1000,
     ) -> list[str]:
         """Asyncio twin of :meth:`henchman.client.Client.push_bulk`."""
-        plans = plan_bulk(name, args_list, options, self.middleware, now=self._clock(), at=at)
+        plans = plan_bulk(
+            name, args_list, options, self.middleware, now=self._clock(), at=at, hooks=self.hooks
+        )
         for start in range(0, len(plans), batch_size):
             await self.write(plans[start : start + batch_size])
         return [p.jid for p in plans]
@@ -103,8 +145,10 @@ class AsyncClient:
                 await self.redis.lpush(keys.queue(single.queue), single.raw)
                 return
             pipe = self.redis.pipeline(transaction=False)
-            queue_writes(pipe, plans)
-            await pipe.execute()
+            scripted = queue_writes(pipe, plans, self._run_script)
+            replies = await pipe.execute()
+            for position, plan in scripted:
+                accepted(plan, replies[position])
         except UNAVAILABLE as exc:
             if buffer is None or fallback is None:
                 raise

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import orjson
 
@@ -21,8 +21,22 @@ from henchman.queue_names import check_queue_name
 ClientMiddleware = Callable[[str, dict[str, Any], str], "dict[str, Any] | None"]
 
 
+class ScriptedWrite(NamedTuple):
+    """A push written by one Lua script instead of the plain ``LPUSH``/``ZADD``, so a check and
+    the write are one atomic step (e.g. a unique job's lock). The script (a name in
+    :mod:`henchman.redis.scripts`) gets ``keys``, then ``args`` followed by the encoded payload
+    as its last argument; it replies ``1`` when it stored the job, anything else means it
+    refused, and ``refusal`` (formatted with ``reply=``) is logged."""
+
+    script: str
+    keys: list[str]
+    args: list[Any]
+    refusal: str = "push refused: {reply}"
+
+
 class PushPlan(NamedTuple):
-    """One payload ready to write: to ``queue:<queue>`` now, or to ``schedule`` at ``at``.
+    """One payload ready to write: to ``queue:<queue>`` now, or to ``schedule`` at ``at``; or,
+    when ``script`` is set, by that script (which decides whether it is stored at all).
 
     A named tuple rather than a frozen dataclass: a bulk push makes one per job, and a tuple is
     built several times faster."""
@@ -31,6 +45,21 @@ class PushPlan(NamedTuple):
     queue: str
     raw: bytes
     at: float | None = None
+    script: ScriptedWrite | None = None
+
+
+class PushHook(Protocol):
+    """Turns some pushes into a :class:`ScriptedWrite` (the app's ``push_hooks``). Pushes no hook
+    claims keep the plain write: a hook only costs its own check."""
+
+    def script_for(
+        self, payload: dict[str, Any], at: float | None, now: float
+    ) -> ScriptedWrite | None:
+        """The script that must write this push, or ``None`` for the plain write. It may add
+        fields to ``payload`` (encoded after every hook has run)."""
+
+    def check_bulk(self, options: Mapping[str, Any]) -> None:
+        """Raise ``ValueError`` if a bulk push with ``options`` cannot be written plainly."""
 
 
 def due_time(now: float, delay: float | None, at: float | None) -> float | None:
@@ -49,6 +78,7 @@ def plan_push(
     delay: float | None = None,
     at: float | None = None,
     jid: str | None = None,
+    hooks: Sequence[PushHook] = (),
 ) -> PushPlan | None:
     """Validate, build, run client middleware and encode one push. ``None`` if dropped.
 
@@ -57,8 +87,9 @@ def plan_push(
     """
     wire.check_args(args)
     return _plan_checked(
-        name, args, options, middleware, now=now, when=due_time(now, delay, at), jid=jid
-    )
+        name, args, options, middleware, now=now, when=due_time(now, delay, at), jid=jid,
+        hooks=hooks,
+    )  # fmt: skip
 
 
 def _plan_checked(
@@ -70,6 +101,7 @@ def _plan_checked(
     now: float,
     when: float | None,
     jid: str | None = None,
+    hooks: Sequence[PushHook] = (),
 ) -> PushPlan | None:
     """:func:`plan_push` for arguments already checked."""
     payload = _build(name, args, options, now=now, jid=jid, when=when)
@@ -85,6 +117,12 @@ def _plan_checked(
             "(henchman.crypto.configure or HENCHMAN_ENCRYPTION_KEYS)"
         )
     queue = check_queue_name(payload.get("queue")) if middleware else str(payload["queue"])
+    for hook in hooks:
+        script = hook.script_for(payload, when, now)
+        if script is not None:
+            raw = wire.encode(payload)
+            scripted = script._replace(args=[*script.args, raw])
+            return PushPlan(payload["jid"], queue, raw, when, scripted)
     return PushPlan(payload["jid"], queue, wire.encode(payload), when)
 
 
@@ -114,13 +152,17 @@ def plan_bulk(
     *,
     now: float,
     at: float | None = None,
+    hooks: Sequence[PushHook] = (),
 ) -> list[PushPlan]:
-    """Plan one push per argument list. Every list is validated before any is returned.
+    """Plan one push per argument list. Every list is validated before any is returned; a push
+    hook that cannot take a bulk push with ``options`` raises ``ValueError`` first.
 
     Without client middleware the payloads of one bulk push differ only in ``args`` and ``jid``,
     so they are made from one encoded template (:func:`bulk_template`): the same bytes as
     :func:`plan_push` would make, for a fraction of the work per job.
     """
+    for hook in hooks:
+        hook.check_bulk(options)
     when = due_time(now, None, at)
     plain = not middleware and options.get("encrypt") is not True
     template = bulk_template(name, options, now=now, when=when) if plain else None
@@ -144,7 +186,7 @@ def plan_bulk(
         _check_item(index, args)
         start, end = 24 * index, 24 * index + 24
         raw = b"".join((head, dumps(args), middle, jid_bytes[start:end], tail))
-        plans.append(make(PushPlan, (jids[start:end], queue, raw, when)))
+        plans.append(make(PushPlan, (jids[start:end], queue, raw, when, None)))
     return plans
 
 

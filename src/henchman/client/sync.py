@@ -12,16 +12,25 @@ from redis.commands.core import Script
 
 from henchman import keys
 from henchman.client import capture
-from henchman.client.buffer import PushBuffer
-from henchman.client.plan import ClientMiddleware, PushPlan, plan_bulk, plan_push
+from henchman.client.buffer import UNAVAILABLE, PushBuffer
+from henchman.client.plan import (
+    ClientMiddleware,
+    PushHook,
+    PushPlan,
+    ScriptedWrite,
+    plan_bulk,
+    plan_push,
+)
 from henchman.client.writes import (
     KnownQueues,
+    accepted,
     deliver_args,
     deliver_keys,
     queue_writes,
     registered_queues,
     single_lpush,
 )
+from henchman.redis import scripts
 from henchman.redis.lane import Lane
 from henchman.redis.scripts import source
 
@@ -35,6 +44,7 @@ class Client:
         middleware: Sequence[ClientMiddleware] = (),
         buffer: PushBuffer | None = None,
         clock: Callable[[], float] = time.time,
+        hooks: Sequence[PushHook] = (),
     ) -> None:
         self._connection = connection
         self._redis: redis.Redis | None = None
@@ -49,6 +59,9 @@ class Client:
         #: integration defers pushes, e.g. until a database transaction commits).
         self.deferral: Callable[[], capture.PushSink | None] | None = None
         self._deliver_script: Script | None = None
+        #: Push hooks (kept by reference, like ``middleware``): see :class:`PushHook`.
+        self.hooks = hooks if isinstance(hooks, list) else list(hooks)
+        self._scripts: dict[str, Script] = {}
 
     def _open(self) -> tuple[redis.Redis, Lane]:
         with self._lock:  # worker threads may push concurrently on first use
@@ -75,12 +88,45 @@ class Client:
     ) -> str | None:
         """Push one job; return its jid, or ``None`` if a client middleware dropped it."""
         plan = plan_push(
-            name, args, options, self.middleware, now=self._clock(), delay=delay, at=at, jid=jid
-        )
+            name, args, options, self.middleware, now=self._clock(), delay=delay, at=at, jid=jid,
+            hooks=self.hooks,
+        )  # fmt: skip
         if plan is None:
             return None
+        if plan.script is not None and not self._held():
+            return self._push_scripted(plan)
         self.write([plan])
         return plan.jid
+
+    def _held(self) -> bool:
+        """Whether a capture (a batch's ``jobs()`` block) or a deferral takes pushes now."""
+        return capture.active() is not None or (
+            self.deferral is not None and self.deferral() is not None
+        )
+
+    def _push_scripted(self, plan: PushPlan) -> str | None:
+        """One push whose script may refuse it (``None``). While Redis is unreachable it is
+        buffered like any push and its script decides when it is delivered."""
+        assert plan.script is not None
+        if self.buffer is not None and len(self.buffer):
+            self.buffer.write([plan], self.write_now)  # behind the backlog, in order
+            return plan.jid
+        try:
+            reply = self._run_script(self.redis, plan.script)
+        except UNAVAILABLE:
+            if self.buffer is None:
+                raise
+            self.buffer.write([plan], self.write_now)
+            return plan.jid
+        return plan.jid if accepted(plan, reply) else None
+
+    def _run_script(self, client: Any, write: ScriptedWrite) -> Any:
+        script = self._scripts.get(write.script)
+        if script is None:
+            script = self._scripts[write.script] = self.redis.register_script(
+                scripts.source(write.script)
+            )
+        return script(keys=write.keys, args=write.args, client=client)
 
     def push_bulk(
         self,
@@ -93,7 +139,9 @@ class Client:
     ) -> list[str]:
         """Push many jobs of one kind, ``batch_size`` per round trip; every arg list is checked
         before the first write, so a bad one stores nothing."""
-        plans = plan_bulk(name, args_list, options, self.middleware, now=self._clock(), at=at)
+        plans = plan_bulk(
+            name, args_list, options, self.middleware, now=self._clock(), at=at, hooks=self.hooks
+        )
         for start in range(0, len(plans), batch_size):
             self.write(plans[start : start + batch_size])
         return [p.jid for p in plans]
@@ -129,8 +177,10 @@ class Client:
             lane.execute("LPUSH", keys.queue(single.queue), single.raw)
             return
         pipe = self.redis.pipeline(transaction=False)
-        queue_writes(pipe, plans)
-        pipe.execute()
+        scripted = queue_writes(pipe, plans, self._run_script)
+        replies = pipe.execute()
+        for position, plan in scripted:
+            accepted(plan, replies[position])
         for queue in registered_queues(plans):
             self._known.registered(queue)
 

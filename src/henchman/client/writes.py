@@ -14,13 +14,19 @@ from ``queues``) the next registration after the TTL lists it again.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from henchman import keys
-from henchman.client.plan import PushPlan, group_by_target
+from henchman.client.plan import PushPlan, ScriptedWrite, group_by_target
+
+log = logging.getLogger("henchman.client")
+
+#: Queues a scripted write on a pipeline (the client knows how to run its scripts).
+RunScript = Callable[[Any, ScriptedWrite], Any]
 
 
 class PipelineLike(Protocol):
@@ -56,18 +62,44 @@ class KnownQueues:
 
 def single_lpush(plans: Sequence[PushPlan], known: KnownQueues) -> PushPlan | None:
     """The one plan to write with a bare ``LPUSH``, if that is all this push needs."""
-    if len(plans) == 1 and plans[0].at is None and known.fresh(plans[0].queue):
+    if (
+        len(plans) == 1
+        and plans[0].at is None
+        and plans[0].script is None
+        and known.fresh(plans[0].queue)
+    ):
         return plans[0]
     return None
 
 
 def registered_queues(plans: Sequence[PushPlan]) -> set[str]:
     """Queues whose ``SADD`` a write of ``plans`` includes."""
-    return {p.queue for p in plans if p.at is None}
+    return {p.queue for p in plans if p.at is None and p.script is None}
 
 
-def queue_writes(pipe: PipelineLike, plans: Sequence[PushPlan]) -> None:
-    """Add the commands that store ``plans`` to ``pipe`` (in order within each queue)."""
+def accepted(plan: PushPlan, reply: Any) -> bool:
+    """Whether a scripted write stored ``plan``; logs the script's refusal if not."""
+    if reply == 1:
+        return True
+    text = reply.decode(errors="replace") if isinstance(reply, bytes) else reply
+    assert plan.script is not None
+    log.info("job %s not pushed: %s", plan.jid, plan.script.refusal.format(reply=text))
+    return False
+
+
+def queue_writes(
+    pipe: PipelineLike, plans: Sequence[PushPlan], run_script: RunScript | None = None
+) -> list[tuple[int, PushPlan]]:
+    """Add the commands that store ``plans`` to ``pipe`` (in order within each queue).
+
+    Returns the position in the pipeline's replies of each scripted write (for
+    :func:`accepted`); plans with a script need ``run_script``. A write that mixes both (the
+    reliable-push buffer delivering a backlog) keeps the exact order, one command per plan.
+    """
+    if any(p.script is not None for p in plans):
+        if run_script is None:
+            raise ValueError("scripted pushes need a client that runs scripts")
+        return _ordered_writes(pipe, plans, run_script)
     if len(plans) == 1:
         plan = plans[0]
         if plan.at is None:
@@ -75,13 +107,34 @@ def queue_writes(pipe: PipelineLike, plans: Sequence[PushPlan]) -> None:
             pipe.lpush(keys.queue(plan.queue), plan.raw)
         else:
             pipe.zadd(keys.SCHEDULE, {plan.raw: plan.at})
-        return
+        return []
     for (queue, scheduled), group in group_by_target(plans).items():
         if scheduled:
             pipe.zadd(keys.SCHEDULE, {p.raw: p.at for p in group})
         else:
             pipe.sadd(keys.QUEUES, queue)
             pipe.lpush(keys.queue(queue), *(p.raw for p in group))
+    return []
+
+
+def _ordered_writes(
+    pipe: PipelineLike, plans: Sequence[PushPlan], run_script: RunScript
+) -> list[tuple[int, PushPlan]]:
+    position = 0
+    scripted: list[tuple[int, PushPlan]] = []
+    for plan in plans:
+        if plan.script is not None:
+            run_script(pipe, plan.script)
+            scripted.append((position, plan))
+            position += 1
+        elif plan.at is None:
+            pipe.sadd(keys.QUEUES, plan.queue)
+            pipe.lpush(keys.queue(plan.queue), plan.raw)
+            position += 2
+        else:
+            pipe.zadd(keys.SCHEDULE, {plan.raw: plan.at})
+            position += 1
+    return scripted
 
 
 def deliver_keys() -> list[str]:

@@ -27,7 +27,10 @@ NAMES = (
     "result_write",
     "result_fail",
     "reclaim",
+    "unique_push",
+    "unique_release",
 )
+
 
 @dataclass(frozen=True, slots=True)
 class ScriptCall:

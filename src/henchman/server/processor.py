@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from henchman import keys, payload as wire, retry
 from henchman.context import JobContext
-from henchman.errors import PayloadError, RequeueJob
+from henchman.errors import PayloadError, RequeueJob, RescheduleJob
 from henchman.job import JobDefinition
 from henchman.middleware.chain import JobRun
 from henchman.redis.scripts import ScriptCall
@@ -163,6 +163,14 @@ class Processor:
                 [unit.raw, wire.encode(payload), "head" if exc.at_head else "tail", queue],
                 script="requeue_one",
             )
+            return self._finished(begun, "requeue", write)
+        if isinstance(exc, RescheduleJob):  # acknowledged only together with the schedule entry
+            self.counters.processed_one()
+            write = Write(
+                [unit.working_key, keys.SCHEDULE],
+                [unit.raw, _score(exc.at), wire.encode(exc.payload), "", ""],
+            )
+            # Not finished: a batch keeps it pending, a result record keeps its status.
             return self._finished(begun, "requeue", write)
         if exc is None:
             self.counters.processed_one()

@@ -9,6 +9,7 @@ from henchman.web.pages import (
     busy,
     dashboard,
     iteration,
+    limits,
     metrics,
     periodic,
     prometheus,
@@ -28,9 +29,11 @@ CORE = WebExtension(
         *batches.PAGES,
         *prometheus.PAGES,
         *periodic.PAGES,
+        *limits.PAGES,
     ],
     actions=[
         *busy.ACTIONS, *queues.ACTIONS, *sets.ACTIONS, *iteration.ACTIONS, *periodic.ACTIONS,
+        *limits.ACTIONS,
     ],
 )
 
