@@ -13,6 +13,9 @@ from typing import Any
 import redis
 import redis.asyncio as aredis
 from redis.commands.core import AsyncScript, Script
+from redis.exceptions import NoScriptError
+
+from henchman.redis.lane import Lane
 
 NAMES = ("fetch", "ack", "requeue", "requeue_one", "schedule", "recover")
 
@@ -32,6 +35,14 @@ class Scripts:
     def __call__(self, name: str, keys: list[str], args: list[Any], client: Any = None) -> Any:
         """Run script ``name`` (on ``client``, e.g. a pipeline, if given)."""
         return self._scripts[name](keys=keys, args=args, client=client)
+
+    def on_lane(self, lane: Lane, name: str, keys: list[str], args: list[Any]) -> Any:
+        """Run script ``name`` with one ``EVALSHA`` on ``lane``'s held connection (the hot path:
+        no pool checkout); after a server restart (``NOSCRIPT``) the normal path loads it."""
+        try:
+            return lane.execute("EVALSHA", self._scripts[name].sha, len(keys), *keys, *args)
+        except NoScriptError:
+            return self(name, keys, args)
 
 
 class AsyncScripts:

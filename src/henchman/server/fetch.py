@@ -32,6 +32,7 @@ import redis
 from henchman import keys
 from henchman.config import QueueSpec
 from henchman.errors import ConfigError
+from henchman.redis.lane import Lane
 from henchman.redis.scripts import Scripts
 from henchman.server import queue_order
 from henchman.server.outage import TRANSIENT, OutageLog, backoff_delay
@@ -211,6 +212,8 @@ class ReliableFetcher:
     ) -> None:
         self._redis = client
         self._scripts = scripts
+        #: The fetch's own connection: only the thread holding the fetch lock uses it.
+        self._lane = Lane(client)
         self._queues = tuple(queues)
         self.working = working_keys(identity, queues)
         self._block = block_timeout if len(queues) == 1 else min(block_timeout, MULTI_QUEUE_BLOCK)
@@ -245,13 +248,14 @@ class ReliableFetcher:
 
     def _ready(self) -> UnitOfWork | None:
         """A job fetched already: handed over by an async worker, or the surplus of a batch."""
-        try:
-            unit, taken = self._handed.popleft()
-        except IndexError:
-            pass
-        else:
-            taken.set_result(None)
-            return unit
+        if self._handed:  # checked first: raising IndexError on every take costs more
+            try:
+                unit, taken = self._handed.popleft()
+            except IndexError:
+                pass
+            else:
+                taken.set_result(None)
+                return unit
         try:
             return self._buffer.popleft()
         except IndexError:
@@ -316,8 +320,11 @@ class ReliableFetcher:
         try:
             acks = drain(self._acks)
             try:
-                reply = self._scripts(
-                    "fetch", fetch_keys(order, self.working), fetch_args(self._idle, order, acks)
+                reply = self._scripts.on_lane(
+                    self._lane,
+                    "fetch",
+                    fetch_keys(order, self.working),
+                    fetch_args(self._idle, order, acks),
                 )
             except BaseException:
                 self._acks.extendleft(reversed(acks))
