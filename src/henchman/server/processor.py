@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import concurrent.futures
+import functools
 import logging
 import random
 import threading
@@ -243,7 +244,7 @@ class Processor:
                     raise RuntimeError("async job fetched by a worker with no event loop")
                 self.run_coroutine(self.app.middleware.ainvoke(run, lambda: perform(*args)))
             else:
-                self.app.middleware.invoke(run, lambda: perform(*args))
+                self.app.middleware.invoke(run, functools.partial(perform, *args))
         except (Exception, SystemExit, concurrent.futures.CancelledError) as exc:
             return self.conclude(unit, begun, exc)
         finally:
