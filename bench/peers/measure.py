@@ -1,8 +1,8 @@
 """Run the peer benchmark (inside ``.venvs/harness``; started by ``run.py``).
 
 One Valkey server (TCP) for the whole run, flushed before every repetition. Repetitions are
-interleaved — every system once, then every system again — so a drift of the machine's speed
-during the run falls on all rows alike. Per system and repetition:
+interleaved — every system once, then every system again, each round starting one system later —
+so a drift of the machine's speed during the run falls on all rows alike. Per system and repetition:
 
   enqueue  N pushes one by one from one client process (and, timed apart and then discarded,
            the bulk API where the system has one); Redis commands per push from INFO
@@ -341,7 +341,9 @@ def run(
     began = time.time()
     try:
         for rep in range(1, options.reps + 1):
-            for system in systems:
+            # Each repetition starts with another system, so none always runs first.
+            shift = (rep - 1) % len(systems)
+            for system in [*systems[shift:], *systems[:shift]]:
                 t0 = time.time()
                 try:
                     found = one_repetition(system, server, options, rep)
