@@ -71,7 +71,7 @@ WORKLOADS = (
     Workload("python", "pure-Python 2 ms jobs (1,000)", _push("python_2ms", 1000)),
     Workload("sleep", "`time.sleep(0.01)` jobs (1,000)", _push("sleep_10ms", 1000)),
     Workload("sha256", "sha256 of 4 MB × 5 per job (40 jobs)", _push("sha256", 40, 5)),
-    Workload("zlib", "zlib.compress of 4 MB (40 jobs)", _push("compress", 40)),
+    Workload("zlib", "zlib.compress of 4 MB (20 jobs)", _push("compress", 20)),
     Workload("child", "`sha256sum` of 64 MiB in a child process (20 jobs)", _push_child(20)),
     Workload("bursts", "bursts of 40 hashing jobs every 15 s (time per burst)",
              _push("sha256", 40, 5), bursts=3),

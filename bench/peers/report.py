@@ -142,3 +142,24 @@ def render(results: Mapping[str, Any]) -> str:
         out += ["", "Failed repetitions:"]
         out += [f"- {r['system']} rep {r['rep']}: {r['error']}" for r in failures]
     return "\n".join(out)
+
+
+def summary(results: Mapping[str, Any]) -> str:
+    """The short table of the README: medians only, one row per system."""
+    out = [
+        "| system | enqueue jobs/s | bulk jobs/s | drain jobs/s | p50 / p99 ms | peak RSS MB |",
+        "|---|---|---|---|---|---|",
+    ]
+
+    def mid(runs: Sequence[Mapping[str, Any]], key: str, fmt: str = "{:,.0f}") -> str:
+        found = median(values(runs, key))
+        return "—" if found is None else fmt.format(found)
+
+    for name, runs in by_system(results).items():
+        shown = f"**{name}**" if name == "henchman" else name
+        out.append(
+            f"| {shown} | {mid(runs, 'enqueue_rate')} | {mid(runs, 'bulk_rate')} "
+            f"| {mid(runs, 'drain_rate')} | {mid(runs, 'p50_ms', '{:.1f}')} / "
+            f"{mid(runs, 'p99_ms', '{:.1f}')} | {mid(runs, 'rss_mb')} |"
+        )
+    return "\n".join(out)

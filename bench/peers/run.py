@@ -4,6 +4,7 @@
     python3 bench/peers/run.py --reps 1 --only henchman,henchman-pinned,sidekiq,sidekiq-pinned
     python3 bench/peers/run.py --n 2000 --reps 1   # a smoke run of everything
     python3 bench/peers/run.py --render bench/results/peers-XXXX.json   # print a table again
+    python3 bench/peers/run.py --render bench/results/peers-XXXX.json --summary   # the README's
 
 First use installs what is missing: each Python system into its own virtual environment under
 ``bench/peers/.venvs/`` from PyPI (``--upgrade`` rebuilds them with the newest releases), Ruby
@@ -50,6 +51,9 @@ def options(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=6390)
     parser.add_argument("--upgrade", action="store_true", help="rebuild every environment")
     parser.add_argument("--render", metavar="JSON", help="print the table of an earlier run")
+    parser.add_argument(
+        "--summary", action="store_true", help="with --render: the README's short table"
+    )
     parser.add_argument("--measure", help=argparse.SUPPRESS)  # the second stage (harness venv)
     found = parser.parse_args(argv)
     for name in ("n", "reps", "latency_n"):
@@ -61,7 +65,8 @@ def options(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str]) -> None:
     opts = options(argv)
     if opts.render:
-        print(report.render(json.loads(Path(opts.render).read_text())))
+        results = json.loads(Path(opts.render).read_text())
+        print(report.summary(results) if opts.summary else report.render(results))
         return
     split = lambda text: [x.strip() for x in text.split(",") if x.strip()]  # noqa: E731
     try:

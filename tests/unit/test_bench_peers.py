@@ -118,3 +118,10 @@ def test_the_table_has_a_row_per_system_with_failures_losses_and_skips() -> None
     assert "| 2 / 0 |" in taskiq
     assert "- **celery**: skipped, pip install celery[redis] failed" in table
     assert "- sidekiq (ruby) rep 3: worker exited" in table
+
+
+def test_the_summary_is_one_row_of_medians_per_system() -> None:
+    lines = report.summary(results()).splitlines()
+    assert lines[0].startswith("| system | enqueue jobs/s | bulk jobs/s | drain jobs/s |")
+    assert lines[2] == "| **henchman** | 9,000 | — | 2,700 | 0.7 / 1.0 | 37 |"
+    assert len(lines) == 2 + len(results()["systems"])
