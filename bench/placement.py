@@ -72,7 +72,7 @@ WORKLOADS = (
     Workload("sleep", "`time.sleep(0.01)` jobs (1,000)", _push("sleep_10ms", 1000)),
     Workload("sha256", "sha256 of 4 MB × 5 per job (40 jobs)", _push("sha256", 40, 5)),
     Workload("zlib", "zlib.compress of 4 MB (20 jobs)", _push("compress", 20)),
-    Workload("child", "`sha256sum` of 64 MiB in a child process (20 jobs)", _push_child(20)),
+    Workload("child", "`sha256sum` of 64 MiB in a child process (10 jobs)", _push_child(10)),
     Workload("bursts", "bursts of 40 hashing jobs every 15 s (time per burst)",
              _push("sha256", 40, 5), bursts=3),
     Workload("loaded", "sha256 jobs (as above) beside a process using 0.6 cores",
