@@ -83,7 +83,8 @@ def render(results: Mapping[str, Any]) -> str:
     args = results["args"]
     rows = by_system(results)
     out = [
-        f"N={args['n']:,} jobs, {args['reps']} repetitions interleaved, median (min–max); "
+        f"N={args['n']:,} jobs, {args['reps']} repetition{'s' if args['reps'] != 1 else ''} "
+        "interleaved, median (min–max); "
         f"server {results.get('server', '?')}; latency: {args['latency_n']} jobs "
         f"{args['pause'] * 1000:.0f} ms apart",
         "",
