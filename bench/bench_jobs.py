@@ -1,7 +1,7 @@
 """The no-op job the local benchmark drains (``henchman run -r bench_jobs -q bench``).
 
-Its whole body is the same instrumentation as every peer's job in ``../shared/bench`` (see
-``adapters/_common.py`` there): one pipelined round trip that sets ``bench:first`` (NX) and
+Its whole body is the same instrumentation as every peer's job in ``peers/run.py`` (see
+``peers/jobs/record.py``): one pipelined round trip that sets ``bench:first`` (NX) and
 ``bench:last`` to ``time.time()`` and increments ``bench:done``. The harness reads only those keys.
 The instrumentation talks to ``$BENCH_REDIS_URL`` with its own redis-py client, so it never
 shares a connection pool with henchman.

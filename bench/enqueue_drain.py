@@ -4,7 +4,8 @@
     .venv/bin/python bench/enqueue_drain.py --n 2000     # a quick smoke run
     .venv/bin/python bench/enqueue_drain.py --redis-url redis://127.0.0.1:6379/15   # an EMPTY db
 
-Scenarios (the same as A and B of ``../shared/bench``, which compares henchman with its peers):
+Scenarios (the same as enqueue and drain of ``peers/run.py``, which compares henchman with
+its peers):
 
   A  enqueue ``n`` jobs one by one with ``perform_async`` from this process;
   A' enqueue ``n`` jobs with ``perform_bulk`` (1,000 per round trip); these stay queued;

@@ -7,7 +7,7 @@ its target, in about two minutes.
 Scenarios: drain of N no-op jobs with 1 process and with -P 2; reliable fetch vs a plain BRPOP
 fetch (same worker, BENCH_BASIC_FETCH=1 swaps the fetcher); I/O-bound 2,000 jobs sleeping 50 ms
 with -c 50 threads and with async concurrency 500; perform_bulk of 100,000 jobs. Each drain is
-timed from the first job's start to the last job's start, as ../shared/bench does.
+timed from the first job's start to the last job's start, as bench/peers/run.py does.
 """
 
 from __future__ import annotations

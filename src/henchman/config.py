@@ -59,9 +59,9 @@ class Settings:
     processes: int = 1
     log_level: str = "INFO"
     json_logs: bool = False
-    #: ``auto`` (one CPU, moved or released as the load asks), ``off``, or a CPU list ``0,2-3``;
-    #: see :mod:`henchman.server.placement`.
-    cpu_affinity: str = "auto"
+    #: ``off`` (the kernel places threads), ``auto`` (opt-in: one CPU, moved or released as the
+    #: load asks), or a CPU list ``0,2-3``; see :mod:`henchman.server.placement`.
+    cpu_affinity: str = "off"
 
     # deploys: memory limit under the supervisor, health endpoint, pidfile
     #: Replace a worker process gracefully once its RSS exceeds this many MB (None: no limit).

@@ -39,12 +39,12 @@ def run(db: RedisDb, command: click.Command, *args: str) -> Result:
     return runner.invoke(command, list(args), obj={"settings": Settings(redis_url=db.url)})
 
 
-def add_process(db: RedisDb, identity: str, busy: int = 1) -> None:
+def add_process(db: RedisDb, identity: str, busy: int = 1, **fields: str) -> None:
     info = orjson.dumps({"hostname": "h", "pid": 1, "tag": "app", "concurrency": 5,
                          "queues": ["default"], "identity": identity})  # fmt: skip
     db.client.sadd(keys.PROCESSES, identity)
     db.client.hset(identity, mapping={"info": info, "busy": busy, "beat": repr(NOW),
-                                      "quiet": "false"})  # fmt: skip
+                                      "quiet": "false", **fields})  # fmt: skip
 
 
 def test_commands_are_exported() -> None:
@@ -70,8 +70,18 @@ def test_stats_prints_counts_queues_and_processes(redis_db: RedisDb) -> None:
     assert "Busy:                 2" in lines
     assert any(line.startswith("Default queue latency: ") for line in lines)
     assert lines[lines.index("") + 1].split() == ["QUEUE", "SIZE", "LATENCY", "PAUSED"]
-    assert "PROCESS  TAG  BUSY  QUIET  BEAT" in lines
+    assert lines[-2].split() == ["PROCESS", "TAG", "BUSY", "QUIET", "BEAT", "PLACEMENT"]
     assert lines[-1].startswith("h:1:abc  app  2/5   no")
+
+
+def test_stats_shows_where_each_process_runs_its_threads(redis_db: RedisDb) -> None:
+    add_process(redis_db, "h:1:abc", placement="auto: CPU 1")
+    add_process(redis_db, "h:2:def")  # a Ruby Sidekiq process says nothing about it
+    lines = run(redis_db, stats).output.splitlines()
+    assert lines[-2].rstrip().endswith("auto: CPU 1")
+    assert lines[-1].rstrip().endswith("-")
+    data = json.loads(run(redis_db, stats, "--json").output)
+    assert [p["placement"] for p in data["processes"]] == ["auto: CPU 1", ""]
 
 
 def test_stats_json(redis_db: RedisDb) -> None:

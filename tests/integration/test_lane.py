@@ -1,15 +1,22 @@
-"""The push fast lane (henchman.redis.lane) on a real server: one held connection, and the
-client's own path whenever the lane is busy, broken or inherited across a fork."""
+"""The fast lane (henchman.redis.lane) on a real server: one held connection, and the client's
+own path whenever the lane is busy, broken or inherited across a fork; pushes and the worker's
+fetch use it."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
 
+import orjson
 import pytest
 import redis
 
+from henchman import keys
+from henchman.config import QueueSpec
 from henchman.redis.lane import Lane
+from henchman.redis.scripts import Scripts
+from henchman.server.fetch import ReliableFetcher
+from henchman.server.outage import OutageLog
 from tests.conftest import RedisDB
 
 
@@ -70,3 +77,54 @@ def test_a_forked_child_uses_its_own_connection(lane: Lane) -> None:
     os.close(read)
     assert child != parent
     assert client_id(lane) == parent  # the parent's connection was left alone
+
+
+def fetcher_on(redis_db: RedisDB, client: redis.Redis) -> ReliableFetcher:
+    return ReliableFetcher(
+        client, Scripts(client), "host:1:abc", [QueueSpec("default")],
+        block_timeout=0.1, outages=OutageLog(),
+    )  # fmt: skip
+
+
+def push_jobs(redis_db: RedisDB, count: int) -> None:
+    for n in range(count):
+        redis_db.client.lpush(keys.queue("default"), orjson.dumps({"class": "J", "args": [n]}))
+
+
+def test_the_fetch_uses_a_held_connection_not_a_pool_checkout_per_round(
+    redis_db: RedisDB, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = redis.Redis.from_url(redis_db.url)
+    fetcher = fetcher_on(redis_db, client)
+    push_jobs(redis_db, 20)
+    first = fetcher.take()  # takes the lane's connection and loads the script
+    assert first is not None
+    fetcher.acknowledge_later(first)
+    checkouts = []
+    real = client.connection_pool.get_connection
+    monkeypatch.setattr(
+        client.connection_pool, "get_connection", lambda: checkouts.append(1) or real()
+    )
+    taken = []
+    for _ in range(19):
+        unit = fetcher.take()
+        assert unit is not None
+        taken.append(orjson.loads(unit.raw)["args"][0])
+        fetcher.acknowledge_later(unit)
+    assert sorted(taken) == list(range(1, 20))
+    assert checkouts == []  # every later round, with its acknowledgements, on the held one
+    assert redis_db.client.llen(fetcher.working["default"]) == 1  # only the last, unacked
+    client.close()
+
+
+def test_a_fetch_after_the_server_lost_its_scripts_loads_them_again(redis_db: RedisDB) -> None:
+    client = redis.Redis.from_url(redis_db.url)
+    fetcher = fetcher_on(redis_db, client)
+    push_jobs(redis_db, 2)
+    assert fetcher.take() is not None
+    redis_db.client.script_flush()  # as after a restart without persistence of scripts
+    unit = fetcher.take()
+    assert unit is not None
+    assert orjson.loads(unit.raw)["args"] == [1]
+    assert redis_db.client.llen(fetcher.working["default"]) == 2
+    client.close()

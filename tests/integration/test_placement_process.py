@@ -81,10 +81,18 @@ def wait_registered(redis_db: RedisDB, count: int = 1) -> list[int]:
     return found
 
 
-def test_default_pins_all_threads_to_one_cpu_and_frees_processes_jobs_start(
+def placement_of(redis_db: RedisDB, pid: int) -> str:
+    """The placement the process's last heartbeat reported."""
+    for identity in redis_db.client.smembers(keys.PROCESSES):
+        if int(identity.decode().split(":")[1]) == pid:
+            return (redis_db.client.hget(identity, "placement") or b"").decode()
+    return ""
+
+
+def test_auto_pins_all_threads_to_one_cpu_and_frees_processes_jobs_start(
     redis_db: RedisDB, workdir: Path
 ) -> None:
-    worker = start_worker(workdir, env_for(redis_db))
+    worker = start_worker(workdir, env_for(redis_db), "--cpu-affinity", "auto")
     child = 0
     try:
         (pid,) = wait_registered(redis_db)
@@ -108,11 +116,30 @@ def test_default_pins_all_threads_to_one_cpu_and_frees_processes_jobs_start(
             os.kill(child, 9)
 
 
-def test_off_leaves_every_thread_on_every_cpu(redis_db: RedisDB, workdir: Path) -> None:
-    worker = start_worker(workdir, env_for(redis_db), "--cpu-affinity", "off")
+def test_the_default_leaves_every_thread_on_every_cpu_and_says_so(
+    redis_db: RedisDB, workdir: Path
+) -> None:
+    worker = start_worker(workdir, env_for(redis_db))
     try:
         (pid,) = wait_registered(redis_db)
         assert set(thread_cpus(pid)) == {ALLOWED}
+        assert placement_of(redis_db, pid) == "off"
+    finally:
+        assert stop(worker) == 0
+
+
+def test_auto_logs_its_pin_at_info_and_reports_it_in_the_heartbeat(
+    redis_db: RedisDB, workdir: Path
+) -> None:
+    log = workdir / "auto.log"
+    env = env_for(redis_db, HENCHMAN_HEARTBEAT_INTERVAL="0.2")
+    worker = start_worker(workdir, env, "--cpu-affinity", "auto", log=log)
+    try:
+        (pid,) = wait_registered(redis_db)
+        wait_for(lambda: on_one_cpu(pid) is not None, what="threads on one CPU")
+        cpu = on_one_cpu(pid)
+        wait_for(lambda: placement_of(redis_db, pid) == f"auto: CPU {cpu}", what="the beat")
+        assert f"INFO: cpu_affinity auto: threads pinned to CPU {cpu} " in log.read_text()
     finally:
         assert stop(worker) == 0
 
@@ -130,7 +157,7 @@ def test_a_cpu_list_pins_exactly_there(redis_db: RedisDB, workdir: Path) -> None
 def test_supervised_children_start_on_different_cpus(redis_db: RedisDB, workdir: Path) -> None:
     with open(workdir / "supervisor.log", "ab") as out:
         supervisor = subprocess.Popen(
-            [henchman_bin(), "run", "-r", "proc_jobs", "-P", "2"],
+            [henchman_bin(), "run", "-r", "proc_jobs", "-P", "2", "--cpu-affinity", "auto"],
             cwd=workdir,
             env=env_for(redis_db),
             stdout=out,

@@ -31,8 +31,8 @@ def test_setting_values_are_checked_and_normalised() -> None:
 
 
 def test_config_sources_accept_cpu_affinity_and_name_it_when_wrong() -> None:
-    assert load_settings().cpu_affinity == "auto"
-    assert load_settings(env={"HENCHMAN_CPU_AFFINITY": "off"}).cpu_affinity == "off"
+    assert load_settings().cpu_affinity == "off"
+    assert load_settings(env={"HENCHMAN_CPU_AFFINITY": "auto"}).cpu_affinity == "auto"
     assert load_settings(flags={"cpu_affinity": "2,4-5"}).cpu_affinity == "2,4-5"
     with pytest.raises(ConfigError, match=r"'cpu_affinity' in --cpu-affinity must be auto, off"):
         load_settings(flags={"cpu_affinity": "banana"})
@@ -139,3 +139,38 @@ def test_a_probe_without_parallel_work_pins_again_on_the_same_cpu() -> None:
 
 def test_start_pins_and_schedules_the_first_probe() -> None:
     assert pl.start(ALLOWED, None, 1, now=5.0) == State(Mode.PINNED, 1, 5.0 + pl.FIRST_PROBE)
+
+
+def test_probes_are_logged_when_they_start_and_end() -> None:
+    load = Load(0.97, {0: 1.0, 1: 0.05})
+    probing = pl.decide(pinned(next_probe=100.0), load, 100.0, ALLOWED, 0.9)
+    assert probing.note is not None
+    assert "unpinned for one interval" in probing.note
+    back = pl.decide(probing.state, Load(1.05, {0: 0.7, 1: 0.5}), 102.0, ALLOWED, 0.0)
+    assert back.note is not None
+    assert "back on CPU 0" in back.note
+
+
+def test_describe_says_where_the_threads_are() -> None:
+    fixed = pl.Placement("0,2-3", interval=1.0)
+    assert fixed.describe() == "CPUs 0,2-3"
+    auto = pl.Placement("auto", interval=1.0)
+    assert auto.describe() == "auto: all CPUs"  # not started (or a single CPU): nothing pinned
+    auto.allowed = ALLOWED
+    auto.state = pinned(cpu=1)
+    assert auto.describe() == "auto: CPU 1"
+    auto.state = State(Mode.PROBING, 1, 0.0)
+    assert auto.describe() == "auto: probing CPUs 0,1"
+    auto.state = State(Mode.FREE, None, 0.0)
+    assert auto.describe() == "auto: CPUs 0,1 (jobs use several cores)"
+
+
+@pytest.mark.skipif(not pl.supported(), reason="reads /proc (Linux)")
+def test_a_sample_counts_the_cpu_of_children_the_process_waited_for() -> None:
+    import subprocess
+    import sys
+
+    before = pl._read_sample(lambda: 0.0).own
+    spin = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass"
+    subprocess.run([sys.executable, "-c", spin], check=True)
+    assert pl._read_sample(lambda: 1.0).own - before >= 0.25

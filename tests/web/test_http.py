@@ -116,6 +116,16 @@ def test_actions_only_take_forms(ui: LiveUI) -> None:
     assert response.status_code == 415
 
 
+def test_busy_page_shows_each_process_placement(ui: LiveUI) -> None:
+    info = b'{"hostname": "h", "pid": 1, "concurrency": 10, "queues": ["default"]}'
+    ui.redis.sadd(keys.PROCESSES, "h:1:abc")
+    ui.redis.hset("h:1:abc", mapping={"info": info, "busy": 0, "beat": repr(time.time()),
+                                      "quiet": "false", "placement": "auto: CPU 1"})  # fmt: skip
+    with ui.http() as http:
+        page = http.get("/busy").text
+    assert "placement: auto: CPU 1" in page
+
+
 def test_stats_json_has_sidekiqs_shape(ui: LiveUI) -> None:
     seed_everything(ui.redis, time.time())
     with ui.http() as http:

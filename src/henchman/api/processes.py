@@ -2,8 +2,8 @@
 
 Every process (henchman or Ruby Sidekiq) keeps itself in the ``processes`` SET and writes a hash
 named by its identity (``info`` JSON, ``busy``, ``beat``, ``quiet``, ``rss``, ``rtt_us`` and, from
-Sidekiq 8, ``concurrency``) with a 60 s TTL, plus a running-work hash ``<identity>:work``
-(``<identity>:workers`` in Sidekiq 6.4).
+Sidekiq 8, ``concurrency``; henchman adds ``placement``, where its threads run) with a 60 s TTL,
+plus a running-work hash ``<identity>:work`` (``<identity>:workers`` in Sidekiq 6.4).
 
 Reading the set also forgets processes that died without cleaning up, as Sidekiq's API does, but
 more carefully: a member is removed only when its hash no longer exists at all (checked and removed
@@ -32,7 +32,7 @@ from henchman.redis.scripts import source
 
 __all__ = ["CapsuleRecord", "ProcessRecord", "ProcessSet", "WorkRecord", "WorkSet"]
 
-_FIELDS = ("info", "busy", "beat", "quiet", "rss", "rtt_us", "concurrency")
+_FIELDS = ("info", "busy", "beat", "quiet", "rss", "rtt_us", "concurrency", "placement")
 #: A signal not popped within this many seconds is dropped (the process is probably gone).
 SIGNAL_TTL = 60
 
@@ -59,6 +59,9 @@ class ProcessRecord:
     rss: int
     rtt_us: int
     concurrency: int
+    #: Where a henchman process runs its threads (``off``, ``auto: CPU 1``, ...); ``""`` if the
+    #: process does not say (Ruby Sidekiq, older henchman).
+    placement: str = ""
 
     @property
     def hostname(self) -> str:
@@ -115,7 +118,7 @@ class ProcessRecord:
             "tag": self.tag, "queues": self.queues, "labels": self.labels,
             "started_at": self.started_at, "version": self.version, "busy": self.busy,
             "concurrency": self.concurrency, "quiet": self.quiet, "beat": self.beat,
-            "rss": self.rss, "rtt_us": self.rtt_us,
+            "rss": self.rss, "rtt_us": self.rtt_us, "placement": self.placement,
             "capsules": [dataclasses.asdict(c) for c in self.capsules],
         }  # fmt: skip
 
@@ -216,7 +219,7 @@ class ProcessSet:
 
 def _process_record(identity: str, values: list[Any]) -> ProcessRecord | None:
     """The record for one HMGET reply, or None when ``info`` is not a JSON object."""
-    raw_info, busy, beat, quiet, rss, rtt_us, concurrency = values
+    raw_info, busy, beat, quiet, rss, rtt_us, concurrency, placement = values
     try:
         info = orjson.loads(raw_info)
     except orjson.JSONDecodeError:
@@ -233,6 +236,7 @@ def _process_record(identity: str, values: list[Any]) -> ProcessRecord | None:
         concurrency=count(concurrency) if concurrency is not None else count(
             info.get("concurrency")
         ),
+        placement=text(placement),
     )  # fmt: skip
 
 

@@ -106,10 +106,11 @@ def stats(ctx: click.Context, as_json: bool) -> None:
             f"{p.busy}/{p.concurrency}",
             "yes" if p.quiet else "no",
             format_duration(max(now - p.beat, 0.0)) + " ago" if p.beat is not None else "-",
+            p.placement or "-",
         )
         for p in processes
     ]
-    click.echo(format_table(("PROCESS", "TAG", "BUSY", "QUIET", "BEAT"), rows))
+    click.echo(format_table(("PROCESS", "TAG", "BUSY", "QUIET", "BEAT", "PLACEMENT"), rows))
 
 
 @click.group(invoke_without_command=True)

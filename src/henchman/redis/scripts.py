@@ -14,6 +14,9 @@ from typing import Any
 import redis
 import redis.asyncio as aredis
 from redis.commands.core import AsyncScript, Script
+from redis.exceptions import NoScriptError
+
+from henchman.redis.lane import Lane
 
 NAMES = (
     "fetch",
@@ -123,6 +126,13 @@ class Scripts:
                 except redis.exceptions.ResponseError as exc:
                     replies[index] = exc
         return replies
+    def on_lane(self, lane: Lane, name: str, keys: list[str], args: list[Any]) -> Any:
+        """Run script ``name`` with one ``EVALSHA`` on ``lane``'s held connection (the hot path:
+        no pool checkout); after a server restart (``NOSCRIPT``) the normal path loads it."""
+        try:
+            return lane.execute("EVALSHA", self._scripts[name].sha, len(keys), *keys, *args)
+        except NoScriptError:
+            return self(name, keys, args)
 
 
 class AsyncScripts:

@@ -40,6 +40,7 @@ import redis
 from henchman import keys
 from henchman.config import QueueSpec
 from henchman.errors import ConfigError
+from henchman.redis.lane import Lane
 from henchman.redis.scripts import ScriptCall, Scripts
 from henchman.server import queue_order
 from henchman.server.outage import TRANSIENT, OutageLog, backoff_delay
@@ -272,6 +273,8 @@ class ReliableFetcher:
         self._redis = client
         self._scripts = scripts
         self._queues = as_queue_list(queues)
+        #: The fetch's own connection: only the thread holding the fetch lock uses it.
+        self._lane = Lane(client)
         self.working = working_keys(identity, queues)
         self._block = block_time(block_timeout, len(queues))
         self._outages = outages
@@ -308,13 +311,14 @@ class ReliableFetcher:
 
     def _ready(self) -> UnitOfWork | None:
         """A job fetched already: handed over by an async worker, or the surplus of a batch."""
-        try:
-            unit, taken = self._handed.popleft()
-        except IndexError:
-            pass
-        else:
-            taken.set_result(None)
-            return unit
+        if self._handed:  # checked first: raising IndexError on every take costs more
+            try:
+                unit, taken = self._handed.popleft()
+            except IndexError:
+                pass
+            else:
+                taken.set_result(None)
+                return unit
         try:
             return self._buffer.popleft()
         except IndexError:
@@ -450,7 +454,7 @@ class ReliableFetcher:
         call = ("fetch", fetch_keys(order, self.working), fetch_args(self._idle, order, acks))
         scripted = finishing(acks)
         if not scripted:
-            return self._scripts(*call)
+            return self._scripts.on_lane(self._lane, *call)  # no pool checkout per round
         calls = [(u.finish.script, u.finish.keys, u.finish.args) for u in scripted if u.finish]
         replies = self._scripts.run_all(self._redis, [*calls, call])
         log_errors(replies[:-1])

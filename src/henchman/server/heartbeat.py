@@ -1,7 +1,8 @@
 """Heartbeat and process registry in Sidekiq's layout.
 
 Every beat, in one MULTI: ``SADD processes``, the ``<identity>`` hash (``info`` JSON, busy, beat,
-quiet, rss, rtt_us, concurrency) with a 60 s TTL, the running-work hashes (``<identity>:work`` for
+quiet, rss, rtt_us, concurrency, and henchman's own ``placement``: where its threads run) with a
+60 s TTL, the running-work hashes (``<identity>:work`` for
 Sidekiq ≥ 6.5 and ``<identity>:workers`` for 6.4), the stat counters flushed from memory, and
 ``RPOP <identity>-signals`` for one remote signal. ``info`` is always well-formed JSON: Sidekiq's
 Busy page breaks on anything else.
@@ -130,7 +131,12 @@ class Heartbeat:
         self._clock = clock
 
     def beat(
-        self, *, busy: int, quiet: bool, work: Mapping[int, tuple[str, dict[str, Any], float]]
+        self,
+        *,
+        busy: int,
+        quiet: bool,
+        work: Mapping[int, tuple[str, dict[str, Any], float]],
+        placement: str = "off",
     ) -> str | None:
         """Write one heartbeat; return the remote signal popped (``TSTP``/``TERM``/...) or None."""
         started = time.perf_counter()
@@ -161,6 +167,7 @@ class Heartbeat:
                     "rss": rss_kb(),
                     "rtt_us": rtt_us,
                     "concurrency": self._concurrency,
+                    "placement": placement,
                 },
             )
             pipe.expire(keys.process(identity), self._ttl)

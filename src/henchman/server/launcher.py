@@ -345,6 +345,7 @@ class Launcher:
                     busy=self.busy,
                     quiet=self.quiet_event.is_set(),
                     work={k: v for c in self.capsules for k, v in c.processor.work.items()},
+                    placement=self.placement.describe() if self.placement is not None else "off",
                 ),
             )
         )

@@ -7,10 +7,14 @@ machine an interrupt through the hypervisor) and puts the giving thread's CPU to
 CPU, the same hand-overs are ordinary context switches. On the 2-core benchmark machine this alone
 takes a no-op drain from about 3,900 to about 7,000 jobs/s (worker CPU per job 265 -> 140 us).
 
-So with ``cpu_affinity = "auto"`` (the default, Linux only) ``henchman run`` keeps all threads
-of the process on one CPU of the set it was allowed, and watches the load every
-``placement_interval`` seconds (pure decisions in :func:`decide`, a thin shell in
-:class:`Placement`):
+The same pinning costs jobs whose heavy work runs outside the GIL (hashing, compression, image
+codecs, child processes) 30-100 % of their speed, and no automatic rule measured on the benchmark
+machine told the two apart quickly enough to never hurt (docs/performance.md, "CPU placement").
+So the default is ``cpu_affinity = "off"``: the kernel places threads, as in every other job
+system. ``auto`` is an opt-in for workers that run many tiny GIL-bound jobs: (Linux only)
+``henchman run`` then keeps all threads of the process on one CPU of the set it was allowed,
+and watches the load every ``placement_interval`` seconds (pure decisions in :func:`decide`, a
+thin shell in :class:`Placement`):
 
 * **Other work on our CPU.** When other processes use a good part of our CPU and another allowed
   CPU is idle enough, on two intervals in a row, the process moves there (on a coin toss, so that
@@ -20,13 +24,16 @@ of the process on one CPU of the set it was allowed, and watches the load every
   cannot show that, so when it saturates its CPU it is left unpinned for one interval now and then
   (:data:`FIRST_PROBE`, then every :data:`PROBE_EVERY` s); if it then uses more than
   :data:`PARALLEL` cores it stays unpinned for the rest of its life, and says so in the log;
-  otherwise it goes back to its CPU.
+  otherwise it goes back to its CPU. The CPU time of child processes that jobs started and
+  waited for counts as the process's own (a job that shells out is our work, not other load).
 * **Processes started by jobs** inherit the pin at ``fork``; every interval, descendants whose
   CPU set is exactly ours get the whole allowed set back.
 
 Under ``-P N`` each worker process starts on its own CPU (its slot in the supervisor, modulo the
 allowed CPUs). ``cpu_affinity = "off"`` leaves placement to the kernel; a CPU list (``"0,2-3"``)
 pins every thread to exactly that set and does nothing else, like ``taskset``.
+Every change of placement is logged at INFO with its reason, and :meth:`Placement.describe` (shown
+by ``henchman stats`` and the Web UI's Busy page through the heartbeat) says where the threads are.
 Nothing here touches Redis or jobs: a failure to read ``/proc`` or to set an affinity only turns
 placement off for the process, with one log line.
 """
@@ -199,7 +206,11 @@ def _after_probe(state: State, load: Load, now: float) -> Step:
         return Step(State(Mode.FREE, None, state.next_probe), note)
     # Back to the same CPU: the arrangement of several workers stays as it was, and moving away
     # from other load is the crowding rule's job.
-    return Step(State(Mode.PINNED, state.cpu, now + PROBE_EVERY))
+    note = (
+        f"jobs used {load.own:.1f} cores while unpinned (GIL-bound): back on CPU {state.cpu} "
+        f"until the next check in {PROBE_EVERY:.0f} s"
+    )
+    return Step(State(Mode.PINNED, state.cpu, now + PROBE_EVERY), note)
 
 
 def _while_pinned(
@@ -216,7 +227,11 @@ def _while_pinned(
             return Step(replace(state, cpu=target, strikes=0), note)
         return Step(replace(state, strikes=state.strikes + 1))
     if load.own >= SATURATED and now >= state.next_probe:
-        return Step(State(Mode.PROBING, state.cpu, now + PROBE_EVERY))
+        note = (
+            f"the process saturates CPU {state.cpu} ({load.own:.2f} cores): unpinned for one "
+            "interval to see whether its jobs use more than one core"
+        )
+        return Step(State(Mode.PROBING, state.cpu, now + PROBE_EVERY), note)
     return Step(replace(state, strikes=0))
 
 
@@ -231,7 +246,9 @@ def _idlest(allowed: Sequence[int], load: Load, exclude: int) -> int:
 
 def _read_sample(clock: Callable[[], float]) -> Sample:
     times = os.times()
-    return Sample(clock(), times.user + times.system, parse_proc_stat(_read("/proc/stat")))
+    # Children that jobs started and waited for count as ours: their CPU is the jobs' work.
+    own = times.user + times.system + times.children_user + times.children_system
+    return Sample(clock(), own, parse_proc_stat(_read("/proc/stat")))
 
 
 def _read(path: str) -> str:
@@ -336,11 +353,25 @@ class Placement:
         self._next_tick = now + self.interval
         self._apply_state()
         log.info(
-            "cpu_affinity auto: threads on CPU %s of %s (one CPU lets threads hand over the GIL "
-            "cheaply; set cpu_affinity off to leave placement to the kernel)",
+            "cpu_affinity auto: threads pinned to CPU %s of %s (one CPU lets threads hand over "
+            "the GIL cheaply; checks every %.0f s whether jobs use more than one core)",
             self.state.cpu,
             _show(self.allowed),
+            self.interval,
         )
+
+    def describe(self) -> str:
+        """Where the threads are now, in a few words (heartbeat, ``henchman stats``, Busy page)."""
+        if self.cpus is not None:
+            return f"CPUs {self.setting}"
+        state = self.state
+        if state is None:
+            return "auto: all CPUs"
+        if state.mode is Mode.PINNED:
+            return f"auto: CPU {state.cpu}"
+        if state.mode is Mode.PROBING:
+            return f"auto: probing CPUs {_show(self.allowed)}"
+        return f"auto: CPUs {_show(self.allowed)} (jobs use several cores)"
 
     def maybe_tick(self) -> None:
         """Run :meth:`tick` when an interval has passed (called from the housekeeping loop)."""
