@@ -45,7 +45,8 @@ PYPROJECT = Path("pyproject.toml")
 ENVIRONMENT_SECTIONS = frozenset({"production", "development", "staging", "test"})
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_LEVELS = {name: name for name in _LEVELS} | {"WARN": "WARNING", "FATAL": "CRITICAL"}
-REDIS_URL_SCHEMES = ("redis", "rediss", "unix")  # Sentinel URLs (§21) will extend this
+REDIS_URL_SCHEMES = ("redis", "rediss", "unix", "redis+sentinel", "rediss+sentinel")
+CLUSTER_NOT_IMPLEMENTED = "Redis Cluster mode is not implemented yet (see docs/scale.md)"
 
 #: Smallest accepted value per numeric setting; floats in _POSITIVE must be strictly above 0.
 _MINIMUM = {
@@ -293,6 +294,8 @@ def _split(text: str) -> list[str]:
 
 def _check_known(name: str, source: str, suggest: frozenset[str] = SETTING_NAMES) -> None:
     """Reject a name that is not a setting, suggesting the closest of ``suggest``."""
+    if name == "cluster":
+        raise ConfigError(f"setting 'cluster' in {source}: {CLUSTER_NOT_IMPLEMENTED}")
     if name not in SETTING_NAMES:
         import difflib  # only to word an error
 
@@ -341,6 +344,21 @@ def _check_range(name: str, value: Any, source: str) -> Any:
             names = ", ".join(_LEVELS)
             raise ConfigError(f"{prefix} must be one of {names}, got {_show(value)}")
         return LOG_LEVELS[value.upper()]
+    if name == "redis_url" and value.partition("://")[0].lower() in (
+        "redis+cluster",
+        "rediss+cluster",
+    ):
+        raise ConfigError(f"{prefix}: {CLUSTER_NOT_IMPLEMENTED}")
+    if name == "redis_url" and value.partition("://")[0].lower() in (
+        "redis+sentinel",
+        "rediss+sentinel",
+    ):
+        from henchman.redis.sentinel import parse_sentinel_url  # only for a sentinel URL
+
+        try:
+            parse_sentinel_url(value)
+        except ConfigError as exc:
+            raise ConfigError(f"{prefix}: {exc}") from None
     if name == "redis_url" and value.partition("://")[0] not in REDIS_URL_SCHEMES:
         # Never echo the URL: it may carry a password (SPEC §20).
         schemes = ", ".join(f"{s}://" for s in REDIS_URL_SCHEMES)
