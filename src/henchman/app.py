@@ -20,6 +20,7 @@ from henchman import payload as wire
 from henchman.client.aio import AsyncClient
 from henchman.client.buffer import PushBuffer
 from henchman.client.plan import ClientMiddleware, plan_push
+from henchman.client.replication import replica_wait
 from henchman.client.sync import Client
 from henchman.config import Settings
 from henchman.context import JobContext
@@ -110,7 +111,12 @@ class Henchman:
             connector = self.connector
             with self._lock:
                 if self._client is None:
-                    self._client = Client(connector.sync, self.client_middleware, buffer)
+                    self._client = Client(
+                        connector.sync,
+                        self.client_middleware,
+                        buffer,
+                        replica_wait=replica_wait(settings),
+                    )
         return self._client
 
     @property
@@ -126,6 +132,7 @@ class Henchman:
                         self.client_middleware,
                         buffer=sync.buffer,
                         fallback_writer=sync.write_now,
+                        replica_wait=sync.replica_wait,
                     )
         return self._aclient
 

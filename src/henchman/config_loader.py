@@ -55,6 +55,7 @@ _MINIMUM = {
     "processes": 1,
     "poison_pill_limit": 1,
     "push_buffer_size": 1,
+    "push_wait_replicas": 0,
     "timeout": 0,
     "max_retries": 0,
     "dead_max_jobs": 0,
@@ -72,6 +73,7 @@ _POSITIVE = frozenset(
         "fetch_timeout",
         "redis_timeout",
         "placement_interval",
+        "push_wait_timeout",
     }
 )
 _FLAG_NAMES = {"queues": "--queue"}  # CLI spellings that differ from the setting name (SPEC §1.3)

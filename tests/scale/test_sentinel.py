@@ -204,3 +204,22 @@ def test_an_unknown_service_raises_redis_unavailable_from_check(
     url = shared_topology.url().replace(SERVICE, "other")
     with pytest.raises(RedisUnavailable, match="'other'"):
         Connector(Settings(redis_url=url)).check()
+
+
+def test_a_push_with_push_wait_replicas_is_on_the_replica_when_it_returns(
+    shared_topology: SentinelTopology,
+) -> None:
+    app = Henchman(
+        Settings(redis_url=shared_topology.url(db=5), push_wait_replicas=1, push_wait_timeout=5)
+    )
+    assert shared_topology.replica is not None
+    replica = shared_topology.replica.client(db=5)
+    try:
+        for i in range(20):
+            jid = app.client.push("job", [i], OPTIONS)
+            newest = replica.lindex(keys.queue("default"), 0)
+            assert newest is not None
+            assert jid is not None
+            assert jid.encode() in newest
+    finally:
+        app.close()

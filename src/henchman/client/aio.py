@@ -16,6 +16,7 @@ import redis.asyncio as aredis
 from henchman import keys
 from henchman.client.buffer import UNAVAILABLE, PushBuffer
 from henchman.client.plan import ClientMiddleware, PushPlan, plan_bulk, plan_push
+from henchman.client.replication import ReplicaWait
 from henchman.client.writes import KnownQueues, queue_writes, registered_queues, single_lpush
 
 
@@ -29,8 +30,11 @@ class AsyncClient:
         clock: Callable[[], float] = time.time,
         buffer: PushBuffer | None = None,
         fallback_writer: Callable[[Sequence[PushPlan]], None] | None = None,
+        replica_wait: ReplicaWait | None = None,
     ) -> None:
         self._connection = connection
+        #: ``WAIT`` for replicas after each write (opt-in, ``push_wait_replicas``).
+        self.replica_wait = replica_wait
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aredis.Redis] = (
             weakref.WeakKeyDictionary()
         )
@@ -92,13 +96,18 @@ class AsyncClient:
             buffer.enqueue(plans, fallback)
             return
         try:
-            single = single_lpush(plans, self._known)
+            wait = self.replica_wait
+            single = single_lpush(plans, self._known) if wait is None else None
             if single is not None:
                 await self.redis.lpush(keys.queue(single.queue), single.raw)
                 return
             pipe = self.redis.pipeline(transaction=False)
             queue_writes(pipe, plans)
-            await pipe.execute()
+            if wait is not None:
+                wait.add_to(pipe)  # same connection as the writes: WAIT covers them
+            replies = await pipe.execute()
+            if wait is not None:
+                wait.check(replies[-1], plans)
         except UNAVAILABLE:
             if buffer is None or fallback is None:
                 raise

@@ -12,6 +12,7 @@ import redis
 from henchman import keys
 from henchman.client.buffer import PushBuffer
 from henchman.client.plan import ClientMiddleware, PushPlan, plan_bulk, plan_push
+from henchman.client.replication import ReplicaWait
 from henchman.client.writes import KnownQueues, queue_writes, registered_queues, single_lpush
 from henchman.redis.lane import Lane
 
@@ -25,8 +26,11 @@ class Client:
         middleware: Sequence[ClientMiddleware] = (),
         buffer: PushBuffer | None = None,
         clock: Callable[[], float] = time.time,
+        replica_wait: ReplicaWait | None = None,
     ) -> None:
         self._connection = connection
+        #: ``WAIT`` for replicas after each write (opt-in, ``push_wait_replicas``).
+        self.replica_wait = replica_wait
         self._redis: redis.Redis | None = None
         self._lane: Lane | None = None
         self._lock = threading.Lock()
@@ -94,14 +98,19 @@ class Client:
 
     def write_now(self, plans: Sequence[PushPlan]) -> None:
         """Write planned pushes to Redis in one round trip (no buffering)."""
-        single = single_lpush(plans, self._known)
+        wait = self.replica_wait
+        single = single_lpush(plans, self._known) if wait is None else None
         if single is not None:
             lane = self._lane if self._lane is not None else self._open()[1]
             lane.execute("LPUSH", keys.queue(single.queue), single.raw)
             return
         pipe = self.redis.pipeline(transaction=False)
         queue_writes(pipe, plans)
-        pipe.execute()
+        if wait is not None:
+            wait.add_to(pipe)  # same connection as the writes: WAIT covers them
+        replies = pipe.execute()
+        if wait is not None:
+            wait.check(replies[-1], plans)
         for queue in registered_queues(plans):
             self._known.registered(queue)
 
