@@ -266,6 +266,8 @@ def _validate_section(section: dict[str, Any], source: str) -> dict[str, Any]:
 
 def _env_entries(env: Mapping[str, str]) -> Iterator[tuple[str, Any, str]]:
     """(setting, raw value, variable name) for each non-empty variable, lists already split."""
+    if env.get("HENCHMAN_CLUSTER"):
+        raise ConfigError(f"HENCHMAN_CLUSTER: {CLUSTER_NOT_IMPLEMENTED}")
     for name in sorted(SETTING_NAMES - {"environment"}):
         var = f"HENCHMAN_{name.upper()}"
         if name == "redis_url" and not env.get(var) and env.get("REDIS_URL"):

@@ -223,3 +223,21 @@ def test_a_push_with_push_wait_replicas_is_on_the_replica_when_it_returns(
             assert jid.encode() in newest
     finally:
         app.close()
+
+
+def test_the_cli_reads_stats_through_a_sentinel_url(
+    shared_topology: SentinelTopology, tmp_path: Path
+) -> None:
+    app = Henchman(Settings(redis_url=shared_topology.url(db=6), reliable_push=False))
+    app.client.push("job", [1], {"queue": "reports"})
+    app.close()
+    done = subprocess.run(
+        [henchman_bin(), "queues"],
+        cwd=tmp_path,
+        env=fast_env(shared_topology.url(db=6)),
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert "reports" in done.stdout.decode()

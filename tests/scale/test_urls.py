@@ -76,3 +76,10 @@ def test_the_cluster_setting_is_refused_as_not_implemented(tmp_path: Path) -> No
     message = config_error(tmp_path)
     assert "setting 'cluster' in config/henchman.yml" in message
     assert "Redis Cluster mode is not implemented yet" in message
+
+
+def test_the_cluster_environment_variable_is_refused_as_not_implemented(tmp_path: Path) -> None:
+    message = config_error(tmp_path, env={"HENCHMAN_CLUSTER": "true"})
+    assert (
+        message == "HENCHMAN_CLUSTER: Redis Cluster mode is not implemented yet (see docs/scale.md)"
+    )
