@@ -241,3 +241,21 @@ def test_the_cli_reads_stats_through_a_sentinel_url(
     )
     assert done.returncode == 0, done.stderr.decode()
     assert "reports" in done.stdout.decode()
+
+
+def test_the_web_ui_reads_queues_through_a_sentinel_url(
+    shared_topology: SentinelTopology,
+) -> None:
+    import httpx
+
+    from henchman.web import create_app
+    from tests.web.conftest import serve
+
+    app = Henchman(Settings(redis_url=shared_topology.url(db=7), reliable_push=False))
+    app.client.push("job", [1], {"queue": "invoices"})
+    app.close()
+    ui = create_app(Settings(redis_url=shared_topology.url(db=7)))
+    with serve(ui) as url, httpx.Client(base_url=url) as http:
+        page = http.get("/queues")
+    assert page.status_code == 200
+    assert "invoices" in page.text
