@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -87,8 +88,25 @@ def test_worker_follows_a_sentinel_failover_and_loses_no_replicated_job(
     log = tmp_path / "worker.log"
     env = fast_env(url, SCALE_EXECUTIONS=str(runs))
     worker = start_worker_module(tmp_path, env, log)
+    # Pushes made while the master dies: those it acknowledged but had not yet sent to the
+    # replica are the only writes a failover may lose (counted below).
+    pushed: list[tuple[str, float]] = []
+    pushing = threading.Event()
+    pushing.set()
+    pusher_app = Henchman(Settings(redis_url=url, redis_timeout=1.0))
+
+    def push_during_failover() -> None:
+        while pushing.is_set():
+            jid = pusher_app.client.push("scale_jobs.record", [-1], OPTIONS)
+            assert jid is not None
+            pushed.append((jid, time.time()))
+            time.sleep(0.005)
+
+    pusher = threading.Thread(target=push_during_failover, daemon=True)
     try:
         wait_until(lambda: len(executions(runs)) >= 400, 60, "400 jobs done")
+        pusher.start()
+        time.sleep(0.5)
         topology.master.kill()
         killed_at = time.time()
         old_port = topology.master.port
@@ -100,23 +118,35 @@ def test_worker_follows_a_sentinel_failover_and_loses_no_replicated_job(
             lambda: any(at > promoted_at for _, at in executions(runs)), 30, "the worker resuming"
         )
         resumed_at = min(at for _, at in executions(runs) if at > promoted_at)
+        time.sleep(0.5)
+        pushing.clear()
+        pusher.join(30)
+        pusher_app.close()  # delivers what the reliable-push buffer held during the outage
         # The client follows the failover too: a push after it lands on the new master.
         late = app.client.push("scale_jobs.record", [total], OPTIONS)
         wait_until(
             lambda: {j for j, _ in executions(runs)} >= {*jids, late}, 90, "every job executed"
         )
+        new_master = topology.replica.client()
+        wait_until(lambda: new_master.llen(keys.queue("default")) == 0, 30, "the queue drained")
+        time.sleep(1.0)  # the last fetched jobs finish
     finally:
+        pushing.clear()
         assert stop(worker) == 0
         app.close()
     runs_by_jid = [j for j, _ in executions(runs)]
     lost = {*jids, late} - set(runs_by_jid)
+    lost_in_flight = [(jid, at) for jid, at in pushed if jid not in set(runs_by_jid)]
     duplicates = len(runs_by_jid) - len(set(runs_by_jid))
     print(
         f"sentinel failover: promotion {promoted_at - killed_at:.1f} s after the kill, worker "
         f"resumed {resumed_at - promoted_at:.1f} s after it; executed {len(set(runs_by_jid))}, "
-        f"lost {len(lost)}, duplicates {duplicates}"
+        f"lost {len(lost)} of {total + 1} replicated, {len(lost_in_flight)} of {len(pushed)} "
+        f"pushed around the kill, duplicates {duplicates}"
     )
     assert not lost
+    # A lost push can only be one the dying master acknowledged just before the kill.
+    assert all(killed_at - 1.0 <= at <= killed_at for _, at in lost_in_flight), lost_in_flight
     assert resumed_at - promoted_at < 10
     text = log.read_text()
     assert len(re.findall("Redis Sentinel failover", text)) == 1, text[-3000:]
