@@ -289,3 +289,19 @@ def test_the_web_ui_reads_queues_through_a_sentinel_url(
         page = http.get("/queues")
     assert page.status_code == 200
     assert "invoices" in page.text
+
+
+def test_doctor_checks_the_master_behind_a_sentinel_url(
+    shared_topology: SentinelTopology, tmp_path: Path
+) -> None:
+    done = subprocess.run(
+        [henchman_bin(), "doctor"],
+        cwd=tmp_path,
+        env=fast_env(shared_topology.url()),
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    out = done.stdout.decode()
+    assert "reachable at redis+sentinel://" in out, out + done.stderr.decode()
+    assert "clock" in out
