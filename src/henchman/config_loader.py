@@ -300,6 +300,11 @@ def _check_known(name: str, source: str, suggest: frozenset[str] = SETTING_NAMES
     """Reject a name that is not a setting, suggesting the closest of ``suggest``."""
     if name == "cluster":
         raise ConfigError(f"setting 'cluster' in {source}: {CLUSTER_NOT_IMPLEMENTED}")
+    if name == "shards":
+        raise ConfigError(
+            f"setting 'shards' in {source}: routing queues to separate Redis servers is not "
+            "implemented yet (see docs/scale.md)"
+        )
     if name not in SETTING_NAMES:
         import difflib  # only to word an error
 
