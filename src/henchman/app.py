@@ -22,6 +22,7 @@ from henchman.client.aio import AsyncClient
 from henchman.client.buffer import PushBuffer
 from henchman.client.capture import PushSink
 from henchman.client.plan import ClientMiddleware, PushHook, plan_push
+from henchman.client.replication import replica_wait
 from henchman.client.sync import Client
 from henchman.config import Settings
 from henchman.context import JobContext
@@ -167,7 +168,11 @@ class Henchman:
             with self._lock:
                 if self._client is None:
                     self._client = Client(
-                        connector.sync, self.client_middleware, buffer, hooks=self.push_hooks
+                        connector.sync,
+                        self.client_middleware,
+                        buffer,
+                        hooks=self.push_hooks,
+                        replica_wait=replica_wait(settings),
                     )
                     self._client.deferral = self.push_deferral
         return self._client
@@ -186,6 +191,7 @@ class Henchman:
                         buffer=sync.buffer,
                         fallback_writer=sync.write_now,
                         hooks=self.push_hooks,
+                        replica_wait=sync.replica_wait,
                     )
         return self._aclient
 

@@ -94,6 +94,10 @@ class Settings:
     # client (reliable push)
     reliable_push: bool = True
     push_buffer_size: int = 1000
+    #: Opt-in: after each push, ``WAIT`` for this many replicas (0: don't wait), at most
+    #: ``push_wait_timeout`` seconds (see docs/scale.md).
+    push_wait_replicas: int = 0
+    push_wait_timeout: float = 1.0
 
     #: Where iterable jobs' temp files wait between runs: ``None`` = ``<home>/offload``,
     #: ``file:///path``, or ``s3://bucket/prefix?endpoint_url=...``.

@@ -50,7 +50,8 @@ PYPROJECT = Path("pyproject.toml")
 ENVIRONMENT_SECTIONS = frozenset({"production", "development", "staging", "test"})
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_LEVELS = {name: name for name in _LEVELS} | {"WARN": "WARNING", "FATAL": "CRITICAL"}
-REDIS_URL_SCHEMES = ("redis", "rediss", "unix")  # Sentinel URLs will extend this
+REDIS_URL_SCHEMES = ("redis", "rediss", "unix", "redis+sentinel", "rediss+sentinel")
+CLUSTER_NOT_IMPLEMENTED = "Redis Cluster mode is not implemented yet (see docs/scale.md)"
 #: The largest queue weight: a weighted fetch draws from a list with one entry per unit of
 #: weight, and weights are relative, so 1,000 already expresses any useful ratio.
 MAX_QUEUE_WEIGHT = 1000
@@ -62,6 +63,7 @@ _MINIMUM = {
     "processes": 1,
     "poison_pill_limit": 1,
     "push_buffer_size": 1,
+    "push_wait_replicas": 0,
     "timeout": 0,
     "max_retries": 0,
     "dead_max_jobs": 0,
@@ -84,6 +86,7 @@ _POSITIVE = frozenset(
         "leader_renew_interval",
         "leader_lease",
         "leader_check_interval",
+        "push_wait_timeout",
     }
 )
 # CLI spellings that differ from the setting name
@@ -295,6 +298,8 @@ def _validate_section(section: dict[str, Any], source: str) -> dict[str, Any]:
 
 def _env_entries(env: Mapping[str, str]) -> Iterator[tuple[str, Any, str]]:
     """(setting, raw value, variable name) for each non-empty variable, lists already split."""
+    if env.get("HENCHMAN_CLUSTER"):
+        raise ConfigError(f"HENCHMAN_CLUSTER: {CLUSTER_NOT_IMPLEMENTED}")
     for name in sorted(SETTING_NAMES - {"environment"}):
         var = f"HENCHMAN_{name.upper()}"
         if name == "redis_url" and not env.get(var) and env.get("REDIS_URL"):
@@ -325,6 +330,13 @@ def _split(text: str) -> list[str]:
 
 def _check_known(name: str, source: str, suggest: frozenset[str] = SETTING_NAMES) -> None:
     """Reject a name that is not a setting, suggesting the closest of ``suggest``."""
+    if name == "cluster":
+        raise ConfigError(f"setting 'cluster' in {source}: {CLUSTER_NOT_IMPLEMENTED}")
+    if name == "shards":
+        raise ConfigError(
+            f"setting 'shards' in {source}: routing queues to separate Redis servers is not "
+            "implemented yet (see docs/scale.md)"
+        )
     if name not in SETTING_NAMES:
         import difflib  # only to word an error
 
@@ -377,17 +389,8 @@ def _check_range(name: str, value: Any, source: str) -> Any:
             names = ", ".join(_LEVELS)
             raise ConfigError(f"{prefix} must be one of {names}, got {_show(value)}")
         return LOG_LEVELS[value.upper()]
-    if name == "redis_url" and value.partition("://")[0] not in REDIS_URL_SCHEMES:
-        # Never echo the URL: it may carry a password.
-        schemes = ", ".join(f"{s}://" for s in REDIS_URL_SCHEMES)
-        raise ConfigError(f"{prefix} must start with one of {schemes}")
     if name == "redis_url":
-        from henchman.redis.urls import check_url  # only when the setting is given
-
-        try:
-            check_url(value)
-        except ValueError as exc:
-            raise ConfigError(f"{prefix} is not a valid Redis URL: {exc}") from None
+        _check_redis_url(value, prefix)
     if name == "cpu_affinity":
         from henchman.server.placement import check_setting  # only when the setting is given
 
@@ -400,6 +403,29 @@ def _check_range(name: str, value: Any, source: str) -> Any:
     if name == "queues" and len({q.name for q in value}) != len(value):
         raise ConfigError(f"{prefix} lists a queue twice")
     return value
+
+
+def _check_redis_url(value: str, prefix: str) -> None:
+    """The URL's scheme and shape (never echoing it: it may carry a password)."""
+    scheme = value.partition("://")[0].lower()
+    if scheme in ("redis+cluster", "rediss+cluster"):
+        raise ConfigError(f"{prefix}: {CLUSTER_NOT_IMPLEMENTED}")
+    if scheme in ("redis+sentinel", "rediss+sentinel"):
+        from henchman.redis.sentinel import parse_sentinel_url  # only for a sentinel URL
+
+        try:
+            parse_sentinel_url(value)
+        except ConfigError as exc:
+            raise ConfigError(f"{prefix}: {exc}") from None
+    if value.partition("://")[0] not in REDIS_URL_SCHEMES:
+        schemes = ", ".join(f"{s}://" for s in REDIS_URL_SCHEMES)
+        raise ConfigError(f"{prefix} must start with one of {schemes}")
+    from henchman.redis.urls import check_url  # only when the setting is given
+
+    try:
+        check_url(value)
+    except ValueError as exc:
+        raise ConfigError(f"{prefix} is not a valid Redis URL: {exc}") from None
 
 
 _EXPECTED: dict[Any, str] = {

@@ -147,6 +147,9 @@ class FailingRedis:
     def ping(self) -> bool:
         return True
 
+    def time(self) -> tuple[int, int]:  # the beat reads the server's clock (skew check)
+        return (0, 0)
+
     def pipeline(self, transaction: bool = True) -> FailingPipeline:
         return FailingPipeline()
 

@@ -24,6 +24,7 @@ from henchman.cli.common import fail
 from henchman.cli.server_cmd import configured_home
 from henchman.config_loader import redis_url_from_env
 from henchman.errors import ConfigError, HenchmanError
+from henchman.redis.connection import client_for_url
 from henchman.redis.embedded import EmbeddedServer, binary_version, find_binary
 from henchman.redis.urls import mask_url
 
@@ -130,7 +131,7 @@ def _run_checks(env: Mapping[str, str]) -> Iterable[Check]:
         except (HenchmanError, TimeoutError) as exc:
             yield Check("FAIL", "redis", f"embedded server unavailable: {exc}")
             return
-    client = redis.Redis.from_url(
+    client = client_for_url(
         url, socket_timeout=5.0, socket_connect_timeout=5.0, retry=Retry(NoBackoff(), 0)
     )
     with client:

@@ -24,6 +24,7 @@ from henchman.client.plan import (
     plan_bulk,
     plan_push,
 )
+from henchman.client.replication import ReplicaWait
 from henchman.client.writes import (
     KnownQueues,
     accepted,
@@ -45,8 +46,11 @@ class AsyncClient:
         buffer: PushBuffer | None = None,
         fallback_writer: Writer | None = None,
         hooks: Sequence[PushHook] = (),
+        replica_wait: ReplicaWait | None = None,
     ) -> None:
         self._connection = connection
+        #: ``WAIT`` for replicas after each write (opt-in, ``push_wait_replicas``).
+        self.replica_wait = replica_wait
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aredis.Redis] = (
             weakref.WeakKeyDictionary()
         )
@@ -140,15 +144,20 @@ class AsyncClient:
             buffer.enqueue(plans, fallback)
             return
         try:
-            single = single_lpush(plans, self._known)
+            wait = self.replica_wait
+            single = single_lpush(plans, self._known) if wait is None else None
             if single is not None:
                 await self.redis.lpush(keys.queue(single.queue), single.raw)
                 return
             pipe = self.redis.pipeline(transaction=False)
             scripted = queue_writes(pipe, plans, self._run_script)
+            if wait is not None:
+                wait.add_to(pipe)  # same connection as the writes: WAIT covers them
             replies = await pipe.execute()
             for position, plan in scripted:
                 accepted(plan, replies[position])
+            if wait is not None:
+                wait.check(replies[-1], plans)
         except UNAVAILABLE as exc:
             if buffer is None or fallback is None:
                 raise

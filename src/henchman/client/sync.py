@@ -21,6 +21,7 @@ from henchman.client.plan import (
     plan_bulk,
     plan_push,
 )
+from henchman.client.replication import ReplicaWait
 from henchman.client.writes import (
     KnownQueues,
     accepted,
@@ -45,8 +46,11 @@ class Client:
         buffer: PushBuffer | None = None,
         clock: Callable[[], float] = time.time,
         hooks: Sequence[PushHook] = (),
+        replica_wait: ReplicaWait | None = None,
     ) -> None:
         self._connection = connection
+        #: ``WAIT`` for replicas after each write (opt-in, ``push_wait_replicas``).
+        self.replica_wait = replica_wait
         self._redis: redis.Redis | None = None
         self._lane: Lane | None = None
         self._lock = threading.Lock()
@@ -171,16 +175,21 @@ class Client:
         if once:
             self._deliver_once(plans)
             return
-        single = single_lpush(plans, self._known)
+        wait = self.replica_wait
+        single = single_lpush(plans, self._known) if wait is None else None
         if single is not None:
             lane = self._lane if self._lane is not None else self._open()[1]
             lane.execute("LPUSH", keys.queue(single.queue), single.raw)
             return
         pipe = self.redis.pipeline(transaction=False)
         scripted = queue_writes(pipe, plans, self._run_script)
+        if wait is not None:
+            wait.add_to(pipe)  # same connection as the writes: WAIT covers them
         replies = pipe.execute()
         for position, plan in scripted:
             accepted(plan, replies[position])
+        if wait is not None:
+            wait.check(replies[-1], plans)
         for queue in registered_queues(plans):
             self._known.registered(queue)
 

@@ -25,6 +25,15 @@ from redis.retry import Retry
 
 from henchman.config import Settings
 from henchman.errors import RedisUnavailable
+from henchman.redis.sentinel import (
+    MasterWatch,
+    SentinelTarget,
+    async_master,
+    check_sentinels,
+    is_sentinel_url,
+    parse_sentinel_url,
+    sync_master,
+)
 from henchman.redis.urls import mask_url
 
 
@@ -42,6 +51,16 @@ def driver_identity() -> dict[str, Any]:
     return {"driver_info": DriverInfo(lib_version=redis.__version__)}
 
 
+def client_for_url(url: str, **options: Any) -> redis.Redis:
+    """A sync client for any URL henchman accepts (``redis://``, ``unix://``, sentinel URLs),
+    for tools that hold a URL rather than :class:`~henchman.config.Settings`."""
+    if is_sentinel_url(url):
+        target = parse_sentinel_url(url)
+        timeout = float(options.get("socket_connect_timeout") or 5.0)
+        return sync_master(target, MasterWatch(target.service), sentinel_timeout=timeout, **options)
+    return redis.Redis.from_url(url, **options)
+
+
 class Connector:
     """Resolves the server URL once and opens sync or asyncio clients to it."""
 
@@ -49,6 +68,14 @@ class Connector:
         self.settings = settings
         self._url: str | None = settings.redis_url
         self._lock = threading.Lock()
+        self._sentinel: tuple[SentinelTarget, MasterWatch] | None = None
+
+    def _sentinel_target(self) -> tuple[SentinelTarget, MasterWatch] | None:
+        """The parsed sentinel URL and its failover log, if the URL names a sentinel service."""
+        if self._sentinel is None and self._url is not None and is_sentinel_url(self._url):
+            target = parse_sentinel_url(self._url)
+            self._sentinel = (target, MasterWatch(target.service))
+        return self._sentinel
 
     @property
     def url(self) -> str:
@@ -69,6 +96,16 @@ class Connector:
     def sync(self, *, max_connections: int | None = None) -> redis.Redis:
         """A redis-py client (bytes responses, socket timeouts, health checks)."""
         timeout = self.settings.redis_timeout
+        if (sentinel := self._sentinel_target()) is not None:
+            return sync_master(
+                *sentinel,
+                sentinel_timeout=timeout,
+                socket_timeout=timeout + self.settings.fetch_timeout,
+                socket_connect_timeout=timeout,
+                health_check_interval=30,
+                max_connections=max_connections,
+                **driver_identity(),
+            )
         return redis.Redis.from_url(
             self.url,
             socket_timeout=timeout + self.settings.fetch_timeout,
@@ -87,6 +124,17 @@ class Connector:
         connection, not fail.
         """
         timeout = self.settings.redis_timeout
+        if (sentinel := self._sentinel_target()) is not None:
+            return async_master(
+                *sentinel,
+                sentinel_timeout=timeout,
+                timeout=timeout,
+                max_connections=max_connections,
+                socket_timeout=timeout + self.settings.fetch_timeout,
+                socket_connect_timeout=timeout,
+                health_check_interval=30,
+                **driver_identity(),
+            )
         pool = aredis.BlockingConnectionPool.from_url(
             self.url,
             max_connections=max_connections,
@@ -102,10 +150,14 @@ class Connector:
     def check(self) -> redis.Redis:
         """A sync client that has answered PING; :class:`RedisUnavailable` with a clear message
         (password masked) if the server cannot be reached."""
+        url = self.url
+        if (sentinel := self._sentinel_target()) is not None:
+            target, watch = sentinel
+            watch.seen(check_sentinels(target, timeout=self.settings.redis_timeout))
         client = self.sync()
         try:
             client.ping()
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
             client.close()
-            raise RedisUnavailable(f"cannot reach Redis at {self.display_url}: {exc}") from None
+            raise RedisUnavailable(f"cannot reach Redis at {mask_url(url)}: {exc}") from None
         return client

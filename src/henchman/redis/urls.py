@@ -17,6 +17,8 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 __all__ = ["check_url", "mask_url"]
 
 MASK = "***"
+#: Query parameters that carry a secret (``sentinel_password`` is a sentinel URL's own).
+SECRET_PARAMETERS = frozenset({"password", "sentinel_password"})
 
 
 def mask_url(url: str) -> str:
@@ -24,8 +26,9 @@ def mask_url(url: str) -> str:
 
     Covers the userinfo form (``redis://user:secret@host`` -> ``redis://user:***@host``,
     ``redis://:secret@host`` -> ``redis://:***@host``) and the ``?password=`` query parameter that
-    redis-py also accepts. A URL without a password is returned unchanged; the username is kept
-    because it helps debugging and is not a secret.
+    redis-py also accepts (and ``?sentinel_password=`` of a sentinel URL,
+    ``redis+sentinel://:secret@h1:26379,h2:26379/service``). A URL without a password is
+    returned unchanged; the username is kept because it helps debugging and is not a secret.
     """
     parts = urlsplit(url)
     netloc = parts.netloc
@@ -36,7 +39,7 @@ def mask_url(url: str) -> str:
     query = parts.query
     if "password=" in query:
         pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode([(k, MASK if k == "password" else v) for k, v in pairs], safe="*/")
+        query = urlencode([(k, MASK if k in SECRET_PARAMETERS else v) for k, v in pairs], safe="*/")
     if netloc == parts.netloc and query == parts.query:
         return url
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))

@@ -21,6 +21,7 @@ import orjson
 import redis
 
 from henchman import keys
+from henchman.server.clock_skew import SkewWatch, skew_seconds
 from henchman.server.stats import Counters
 
 #: Daily stat keys live five years, like Sidekiq's.
@@ -118,9 +119,12 @@ class Heartbeat:
         concurrency: int,
         working_lists: Mapping[str, bytes] | None = None,
         clock: Callable[[], float] = time.time,
+        skew: SkewWatch | None = None,
     ) -> None:
         self._redis = client
         self.identity = identity
+        #: Compares the server's TIME with ``clock`` on every beat (logs a skew above 5 s).
+        self.skew = skew if skew is not None else SkewWatch()
         self._info = info_json
         self._counters = counters
         self._ttl = int(ttl)
@@ -139,9 +143,10 @@ class Heartbeat:
         placement: str = "off",
     ) -> str | None:
         """Write one heartbeat; return the remote signal popped (``TSTP``/``TERM``/...) or None."""
-        started = time.perf_counter()
-        self._redis.ping()
+        started, before = time.perf_counter(), self._clock()
+        server_time = self._redis.time()
         rtt_us = int((time.perf_counter() - started) * 1_000_000)
+        self.skew.observe(skew_seconds(server_time, before, self._clock()))
         processed, failed = self._counters.take()
         now = self._clock()
         identity = self.identity
