@@ -18,7 +18,7 @@ Rows (medians of the repetitions; plain and batch runs alternate so machine load
   memory      ``MEMORY USAGE`` of a pending batch's keys per job, and how much bigger each queued
               payload is (its ``"bid"``), both measured on ``n`` queued jobs.
 
-Targets (issue 12): drain in a batch >= 70 % of plain; create <= 1.5x perform_bulk; batch memory
+Targets: drain in a batch >= 70 % of plain; create <= 1.5x perform_bulk; batch memory
 < 150 bytes per job.
 """
 

@@ -1,5 +1,5 @@
 """``within_limit`` of a concurrent limiter: round trips and commands per acquire/release pair,
-and pairs per second from one process (issue 11).
+and pairs per second from one process.
 
 One embedded server (unix socket, a temporary HENCHMAN_HOME), one thread, a limiter large enough
 never to refuse: so every pair is exactly one acquire script and one release script. Commands are

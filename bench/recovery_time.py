@@ -1,4 +1,4 @@
-"""How long until a SIGKILLed worker's job runs again, with default settings (issue 3).
+"""How long until a SIGKILLed worker's job runs again, with default settings.
 
 Starts a worker with henchman's defaults (heartbeat 10 s, process TTL 60 s, orphan check every
 60 s), lets it start a long job, SIGKILLs it, starts a replacement, and measures from the kill
