@@ -16,18 +16,20 @@ import click
 from click.core import ParameterSource
 
 from henchman.cli.common import fail
-from henchman.web.origin import LOOPBACK_HOSTS
 
 __all__ = ["served_hosts", "web"]
 
 DEFAULT_PORT = 7433
-_LOOPBACK = frozenset(LOOPBACK_HOSTS)
 _WILDCARD_BINDS = frozenset({"0.0.0.0", "::", ""})
 
 
 def served_hosts(host: str, allowed: tuple[str, ...]) -> list[str]:
     """The ``Host`` names the standalone UI answers: loopback names, the address it binds
     (unless a wildcard such as 0.0.0.0, which names no host) and ``--allowed-host`` values."""
+    # Imported here: henchman.web needs the 'web' extra, and every other command must work
+    # without it (``pip install henchman``).
+    from henchman.web.origin import LOOPBACK_HOSTS
+
     names = [*LOOPBACK_HOSTS, *([] if host in _WILDCARD_BINDS else [host]), *allowed]
     return list(dict.fromkeys(names))
 
@@ -108,7 +110,9 @@ def web(
         extensions=[load_extension(e) for e in extensions], poll_interval=poll_interval,
         allowed_hosts=served_hosts(host, allowed_hosts),
     )  # fmt: skip
-    if host not in _LOOPBACK and not password:
+    from henchman.web.origin import LOOPBACK_HOSTS
+
+    if host not in LOOPBACK_HOSTS and not password:
         click.echo(
             f"warning: listening on {host} without --password: anyone who can reach this port "
             "can delete and retry jobs",
