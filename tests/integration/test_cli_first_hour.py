@@ -3,7 +3,6 @@ commands people look for, and a worker that stops at once when idle."""
 
 from __future__ import annotations
 
-import re
 import subprocess
 import time
 from pathlib import Path
@@ -210,31 +209,25 @@ def test_an_admin_command_says_when_it_starts_a_new_embedded_server(tmp_path: Pa
 # -- stopping ----------------------------------------------------------------------------------
 
 
-def test_an_idle_worker_stops_within_half_a_second(tmp_path: Path, redis_db: RedisDB) -> None:
+def test_an_idle_worker_stops_without_waiting_out_a_long_fetch_timeout(
+    tmp_path: Path, redis_db: RedisDB
+) -> None:
+    # With a 60 s fetch timeout a stop that waited for the blocking fetch would outlast the
+    # helper's 30 s wait and fail; how fast a stop is belongs to bench/idle_stop.py.
     (tmp_path / "proc_jobs.py").write_text("import henchman\n")
-    env = fast_env(redis_db.url)
-    del env["HENCHMAN_FETCH_TIMEOUT"]  # the default, not the suite's fast one
+    env = fast_env(redis_db.url, HENCHMAN_FETCH_TIMEOUT="60")
     log = tmp_path / "worker.log"
     worker = start_worker(tmp_path, env, log=log)
     wait_for(lambda: "started" in log.read_text(), what="the worker to start")
-    time.sleep(1.0)  # well inside a blocking fetch
-    sent = time.monotonic()
-    assert stop(worker) == 0
-    exited = time.monotonic() - sent
-    stamps = {
-        event: _stamp(line)
-        for line in log.read_text().splitlines()
-        for event in ("quieting", "stopped")
-        if f"INFO: {event}" in line or (event == "stopped" and line.endswith(" stopped"))
-    }
-    # Between taking the signal and finishing the stop (interpreter start-up and exit noise on a
-    # loaded machine excluded); the wall time from the signal is checked loosely.
-    assert stamps["stopped"] - stamps["quieting"] < 0.5, log.read_text()
-    assert exited < 5.0  # interpreter start-up and exit are slow on a loaded machine
+    assert stop(worker, timeout=30) == 0, log.read_text()
+    assert log.read_text().rstrip().endswith("stopped")
 
 
-def _stamp(line: str) -> float:
-    found = re.match(r"\d{4}-\d\d-\d\dT(\d\d):(\d\d):(\d\d\.\d+)Z", line)
-    assert found is not None, line
-    hours, minutes, seconds = found.groups()
-    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+def test_a_blocking_fetch_never_waits_longer_than_half_a_second() -> None:
+    from henchman.config import Settings
+    from henchman.server.fetch import block_time
+
+    assert Settings().fetch_timeout == 0.25
+    assert block_time(60.0, 1) == 0.5
+    assert block_time(60.0, 3) == 0.25
+    assert block_time(Settings().fetch_timeout, 1) == 0.25

@@ -26,6 +26,7 @@ from henchman.server.fetch import (
     fetch_args,
     fetch_keys,
     finishing,
+    last_reply,
     log_errors,
     queue_acks,
     queue_give_back,
@@ -174,10 +175,7 @@ class AsyncReliableFetcher:
         calls = queue_acks(pipe, scripted, self._scripts)
         self._scripts.queue(pipe, *call)
         replies = await self._scripts.execute(pipe, [*calls, call])
-        log_errors(replies[:-1])
-        if isinstance(replies[-1], Exception):
-            raise replies[-1]
-        return replies[-1]
+        return last_reply(replies)
 
     async def _give_back(self, units: list[UnitOfWork]) -> None:
         try:

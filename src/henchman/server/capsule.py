@@ -27,7 +27,7 @@ from henchman.server.fetch import (
     FetcherFactory,
     ReliableFetcher,
     UnitOfWork,
-    log_errors,
+    last_reply,
     send_acks,
     validate,
 )
@@ -258,10 +258,7 @@ class Capsule:
         for call in calls:
             self._scripts.queue(pipe, *call)
         replies = self._scripts.execute(pipe, list(calls))
-        log_errors(replies[:-1])
-        if isinstance(replies[-1], Exception):
-            raise replies[-1]
-        return replies[-1]
+        return last_reply(replies)
 
     # --- async workers --------------------------------------------------------------------------
 
@@ -355,7 +352,4 @@ class Capsule:
         for call in calls:
             scripts.queue(pipe, *call)
         replies = await scripts.execute(pipe, list(calls))
-        log_errors(replies[:-1])
-        if isinstance(replies[-1], Exception):
-            raise replies[-1]
-        return replies[-1]
+        return last_reply(replies)

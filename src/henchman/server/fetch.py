@@ -226,6 +226,15 @@ def block_time(block_timeout: float, queue_count: int) -> float:
     return min(block_timeout, PAUSE_BLOCK if queue_count == 1 else MULTI_QUEUE_BLOCK)
 
 
+def last_reply(replies: Sequence[Any]) -> Any:
+    """The reply of the last call of a pipeline that first ran finishing scripts: their error
+    replies are logged (:func:`log_errors`), an error of the last call is raised."""
+    log_errors(replies[:-1])
+    if isinstance(replies[-1], Exception):
+        raise replies[-1]
+    return replies[-1]
+
+
 def working_keys(identity: str, queues: Sequence[QueueSpec]) -> dict[str, str]:
     """Queue name -> working-list key for one process."""
     return {q.name: keys.working(identity, q.name) for q in queues}
@@ -457,10 +466,7 @@ class ReliableFetcher:
             return self._scripts.on_lane(self._lane, *call)  # no pool checkout per round
         calls = [(u.finish.script, u.finish.keys, u.finish.args) for u in scripted if u.finish]
         replies = self._scripts.run_all(self._redis, [*calls, call])
-        log_errors(replies[:-1])
-        if isinstance(replies[-1], Exception):
-            raise replies[-1]
-        return replies[-1]
+        return last_reply(replies)
 
     def finished(self, unit: UnitOfWork) -> None:
         """Redis confirmed the job's final write (its retry/dead record or requeue): forget it."""
