@@ -19,7 +19,6 @@ not read.
 
 from __future__ import annotations
 
-import bisect
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +28,14 @@ import redis
 
 from henchman import keys
 from henchman.api._common import count, text
+from henchman.metrics_layout import (
+    BUCKET_LABELS,
+    BUCKET_LIMITS_MS,
+    BUCKETS,
+    MINUTE_TTL,
+    TEN_MINUTE_TTL,
+    bucket_index,
+)
 
 __all__ = [
     "BUCKET_LABELS",
@@ -40,33 +47,12 @@ __all__ = [
     "bucket_index",
 ]
 
-#: Upper bound (exclusive, ms) of each histogram bucket but the last, Sidekiq's fixed buckets.
-BUCKET_LIMITS_MS: tuple[int, ...] = (
-    20, 30, 45, 65, 100, 150, 225, 335, 500, 750, 1100, 1700, 2500, 3800, 5750,
-    8500, 13000, 20000, 30000, 45000, 65000, 100000, 150000, 225000, 335000,
-)  # fmt: skip
-#: Labels of the 26 buckets (the last holds everything from 335 s up).
-BUCKET_LABELS: tuple[str, ...] = (
-    "20ms", "30ms", "45ms", "65ms", "100ms", "150ms", "225ms", "335ms", "500ms", "750ms",
-    "1.1s", "1.7s", "2.5s", "3.8s", "5.75s", "8.5s", "13s", "20s", "30s", "45s",
-    "65s", "100s", "150s", "225s", "335s", "Slow",
-)  # fmt: skip
-BUCKETS = len(BUCKET_LABELS)
-#: Seconds each kind of key lives (refreshed on every write).
-MINUTE_TTL = 8 * 3600
-TEN_MINUTE_TTL = 72 * 3600
-HISTOGRAM_TTL = 8 * 3600
 MAX_MINUTES = MINUTE_TTL // 60
 MAX_HOURS = TEN_MINUTE_TTL // 3600
 
 _HISTOGRAM_FETCH: list[str] = [
     part for index in range(BUCKETS) for part in ("GET", "u16", f"#{index}")
 ]
-
-
-def bucket_index(ms: float) -> int:
-    """The histogram bucket of an execution that took ``ms`` milliseconds."""
-    return bisect.bisect_right(BUCKET_LIMITS_MS, ms)
 
 
 @dataclass(frozen=True, slots=True)

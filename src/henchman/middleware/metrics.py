@@ -1,5 +1,6 @@
 """Per-job-class execution metrics, in Sidekiq 8's layout (see
-:mod:`henchman.api.metrics` for the keys and how they are read).
+:mod:`henchman.api.metrics` for the keys and how they are read; the shared constants are in
+:mod:`henchman.metrics_layout`).
 
 The job path pays for two clock reads, a bisect and one dict update under a lock: no Redis. The
 launcher calls :meth:`Metrics.flush` once per heartbeat and at stop, which writes everything
@@ -27,7 +28,7 @@ from typing import Any
 import redis
 
 from henchman import keys
-from henchman.api.metrics import (
+from henchman.metrics_layout import (
     BUCKETS,
     HISTOGRAM_TTL,
     MINUTE_TTL,
