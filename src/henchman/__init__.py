@@ -14,7 +14,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from henchman import limits as limiter
+# ``periodic`` is imported here, before the function of that name below: a submodule imported
+# later (the worker's periodic service) would otherwise replace the function with the package.
+from henchman import (
+    limits as limiter,
+    periodic as _periodic_package,  # noqa: F401
+)
 from henchman.app import Henchman, default_app
 from henchman.batches import Batch, current_batch
 from henchman.batches.workflows import chain, chord, group

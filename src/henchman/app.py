@@ -34,7 +34,7 @@ from henchman.limits.middleware import OverLimitRescheduler
 from henchman.middleware.chain import Chain, JobRun
 from henchman.middleware.job_logging import JobLogging
 from henchman.middleware.metrics import Metrics
-from henchman.periodic.schedule import Schedule, ScheduleBook, make_schedule
+from henchman.periodic_schedule import Schedule, ScheduleBook, make_schedule
 from henchman.redis.connection import Connector
 from henchman.registry import Registry
 from henchman.results.finisher import ResultFinisher

@@ -392,7 +392,7 @@ def _check_range(name: str, value: Any, source: str) -> Any:
     if name == "redis_url":
         _check_redis_url(value, prefix)
     if name == "cpu_affinity":
-        from henchman.server.placement import check_setting  # only when the setting is given
+        from henchman.cpu_affinity import check_setting  # only when the setting is given
 
         try:
             return check_setting(value)
@@ -411,7 +411,7 @@ def _check_redis_url(value: str, prefix: str) -> None:
     if scheme in ("redis+cluster", "rediss+cluster"):
         raise ConfigError(f"{prefix}: {CLUSTER_NOT_IMPLEMENTED}")
     if scheme in ("redis+sentinel", "rediss+sentinel"):
-        from henchman.redis.sentinel import parse_sentinel_url  # only for a sentinel URL
+        from henchman.sentinel_url import parse_sentinel_url  # only for a sentinel URL
 
         try:
             parse_sentinel_url(value)
@@ -420,7 +420,7 @@ def _check_redis_url(value: str, prefix: str) -> None:
     if value.partition("://")[0] not in REDIS_URL_SCHEMES:
         schemes = ", ".join(f"{s}://" for s in REDIS_URL_SCHEMES)
         raise ConfigError(f"{prefix} must start with one of {schemes}")
-    from henchman.redis.urls import check_url  # only when the setting is given
+    from henchman.urls import check_url  # only when the setting is given
 
     try:
         check_url(value)
@@ -441,7 +441,7 @@ _EXPECTED: dict[Any, str] = {
 
 def _to_periodic(value: Any, source: str) -> tuple[dict[str, Any], ...]:
     """The ``periodic`` list: each entry is validated now (cron, zone, missed), one line each."""
-    from henchman.periodic.schedule import from_mapping  # only when schedules are configured
+    from henchman.periodic_schedule import from_mapping  # only when schedules are configured
 
     if not isinstance(value, list | tuple):
         raise ConfigError(

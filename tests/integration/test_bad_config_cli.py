@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from henchman.cli.main import main
-from henchman.redis.urls import check_url
+from henchman.urls import check_url
 
 COMMANDS = [
     ["stats"], ["queues"], ["run"], ["worker"], ["doctor"], ["web"], ["enqueue", "X"],

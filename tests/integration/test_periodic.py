@@ -21,8 +21,8 @@ from henchman.config_loader import load_settings
 from henchman.errors import ConfigError
 from henchman.periodic.enqueuer import TickEnqueuer, tick_jid
 from henchman.periodic.lease import LeaderLease
-from henchman.periodic.schedule import Schedule, make_schedule
 from henchman.periodic.service import PeriodicService
+from henchman.periodic_schedule import Schedule, make_schedule
 from henchman.server.launcher import Launcher
 from tests.conftest import RedisDB
 from tests.support.worker_process import fast_env, henchman_bin

@@ -9,8 +9,8 @@ import pytest
 from henchman.config import Settings
 from henchman.config_loader import load_settings
 from henchman.errors import ConfigError
-from henchman.redis.sentinel import SentinelTarget, parse_sentinel_url
-from henchman.redis.urls import mask_url
+from henchman.sentinel_url import SentinelTarget, parse_sentinel_url
+from henchman.urls import mask_url
 
 
 def config_error(tmp_path: Path, **kwargs: object) -> str:

@@ -16,7 +16,7 @@ from henchman.cli.doctor_cmd import (
     judge_version,
 )
 from henchman.redis.embedded import MAX_SOCKET_PATH_BYTES, socket_path_for
-from henchman.redis.urls import mask_url
+from henchman.urls import mask_url
 
 
 @pytest.mark.parametrize(

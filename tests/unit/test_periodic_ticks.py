@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from henchman.periodic.schedule import make_schedule
 from henchman.periodic.ticks import MAX_TICKS, plan_ticks
+from henchman.periodic_schedule import make_schedule
 
 T0 = datetime(2025, 6, 2, 12, 0, tzinfo=UTC).timestamp()
 

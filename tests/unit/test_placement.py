@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from henchman import cpu_affinity
 from henchman.config_loader import load_settings
 from henchman.errors import ConfigError
 from henchman.server import placement as pl
@@ -13,21 +14,21 @@ from henchman.server.placement import Load, Mode, State
 
 
 def test_cpu_lists_parse_like_taskset() -> None:
-    assert pl.parse_cpu_list("0") == {0}
-    assert pl.parse_cpu_list("0,2-3") == {0, 2, 3}
-    assert pl.parse_cpu_list(" 1 , 3 ") == {1, 3}
+    assert cpu_affinity.parse_cpu_list("0") == {0}
+    assert cpu_affinity.parse_cpu_list("0,2-3") == {0, 2, 3}
+    assert cpu_affinity.parse_cpu_list(" 1 , 3 ") == {1, 3}
     bad_lists = (("", "not a CPU"), ("a", "not a CPU"), ("3-1", "backwards"), ("1-", "not a CPU"))
     for bad, reason in bad_lists:
         with pytest.raises(ValueError, match=reason):
-            pl.parse_cpu_list(bad)
+            cpu_affinity.parse_cpu_list(bad)
 
 
 def test_setting_values_are_checked_and_normalised() -> None:
-    assert pl.check_setting(" AUTO ") == "auto"
-    assert pl.check_setting("off") == "off"
-    assert pl.check_setting("0-1") == "0-1"
+    assert cpu_affinity.check_setting(" AUTO ") == "auto"
+    assert cpu_affinity.check_setting("off") == "off"
+    assert cpu_affinity.check_setting("0-1") == "0-1"
     with pytest.raises(ValueError, match="auto, off or a CPU list"):
-        pl.check_setting("fast")
+        cpu_affinity.check_setting("fast")
 
 
 def test_config_sources_accept_cpu_affinity_and_name_it_when_wrong() -> None:

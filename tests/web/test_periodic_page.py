@@ -10,7 +10,7 @@ import orjson
 from henchman import keys
 from henchman.periodic.enqueuer import TickEnqueuer
 from henchman.periodic.lease import LeaderLease
-from henchman.periodic.schedule import make_schedule
+from henchman.periodic_schedule import make_schedule
 from tests.web.conftest import LiveUI, form_token
 
 XSS = "<script>alert('p')</script>"

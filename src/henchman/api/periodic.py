@@ -21,7 +21,7 @@ import redis
 
 from henchman import cron, keys
 from henchman.periodic.enqueuer import HISTORY_LENGTH, enqueue_now
-from henchman.periodic.schedule import Schedule
+from henchman.periodic_schedule import Schedule
 
 __all__ = ["PeriodicRecord", "PeriodicRun", "PeriodicSet"]
 

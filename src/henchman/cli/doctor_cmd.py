@@ -26,7 +26,7 @@ from henchman.config_loader import redis_url_from_env
 from henchman.errors import ConfigError, HenchmanError
 from henchman.redis.connection import client_for_url
 from henchman.redis.embedded import EmbeddedServer, binary_version, find_binary
-from henchman.redis.urls import mask_url
+from henchman.urls import mask_url
 
 __all__ = [
     "Check",

@@ -20,7 +20,7 @@ import redis
 from henchman import keys, payload as wire
 from henchman.client.plan import ClientMiddleware, plan_push
 from henchman.errors import ConfigError
-from henchman.periodic.schedule import Schedule
+from henchman.periodic_schedule import Schedule
 from henchman.redis.scripts import source
 
 __all__ = ["HISTORY_LENGTH", "TickEnqueuer", "enqueue_now", "tick_jid"]

@@ -22,8 +22,8 @@ import redis
 from henchman import cron, keys
 from henchman.periodic.enqueuer import TickEnqueuer
 from henchman.periodic.lease import LeaderLease, LeaseState
-from henchman.periodic.schedule import Schedule, merge
 from henchman.periodic.ticks import TickPlan, plan_ticks
+from henchman.periodic_schedule import Schedule, merge
 
 if TYPE_CHECKING:
     from henchman.app import Henchman

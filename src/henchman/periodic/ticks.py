@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from cronsim import CronSim
 
 from henchman import cron
-from henchman.periodic.schedule import Schedule
+from henchman.periodic_schedule import Schedule
 
 __all__ = ["TickPlan", "plan_ticks"]
 

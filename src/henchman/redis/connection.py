@@ -25,16 +25,9 @@ from redis.retry import Retry
 
 from henchman.config import Settings
 from henchman.errors import RedisUnavailable
-from henchman.redis.sentinel import (
-    MasterWatch,
-    SentinelTarget,
-    async_master,
-    check_sentinels,
-    is_sentinel_url,
-    parse_sentinel_url,
-    sync_master,
-)
-from henchman.redis.urls import mask_url
+from henchman.redis.sentinel import MasterWatch, async_master, check_sentinels, sync_master
+from henchman.sentinel_url import SentinelTarget, is_sentinel_url, parse_sentinel_url
+from henchman.urls import mask_url
 
 
 def driver_identity() -> dict[str, Any]:

@@ -50,12 +50,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from henchman.cpu_affinity import AUTO, OFF, parse_cpu_list
 from henchman.errors import ConfigError
 
 log = logging.getLogger("henchman")
-
-AUTO = "auto"
-OFF = "off"
 
 #: Environment variable carrying a supervised child's slot (``-P N``): its first CPU.
 SLOT_ENV = "HENCHMAN_CPU_SLOT"
@@ -73,36 +71,6 @@ PARALLEL = 1.3
 #: Seconds after start before the first probe, and between later probes.
 FIRST_PROBE = 10.0
 PROBE_EVERY = 120.0
-
-
-# --- parsing ------------------------------------------------------------------------------------
-
-
-def parse_cpu_list(text: str) -> frozenset[int]:
-    """``"0,2-3"`` -> ``{0, 2, 3}`` (the ``taskset -c`` / cpuset syntax); ``ValueError`` if bad."""
-    cpus: set[int] = set()
-    for item in text.split(","):
-        part = item.strip()
-        low, dash, high = part.partition("-")
-        if not low.isdigit() or (dash and not high.isdigit()):
-            raise ValueError(f"{part!r} is not a CPU number or range")
-        first, last = int(low), int(high) if dash else int(low)
-        if last < first:
-            raise ValueError(f"range {part!r} runs backwards")
-        cpus.update(range(first, last + 1))
-    return frozenset(cpus)
-
-
-def check_setting(value: str) -> str:
-    """Validate a ``cpu_affinity`` value: ``auto``, ``off`` or a CPU list; returns it normalised."""
-    text = value.strip().lower()
-    if text in (AUTO, OFF):
-        return text
-    try:
-        parse_cpu_list(text)
-    except ValueError as exc:
-        raise ValueError(f"must be auto, off or a CPU list like 0,2-3 ({exc})") from None
-    return text
 
 
 @dataclass(frozen=True, slots=True)

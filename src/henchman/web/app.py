@@ -27,7 +27,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from henchman.config import Settings
-from henchman.redis.urls import mask_url
+from henchman.urls import mask_url
 from henchman.web import format as fmt
 from henchman.web.context import Tab, ViewContext, WebState
 from henchman.web.extension import NotFound, ParamParser, View, WebExtension, text_param
