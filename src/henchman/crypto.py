@@ -45,6 +45,7 @@ import orjson
 
 from henchman.errors import ConfigError, HenchmanError
 from henchman.middleware.chain import JobRun, Middleware
+from henchman.push_options import SEALED_PREFIX as PREFIX, is_sealed
 
 if TYPE_CHECKING:
     from henchman.app import Henchman
@@ -64,7 +65,6 @@ __all__ = [
 
 #: What the Web UI, the CLI, logs and error messages show instead of an encrypted value.
 REDACTED = "[encrypted]"
-PREFIX = "henchman:enc:v"
 KEY_BYTES = 32
 NONCE_BYTES = 12
 
@@ -172,11 +172,6 @@ def _aesgcm(key: bytes) -> Any:
             "encrypt=True needs the cryptography package: pip install 'henchman[crypto]'"
         ) from None
     return AESGCM(key)
-
-
-def is_sealed(value: Any) -> bool:
-    """Whether ``value`` is an encrypted argument."""
-    return isinstance(value, str) and value.startswith(PREFIX)
 
 
 def redact_args(payload: Mapping[str, Any]) -> list[Any]:

@@ -1,9 +1,10 @@
 """Expiring jobs: a job that has not started by its expiry time is dropped, not run.
 
 ``expires_in`` (seconds or a ``timedelta``) is relative to the time the job is due: the push time,
-or the scheduled time for ``perform_in``/``perform_at``. At push time :func:`stamp` writes the
-absolute ``expires_at`` (float epoch seconds) into the payload beside ``expires_in``, the field
-Sidekiq Pro's expiring jobs use, so the decision needs no clock but the worker's.
+or the scheduled time for ``perform_in``/``perform_at``. At push time the planner writes the
+absolute ``expires_at`` (float epoch seconds) into the payload beside ``expires_in``
+(:func:`henchman.push_options.stamp_expiry`), the field Sidekiq Pro's expiring jobs use, so the
+decision needs no clock but the worker's.
 
 On the server the :class:`Expiry` middleware (the outermost entry of the chain) checks
 ``expires_at`` before anything else runs: an expired job is acknowledged without running (it
@@ -29,25 +30,9 @@ import redis
 from henchman import keys
 from henchman.errors import RequeueJob
 from henchman.middleware.chain import JobRun, Middleware
-from henchman.payload import seconds_option
+from henchman.push_options import EXPIRES_AT
 
 log = logging.getLogger("henchman")
-
-#: The payload field holding the absolute expiry time (float epoch seconds).
-EXPIRES_AT = "expires_at"
-
-
-def stamp(payload: dict[str, Any], *, due: float) -> None:
-    """Replace an ``expires_in`` option by seconds and add ``expires_at = due + expires_in``.
-
-    Raises ``ValueError`` (naming the option) for anything but a positive duration.
-    """
-    value = payload.get("expires_in")
-    if value is None:
-        return
-    seconds = seconds_option(value, "expires_in")
-    payload["expires_in"] = seconds
-    payload[EXPIRES_AT] = due + seconds
 
 
 def expires_at(payload: dict[str, Any]) -> float | None:

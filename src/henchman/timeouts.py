@@ -26,17 +26,8 @@ from typing import Any
 
 from henchman.errors import JobTimeout
 from henchman.middleware.chain import JobRun, Middleware
-from henchman.payload import seconds_option
 
 log = logging.getLogger("henchman")
-
-
-def check(payload: dict[str, Any]) -> None:
-    """Normalise a ``timeout`` option to seconds at push time; ``ValueError`` if it is not a
-    positive duration (a job with a bad timeout is refused before it reaches Redis)."""
-    value = payload.get("timeout")
-    if value is not None:
-        payload["timeout"] = seconds_option(value, "timeout")
 
 
 def job_timeout(payload: dict[str, Any]) -> float | None:

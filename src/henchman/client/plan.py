@@ -12,9 +12,9 @@ from typing import Any, NamedTuple, Protocol
 
 import orjson
 
-from henchman import expiry, payload as wire, timeouts
-from henchman.crypto import is_sealed
+from henchman import payload as wire
 from henchman.errors import ConfigError
+from henchman.push_options import check_timeout, is_sealed, stamp_expiry
 from henchman.queue_names import check_queue_name
 
 #: A client middleware: ``(job_name, payload, queue) -> payload | None`` (``None`` drops the push).
@@ -139,8 +139,8 @@ def _build(
     absolute ``expires_at`` (from the due time), ``timeout`` is checked. Raises ``ValueError``
     for a bad duration, before anything reaches Redis."""
     payload = wire.build(name, args, options, now=now, jid=jid, scheduled=when is not None)
-    expiry.stamp(payload, due=now if when is None else when)
-    timeouts.check(payload)
+    stamp_expiry(payload, due=now if when is None else when)
+    check_timeout(payload)
     return payload
 
 
