@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from henchman import payload as wire
+from henchman.app_default import DEFAULT, default_app
 from henchman.batches.finisher import BatchFinisher
 from henchman.client.aio import AsyncClient
 from henchman.client.buffer import PushBuffer
@@ -295,18 +296,8 @@ def _run_coroutine(coro: Any) -> Any:
     return result.get("value")
 
 
-_default: Henchman | None = None
-_default_lock = threading.Lock()
-
-
-def default_app() -> Henchman:
-    """The explicit default application used by ``@henchman.job`` and ``henchman.enqueue``."""
-    global _default  # noqa: PLW0603 - the one explicit default instance
-    if _default is None:
-        with _default_lock:
-            if _default is None:
-                _default = Henchman()
-    return _default
+# Features below this layer reach the default app through this seam (henchman.app_default).
+DEFAULT.provide(Henchman)
 
 
 __all__ = ["Henchman", "JobFunction", "default_app", "log_error"]

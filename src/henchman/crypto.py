@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from henchman.app_default import default_app
 from henchman.errors import ConfigError, HenchmanError
 from henchman.middleware.chain import JobRun, Middleware
 from henchman.push_options import SEALED_PREFIX as PREFIX, is_sealed
@@ -223,8 +224,6 @@ def configure(active_version: int, keys: KeySource, *, app: Henchman | None = No
     """Use these keys for ``app`` (default: the default app): pushes of ``encrypt=True`` jobs
     are sealed with ``active_version``; workers open every configured version."""
     if app is None:
-        from henchman.app import default_app
-
         app = default_app()
     keyring = Keyring(active_version, keys)
     app.use_keyring(keyring)

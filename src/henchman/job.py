@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
+from henchman.app_default import default_app
 from henchman.context import JobContext, current_job
 
 if TYPE_CHECKING:
@@ -279,8 +280,6 @@ class Job(metaclass=_JobMeta):
         super().__init_subclass__(**kwargs)
         if abstract or "perform" not in _class_members(cls):
             return
-        from henchman.app import default_app
-
         owner = app or default_app()
         options = {**DEFAULT_OPTIONS}
         for klass in reversed(cls.__mro__):
@@ -363,8 +362,6 @@ def job(
     """Turn a plain or ``async`` function into a job: ``@job`` or ``@job(queue=..., retry=5)``."""
 
     def decorate(target: Callable[..., Any]) -> JobFunction:
-        from henchman.app import default_app
-
         owner = app or default_app()
         definition = JobDefinition(
             name=name or f"{target.__module__}.{target.__qualname__}",

@@ -22,6 +22,7 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from henchman.app_default import default_app
 from henchman.batches import model, staging
 from henchman.batches.staging import Stage
 from henchman.client import capture
@@ -106,8 +107,6 @@ class Batch:
         if bid is not None and (not isinstance(bid, str) or not bid):
             raise BatchError(f"a batch id must be a non-empty string, not {bid!r}")
         if app is None:
-            from henchman.app import default_app
-
             app = default_app()
         self.app = app
         self.new = bid is None

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Union
 import orjson
 
 from henchman import payload as wire
+from henchman.app_default import default_app
 from henchman.batches import model
 from henchman.batches.batch import Batch, _stage
 from henchman.batches.staging import Stage
@@ -97,8 +98,6 @@ class _Workflow:
             app = node.definition.app if isinstance(node, Signature) else node._app()
             if app is not None:
                 return app
-        from henchman.app import default_app
-
         return default_app()
 
     def _root(self, description: str | None) -> Batch:

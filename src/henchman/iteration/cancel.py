@@ -21,6 +21,7 @@ import redis
 import redis.asyncio as aredis
 
 from henchman import keys
+from henchman.app_default import default_app
 from henchman.iteration.state import STATE_TTL
 
 if TYPE_CHECKING:
@@ -60,7 +61,5 @@ def cancel(jid: str, *, app: Henchman | None = None) -> int:
     run start or state write (within about 5 s while it runs).
     """
     if app is None:
-        from henchman.app import default_app
-
         app = default_app()
     return request_cancel(app.client.redis, jid)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import redis
 
 from henchman import keys
+from henchman.app_default import default_app
 from henchman.errors import OverLimit
 from henchman.limits import scripts, waiting
 from henchman.limits.names import check_name, check_seconds
@@ -115,8 +116,6 @@ class Limiter:
     @property
     def app(self) -> Henchman:
         if self._app is None:
-            from henchman.app import default_app
-
             self._app = default_app()
         return self._app
 
