@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING, Any
 from henchman.app_default import default_app
 from henchman.batches import model, staging
 from henchman.batches.staging import Stage
+from henchman.batches.status import BatchStatus
 from henchman.client import capture
 from henchman.client.plan import PushPlan
 from henchman.context import current_job
 from henchman.errors import BatchError
 
 if TYPE_CHECKING:
-    from henchman.api.batches import BatchStatus
     from henchman.app import Henchman
 
 
@@ -213,8 +213,6 @@ class Batch:
 
     def status(self) -> BatchStatus:
         """The batch's status now (see :class:`henchman.api.BatchStatus`)."""
-        from henchman.api.batches import BatchStatus
-
         return BatchStatus(self.bid, app=self.app)
 
 
