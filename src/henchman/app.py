@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from henchman import payload as wire
 from henchman.app_default import DEFAULT, default_app
+from henchman.batches.batch import Batch
 from henchman.batches.finisher import BatchFinisher
 from henchman.client.aio import AsyncClient
 from henchman.client.buffer import PushBuffer
@@ -211,6 +212,11 @@ class Henchman:
         """``@app.job`` / ``@app.job(queue=...)``: define a job registered in this app."""
         decorate = _job(app=self, **options)
         return decorate if fn is None else decorate(fn)
+
+    def batch(self, bid: str | None = None, **options: Any) -> Batch:
+        """A new batch of this app (``description=``, ``callback_queue=``), or batch ``bid``
+        reopened to add jobs to it (what a job's ``self.batch`` returns); see :class:`Batch`."""
+        return Batch(bid, app=self, **options)
 
     def periodic(
         self,

@@ -30,7 +30,6 @@ from henchman.context import JobContext, current_job
 if TYPE_CHECKING:
     from henchman.app import Henchman
     from henchman.batches.batch import Batch
-    from henchman.batches.workflows import Signature
 
 #: Option names with a meaning to henchman; any other option is kept in the payload untouched.
 KNOWN_OPTIONS = frozenset(
@@ -87,6 +86,19 @@ class JobDefinition:
             base = getattr(Job, name, None)
             return None if found is None or found is base else _unbound(self.target, name)
         return self.hooks.get(name)
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """One job with its arguments and options, to run later in a workflow (``job.s(*args)``;
+    :mod:`henchman.batches.workflows` plans and pushes it)."""
+
+    definition: JobDefinition
+    args: tuple[Any, ...]
+    options: dict[str, Any]
+
+    def __repr__(self) -> str:
+        return f"{self.definition.name}.s{self.args!r}"
 
 
 def _unbound(cls: type, name: str) -> Callable[..., Any]:
@@ -173,8 +185,6 @@ class Pushable:
     def s(self, *args: Any) -> Signature:
         """A signature: this job with ``args``, to run later in a workflow (``henchman.chain``,
         ``group``, ``chord``)."""
-        from henchman.batches.workflows import Signature
-
         return Signature(self._definition(), tuple(args), self._options())
 
     def set(self, **options: Any) -> Setter:
@@ -325,10 +335,11 @@ class Job(metaclass=_JobMeta):
     def batch(self) -> Batch | None:
         """This job's batch, reopened to add jobs to it (``with self.batch.jobs(): ...``), or
         ``None`` outside a batch."""
-        from henchman.batches.batch import Batch
-
         bid = self.bid
-        return None if bid is None else Batch(bid, app=self._ctx.app)
+        if bid is None:
+            return None
+        app: Henchman = self._ctx.app or default_app()
+        return app.batch(bid)
 
     def interrupted(self) -> bool:
         """True once the process has begun to stop (TERM): long jobs should return early and

@@ -39,34 +39,24 @@ from henchman.batches.batch import Batch, _stage
 from henchman.batches.staging import Stage
 from henchman.client.plan import PushPlan, plan_push
 from henchman.errors import BatchError
+from henchman.job import Signature
 
 if TYPE_CHECKING:
     from henchman.app import Henchman
-    from henchman.job import JobDefinition
 
 Node = Union["Signature", "Group", "Chain"]
 
 
-@dataclass(frozen=True, slots=True)
-class Signature:
-    """One job with its arguments and options, to run later (``job.s(*args)``)."""
-
-    definition: JobDefinition
-    args: tuple[Any, ...]
-    options: dict[str, Any]
-
-    def plan(self, bid: str, now: float) -> PushPlan:
-        """The push of this job as a member of batch ``bid``."""
-        app = self.definition.app
-        planned = plan_push(
-            self.definition.name, self.args, self.options, app.client_middleware, now=now
-        )
-        if planned is None:
-            raise BatchError(f"a client middleware dropped workflow step {self.definition.name}")
-        return planned._replace(raw=model.mark_bid(planned.raw, bid))
-
-    def __repr__(self) -> str:
-        return f"{self.definition.name}.s{self.args!r}"
+def _plan(signature: Signature, bid: str, now: float) -> PushPlan:
+    """The push of a signature's job as a member of batch ``bid``."""
+    definition = signature.definition
+    planned = plan_push(
+        definition.name, signature.args, signature.options, definition.app.client_middleware,
+        now=now,
+    )  # fmt: skip
+    if planned is None:
+        raise BatchError(f"a client middleware dropped workflow step {definition.name}")
+    return planned._replace(raw=model.mark_bid(planned.raw, bid))
 
 
 def _nodes(items: Iterable[Any], what: str) -> tuple[Node, ...]:
@@ -168,7 +158,7 @@ class _Builder:
     def member(self, node: Node, stage: Stage) -> list[tuple[Stage, PushPlan]]:
         """``node`` as one member of ``stage``: a job, or a child batch for a group/chain."""
         if isinstance(node, Signature):
-            plan = node.plan(stage.bid, self.now)
+            plan = _plan(node, stage.bid, self.now)
             stage.registered.append(plan.jid)
             return [(stage, plan)]
         return self.content(node, self.child(stage))
