@@ -181,4 +181,3 @@ class BatchStatus:
             if deadline is not None and time.monotonic() >= deadline:
                 return False
             await asyncio.sleep(interval)
-
