@@ -167,7 +167,7 @@ class Henchman:
             connector = self.connector
             with self._lock:
                 if self._client is None:
-                    self._client = Client(
+                    self._client = (Client if not settings.shards else _sharded(self, "sync"))(
                         connector.sync,
                         self.client_middleware,
                         buffer,
@@ -185,7 +185,8 @@ class Henchman:
             sync = self.client
             with self._lock:
                 if self._aclient is None:
-                    self._aclient = AsyncClient(
+                    sharded = self.settings.shards
+                    self._aclient = (AsyncClient if not sharded else _sharded(self, "async"))(
                         connector.asyncio,
                         self.client_middleware,
                         buffer=sync.buffer,
@@ -271,6 +272,13 @@ class Henchman:
             return self.middleware.invoke(run, lambda: perform(*run.call_args()))
         finally:
             JobContext.deactivate(token)
+
+
+def _sharded(app: Henchman, kind: str) -> Any:
+    """The client factory of a sharded app (``shards`` configured; see docs/scale.md)."""
+    from henchman.shards import client
+
+    return client.sync_factory(app) if kind == "sync" else client.async_factory(app)
 
 
 def _run_coroutine(coro: Any) -> Any:
