@@ -23,12 +23,15 @@ import redis
 from henchman.api import DeadSet, JobRecord, Queue, QueueSummary, RetrySet, ScheduledSet, Stats
 from henchman.api.sorted_sets import SortedSet
 from henchman.api.stats import StatsSummary
+from henchman.client.sync import Client
 from henchman.config import Settings
 from henchman.redis.connection import Connector
-from henchman.shards.client import shard_settings
+from henchman.results.record import ResultRecord
+from henchman.results.store import ResultStore
+from henchman.shards.client import ShardedClient, shard_settings
 from henchman.shards.routing import DEFAULT, ShardMap, shard_label
 
-__all__ = ["MergedSet", "ShardAdmin", "ShardQueue", "ShardQueueSummary"]
+__all__ = ["MergedSet", "ResultStores", "ShardAdmin", "ShardQueue", "ShardQueueSummary"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,3 +236,21 @@ class ShardAdmin:
 def admin_for(settings: Settings, default: redis.Redis) -> ShardAdmin | None:
     """A :class:`ShardAdmin` when ``shards`` are configured, else None (one server)."""
     return ShardAdmin(settings, default) if settings.shards else None
+
+
+class ResultStores:
+    """Reads a job's result record on whichever shard holds it (a record is written on its
+    job's shard, and a jid does not say which that is)."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def read(self, jid: str) -> ResultRecord | None:
+        """The first shard's record of ``jid``, default shard first; None if none has one."""
+        if not isinstance(self._client, ShardedClient):
+            return ResultStore(self._client.redis).read(jid)
+        for shard in self._client.shards.map.names():
+            found = ResultStore(self._client.for_shard(shard).redis).read(jid)
+            if found is not None:
+                return found
+        return None

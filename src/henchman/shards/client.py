@@ -26,8 +26,9 @@ from henchman.client.plan import PushPlan
 from henchman.client.replication import replica_wait
 from henchman.client.sync import Client
 from henchman.config import Settings
+from henchman.errors import BatchError
 from henchman.redis.connection import Connector
-from henchman.shards.routing import DEFAULT, ShardMap
+from henchman.shards.routing import DEFAULT, ShardMap, shard_label
 
 if TYPE_CHECKING:
     from henchman.app import Henchman
@@ -65,6 +66,18 @@ class _Shards(Generic[C]):
         yield from grouped.items()
 
 
+def check_batchable(shards: ShardMap, plans: Sequence[PushPlan]) -> None:
+    """Refuse a batch's job on a queue off the default shard: a batch's records live on the
+    default shard and each job updates them in its final write, on its own shard."""
+    for plan in plans:
+        shard = shards.shard_of(plan.queue)
+        if shard != DEFAULT:
+            raise BatchError(
+                f"queue {plan.queue!r} lives on shard {shard_label(shard)}: a batch's jobs must "
+                "use queues of the default shard, where batches are kept"
+            )
+
+
 class ShardedClient(Client):
     """The sync client of a sharded app: the default shard's client, routing by queue."""
 
@@ -91,6 +104,11 @@ class ShardedClient(Client):
         if target is self:
             return super()._push_scripted(plan)
         return target._push_scripted(plan)
+
+    def write(self, plans: Sequence[PushPlan]) -> None:
+        if capture.active() is not None:
+            check_batchable(self.shards.map, plans)
+        super().write(plans)
 
     def deliver(self, plans: Sequence[PushPlan]) -> None:
         for shard, group in self.shards.groups(plans):
@@ -138,6 +156,7 @@ class ShardedAsyncClient(AsyncClient):
 
     async def write(self, plans: Sequence[PushPlan]) -> None:
         if capture.active() is not None:  # the sink hands them back through deliver()
+            check_batchable(self.shards.map, plans)
             await super().write(plans)
             return
         for shard, group in self.shards.groups(plans):
