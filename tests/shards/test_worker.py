@@ -5,11 +5,14 @@ from __future__ import annotations
 import time
 
 import orjson
+import pytest
 
 from henchman import keys
 from henchman.app import Henchman
 from henchman.config import QueueSpec
+from henchman.errors import ConfigError
 from henchman.server.heartbeat import new_identity
+from henchman.server.launcher import Launcher
 from henchman.server.recovery import register_working_lists
 from henchman.shards.worker import plan_parts
 from tests.conftest import RedisDB
@@ -142,3 +145,33 @@ def test_a_capsules_concurrency_is_shared_out_between_its_shards(redis_db: Redis
         ("default", ["default"], 3),
         ("default@redis://r/1", ["reports"], 2),
     ]
+
+
+def test_an_async_job_on_a_shard_runs_and_is_acknowledged_there(
+    sharded_app: Henchman, other_db: RedisDB
+) -> None:
+    done = Recorder()
+
+    @sharded_app.job(name="shards.async_work", queue="reports")
+    async def async_work(n: int) -> None:
+        done.add(n)
+
+    async_work.perform_async(5)
+    with running_worker(sharded_app, sharded_app.settings.replace(queues=QUEUES)):
+        wait_for(lambda: done.items == [5], what="the async job")
+        wait_for(
+            lambda: not any(other_db.client.scan_iter(match="henchman:working:*", _type="list")),
+            what="its acknowledgement",
+        )
+
+
+def test_a_periodic_job_on_a_queue_off_the_default_shard_stops_the_worker_in_one_line(
+    sharded_app: Henchman,
+) -> None:
+    sharded_app.periodic("* * * * *", "Report", queue="reports", name="nightly")
+    launcher = Launcher(sharded_app, sharded_app.settings.replace(queues=QUEUES))
+    with pytest.raises(ConfigError) as info:
+        launcher.start()
+    assert str(info.value).startswith(
+        "periodic job 'nightly' uses queue 'reports', which lives on shard "
+    )

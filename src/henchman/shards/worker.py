@@ -26,6 +26,7 @@ import redis
 
 from henchman import keys
 from henchman.config import QueueSpec, Settings
+from henchman.errors import ConfigError
 from henchman.redis.connection import Connector
 from henchman.redis.scripts import Scripts
 from henchman.server.capsule import Capsule
@@ -39,6 +40,7 @@ from henchman.shards.client import shard_settings
 from henchman.shards.routing import DEFAULT, ShardMap, shard_label
 
 if TYPE_CHECKING:
+    from henchman.periodic.schedule import Schedule
     from henchman.server.launcher import Launcher
 
 log = logging.getLogger("henchman")
@@ -86,6 +88,20 @@ def _share(total: int, parts: int, index: int) -> int:
     return max(1, total // parts + (1 if index < total % parts else 0))
 
 
+def check_periodic(shards: ShardMap, schedules: Sequence[Schedule]) -> None:
+    """Refuse a periodic job on a queue off the default shard (one ConfigError line): the
+    leader enqueues each tick in one atomic script with the schedule's mark and history, which
+    live on the default shard."""
+    for schedule in schedules:
+        shard = shards.shard_of(schedule.queue)
+        if shard != DEFAULT:
+            raise ConfigError(
+                f"periodic job {schedule.id!r} uses queue {schedule.queue!r}, which lives on "
+                f"shard {shard_label(shard)}: periodic jobs must use queues of the default "
+                "shard, where each tick is enqueued atomically with its schedule's mark"
+            )
+
+
 class _Shard:
     """One non-default shard's connection and background steps."""
 
@@ -115,6 +131,7 @@ class ShardWorkers:
     """Builds a sharded worker's capsules and runs its per-shard background steps."""
 
     def __init__(self, launcher: Launcher) -> None:
+        check_periodic(ShardMap(launcher.settings.shards), launcher.periodic.schedules)
         self._launcher = launcher
         self._ttl = int(launcher.settings.process_ttl)
         self.capsules: list[Capsule] = []
