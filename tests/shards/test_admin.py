@@ -217,3 +217,12 @@ def test_the_web_ui_clears_a_queue_on_its_shard(redis_db: RedisDB, other_db: Red
         ui.state.henchman.close()
     assert other_db.client.llen(keys.queue("reports")) == 0
     assert redis_db.client.llen(keys.queue("mail")) == 2
+
+
+def test_the_cli_enqueues_to_the_queues_shard(redis_db: RedisDB, other_db: RedisDB) -> None:
+    from henchman.cli.admin_cmds import enqueue
+
+    result = run(redis_db, other_db, enqueue, "HardJob", "[1]", "--queue", "reports")
+    assert result.exit_code == 0, result.output
+    assert other_db.client.llen(keys.queue("reports")) == 1
+    assert redis_db.client.llen(keys.queue("reports")) == 0

@@ -363,7 +363,7 @@ def enqueue(
     if bulk is None:
         jid, raw = _payload(name, _parse_args(json_args or "[]", "JSON_ARGS"), queue)
         with admin_client(ctx) as client:
-            _push(client, queue, [raw])
+            _push(shard_views.queue_client(ctx, client, queue), queue, [raw])
         click.echo(jid)
         return
     # Every line is checked before anything is pushed: a bad line 90,000 pushes nothing.
@@ -377,9 +377,10 @@ def enqueue(
         admin_client(ctx) as client,
         click.progressbar(length=len(payloads), label="Enqueueing") as bar,
     ):
+        target = shard_views.queue_client(ctx, client, queue)
         for start in range(0, len(payloads), _BULK_SLICE):
             chunk = payloads[start : start + _BULK_SLICE]
-            _push(client, queue, chunk)
+            _push(target, queue, chunk)
             bar.update(len(chunk))
     click.echo(f"Enqueued {plural(len(payloads), 'job')} to queue {queue}.")
 

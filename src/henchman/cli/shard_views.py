@@ -45,6 +45,12 @@ def queue(ctx: click.Context, client: redis.Redis, name: str) -> Queue:
     return admin.queue(name) if admin is not None else Queue(client, name)
 
 
+def queue_client(ctx: click.Context, client: redis.Redis, name: str) -> redis.Redis:
+    """The client of the server queue ``name`` lives on."""
+    admin = shard_admin(ctx, client)
+    return admin.client(admin.map.shard_of(name)) if admin is not None else client
+
+
 def open_set(
     ctx: click.Context, client: redis.Redis, opener: Callable[[redis.Redis], SortedSet]
 ) -> SortedSet:
