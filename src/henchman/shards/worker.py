@@ -34,8 +34,10 @@ from henchman.server.poller import Poller
 from henchman.server.recovery import (
     OrphanRecovery,
     register_working_lists,
+    registry_entries,
     unregister_working_lists,
 )
+from henchman.server.startup import server_warnings
 from henchman.shards.client import shard_settings
 from henchman.shards.routing import DEFAULT, ShardMap, shard_label
 
@@ -110,6 +112,7 @@ class _Shard:
         self.url = url
         self.connector = Connector(shard_settings(settings, url))
         self.redis: redis.Redis = self.connector.check()
+        self._check_server()
         self.scripts = Scripts(self.redis)
         self.capsules = list(capsules)
         self.poller = Poller(self.redis, self.scripts, launcher.clock)
@@ -122,6 +125,13 @@ class _Shard:
             dead_timeout=settings.dead_timeout,
             clock=launcher.clock,
         )
+
+    def _check_server(self) -> None:
+        """The default server's startup checks, for this shard: ConfigError for a server too
+        old for henchman's scripts, a logged warning for eviction or no persistence."""
+        info = {**self.redis.info("server"), **self.redis.info("persistence")}
+        for warning in server_warnings(info, None, embedded=False):
+            log.warning("shard %s: %s", shard_label(self.url), warning)
 
     def working(self) -> dict[str, str]:
         return {k: v for c in self.capsules for k, v in c.fetcher.working.items()}
@@ -207,6 +217,4 @@ class ShardWorkers:
 
 
 def _entries(identity: str, shard: _Shard) -> dict[str, bytes]:
-    from henchman.server.recovery import registry_entries
-
     return registry_entries(identity, shard.working())
