@@ -60,6 +60,9 @@ class _Shards(Generic[C]):
 
     def groups(self, plans: Sequence[PushPlan]) -> Iterator[tuple[str, list[PushPlan]]]:
         """``plans`` grouped by shard, keeping their order within each shard."""
+        if len(plans) == 1:  # one push: no grouping to do
+            yield self.map.shard_of(plans[0].queue), list(plans)
+            return
         grouped: dict[str, list[PushPlan]] = {}
         for plan in plans:
             grouped.setdefault(self.map.shard_of(plan.queue), []).append(plan)
