@@ -196,6 +196,7 @@ class Launcher:
         *,
         client: redis.Redis | None = None,
         async_client: Callable[[], aredis.Redis] | None = None,
+        outages: OutageLog | None = None,
     ) -> Capsule:
         """A capsule on the default server, or on ``client``'s (a shard's; see shards/)."""
         return Capsule(
@@ -207,7 +208,7 @@ class Launcher:
             client or self.redis,
             async_client or self.connector.asyncio,
             self.counters,
-            self.outages,
+            outages or self.outages,
             concurrency=concurrency,
             async_concurrency=async_concurrency,
             fetcher_factory=self.app.fetcher_factory,

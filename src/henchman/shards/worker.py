@@ -18,7 +18,7 @@ registered once, on the default shard, so the Busy page shows it once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -30,6 +30,7 @@ from henchman.errors import ConfigError
 from henchman.redis.connection import Connector
 from henchman.redis.scripts import Scripts
 from henchman.server.capsule import Capsule
+from henchman.server.outage import TRANSIENT, OutageLog
 from henchman.server.poller import Poller
 from henchman.server.recovery import (
     OrphanRecovery,
@@ -112,6 +113,8 @@ class _Shard:
         self.url = url
         self.connector = Connector(shard_settings(settings, url))
         self.redis: redis.Redis = self.connector.check()
+        #: This shard's outages, logged once each and apart from the default shard's.
+        self.outages = OutageLog()
         self._check_server()
         self.scripts = Scripts(self.redis)
         self.capsules = list(capsules)
@@ -158,6 +161,7 @@ class ShardWorkers:
                 part.async_concurrency,
                 client=shard.redis if shard is not None else None,
                 async_client=shard.connector.asyncio if shard is not None else None,
+                outages=shard.outages if shard is not None else None,
             )
             self.capsules.append(capsule)
             by_shard.setdefault(part.shard, []).append(capsule)
@@ -191,17 +195,17 @@ class ShardWorkers:
                 pipe.hset(keys.WORKING_LISTS, mapping=_entries(identity, shard))  # type: ignore[arg-type]
                 pipe.execute()
 
-            self._launcher._guard(mark)
+            _guard(shard, mark)
 
     def poll(self) -> None:
         """Move due scheduled and retry entries to their queues, on every shard."""
         for shard in self._shards.values():
-            self._launcher._guard(shard.poller.enqueue_due)
+            _guard(shard, shard.poller.enqueue_due)
 
     def recover(self) -> None:
         """Give dead processes' working lists back, on every shard."""
         for shard in self._shards.values():
-            self._launcher._guard(shard.recovery.run_once)
+            _guard(shard, shard.recovery.run_once)
 
     def stop(self) -> None:
         """Forget this process's working lists and liveness marks; close the connections."""
@@ -212,8 +216,23 @@ class ShardWorkers:
                 unregister_working_lists(shard.redis, shard.working())
                 shard.redis.delete(keys.process(identity))
 
-            self._launcher._guard(clear)
+            _guard(shard, clear)
             shard.redis.close()
+
+
+def _guard(shard: _Shard, step: Callable[[], object]) -> None:
+    """Run one background step on ``shard``: an outage is logged once (on the shard's own
+    log), any other error in full; neither stops the worker."""
+    started = shard.outages.now()
+    try:
+        step()
+    except TRANSIENT as exc:
+        shard.outages.failed(exc, started)
+        return
+    except Exception:
+        log.exception("background step %s failed on shard %s", step, shard_label(shard.url))
+        return
+    shard.outages.succeeded(started)
 
 
 def _entries(identity: str, shard: _Shard) -> dict[str, bytes]:
