@@ -80,7 +80,10 @@ class Henchman:
         #: ``unique`` (unique jobs' locks), ``limiter`` (OverLimit reschedules the job),
         #: ``encryption`` (opens ``encrypt=True`` arguments; a no-op for other jobs), ``results``,
         #: ``timeout`` (see docs/internals.md for what each does).
-        unique = UniqueLocks(lambda: self.client.redis, lambda: self.aclient.redis)
+        unique = UniqueLocks(
+            lambda queue: self.queue_client(queue).redis,
+            lambda queue: self.queue_aclient(queue).redis,
+        )
         self.middleware = Chain([
             Expiry(), JobLogging(), Metrics(), unique, OverLimitRescheduler(),
             Decryption(lambda: self.keyring), Results(self), JobTimeouts(),
@@ -95,7 +98,9 @@ class Henchman:
         #: Called with ``(exc, context)`` for every job failure and internal error.
         self.error_handlers: list[ErrorHandler] = [log_error]
         #: Called with ``(payload, exc)`` when a job dies (retries exhausted or killed).
-        self.death_handlers: list[DeathHandler] = [release_on_death(lambda: self.client.redis)]
+        self.death_handlers: list[DeathHandler] = [
+            release_on_death(lambda queue: self.queue_client(queue).redis)
+        ]
         #: Builds each capsule's fetcher; ``None`` is the built-in reliable fetch. A replacement
         #: must acknowledge (see :func:`henchman.server.fetch.validate`) or the worker refuses
         #: to start.
@@ -169,7 +174,7 @@ class Henchman:
             connector = self.connector
             with self._lock:
                 if self._client is None:
-                    self._client = Client(
+                    self._client = (Client if not settings.shards else _sharded(self, "sync"))(
                         connector.sync,
                         self.client_middleware,
                         buffer,
@@ -187,7 +192,8 @@ class Henchman:
             sync = self.client
             with self._lock:
                 if self._aclient is None:
-                    self._aclient = AsyncClient(
+                    sharded = self.settings.shards
+                    self._aclient = (AsyncClient if not sharded else _sharded(self, "async"))(
                         connector.asyncio,
                         self.client_middleware,
                         buffer=sync.buffer,
@@ -196,6 +202,19 @@ class Henchman:
                         replica_wait=sync.replica_wait,
                     )
         return self._aclient
+
+    def queue_client(self, queue: str) -> Client:
+        """The sync client of the server ``queue`` lives on: :attr:`client` itself unless
+        ``shards`` route the queue elsewhere (where its unique locks and results live)."""
+        client = self.client
+        route = getattr(client, "for_queue", None)
+        return client if route is None else route(queue)
+
+    def queue_aclient(self, queue: str) -> AsyncClient:
+        """The asyncio twin of :meth:`queue_client`."""
+        client = self.aclient
+        route = getattr(client, "for_queue", None)
+        return client if route is None else route(queue)
 
     def close(self) -> None:
         """Flush buffered pushes and close the sync client."""
@@ -278,6 +297,13 @@ class Henchman:
             return self.middleware.invoke(run, lambda: perform(*run.call_args()))
         finally:
             JobContext.deactivate(token)
+
+
+def _sharded(app: Henchman, kind: str) -> Any:
+    """The client factory of a sharded app (``shards`` configured; see docs/scale.md)."""
+    from henchman.shards import client
+
+    return client.sync_factory(app) if kind == "sync" else client.async_factory(app)
 
 
 def _run_coroutine(coro: Any) -> Any:

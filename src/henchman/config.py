@@ -117,6 +117,10 @@ class Settings:
     encryption_keys: str | None = field(default=None, repr=False)
     encryption_active_version: int | None = None
 
+    #: Queue name -> Redis URL for queues kept on another server (see docs/scale.md, "Shards");
+    #: every other queue lives on ``redis_url``. Not shown in a repr (URLs may hold passwords).
+    shards: dict[str, str] = field(default_factory=dict, repr=False)
+
     #: Keys found in a config file that henchman does not use itself (kept for plugins).
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -167,6 +167,12 @@ def check_settings(settings: Settings) -> dict[str, Any]:
         checked = _coerce(name, value, f"Settings({name}=...)")
         if checked != value or type(checked) is not type(value):
             changed[name] = checked
+    if settings.shards:
+        from henchman.shards.config import fold_default
+
+        changed.update(
+            fold_default(changed.get("shards", settings.shards), settings.redis_url)
+        )
     return changed
 
 
@@ -332,11 +338,6 @@ def _check_known(name: str, source: str, suggest: frozenset[str] = SETTING_NAMES
     """Reject a name that is not a setting, suggesting the closest of ``suggest``."""
     if name == "cluster":
         raise ConfigError(f"setting 'cluster' in {source}: {CLUSTER_NOT_IMPLEMENTED}")
-    if name == "shards":
-        raise ConfigError(
-            f"setting 'shards' in {source}: routing queues to separate Redis servers is not "
-            "implemented yet (see docs/scale.md)"
-        )
     if name not in SETTING_NAMES:
         import difflib  # only to word an error
 
@@ -348,8 +349,8 @@ def _check_known(name: str, source: str, suggest: frozenset[str] = SETTING_NAMES
 def _coerce(name: str, value: Any, source: str) -> Any:
     """Convert ``value`` to the type of ``Settings.<name>`` and check its range."""
     hint = _HINTS[name]
-    if name == "periodic":
-        return _to_periodic(value, source)
+    if name in ("periodic", "shards"):  # checked by their own parsers
+        return _to_periodic(value, source) if name == "periodic" else _to_shards(value, source)
     if isinstance(hint, UnionType):  # only ``X | None`` occurs in Settings
         if value is None:
             return None
@@ -436,6 +437,7 @@ _EXPECTED: dict[Any, str] = {
     Path: "must be a non-empty path",
     tuple[QueueSpec, ...]: "must be a non-empty list of queues",
     tuple[str, ...]: "must be a list of strings",
+    dict[str, str]: "must be a mapping of queue name to Redis URL",
 }
 
 
@@ -454,6 +456,13 @@ def _to_periodic(value: Any, source: str) -> tuple[dict[str, Any], ...]:
         from_mapping(entry, f"{name!r} ({source})" if name else f"#{index} in {source}")
         entries.append(dict(entry))
     return tuple(entries)
+
+
+def _to_shards(value: Any, source: str) -> dict[str, str]:
+    """The ``shards`` mapping, each URL checked like ``redis_url`` (see henchman.shards.config)."""
+    from henchman.shards.config import parse_shards  # only when shards are configured
+
+    return parse_shards(value, source, _check_redis_url)
 
 
 def _to_bool(value: Any) -> bool | None:

@@ -141,21 +141,24 @@ class UniqueLocks(Middleware):
 
     def __init__(
         self,
-        sync_client: Callable[[], redis.Redis],
-        async_client: Callable[[], Any],
+        sync_client: Callable[[str], redis.Redis],
+        async_client: Callable[[str], Any],
     ) -> None:
+        # Each takes the job's queue: with ``shards`` the lock lives on the queue's server.
         self._sync = sync_client
         self._async = async_client
 
-    def _release(self, key: str, jid: str) -> None:
+    def _release(self, key: str, run: JobRun) -> None:
+        jid = run.context.jid
         try:
-            release(self._sync(), key, jid)
+            release(self._sync(run.queue), key, jid)
         except redis.RedisError as exc:
             log.warning("could not release unique lock of job %s: %s", jid, exc)
 
-    async def _arelease(self, key: str, jid: str) -> None:
+    async def _arelease(self, key: str, run: JobRun) -> None:
+        jid = run.context.jid
         try:
-            script = self._async().register_script(_release_source())
+            script = self._async(run.queue).register_script(_release_source())
             await script(keys=[key], args=[jid])
         except redis.RedisError as exc:
             log.warning("could not release unique lock of job %s: %s", jid, exc)
@@ -165,10 +168,10 @@ class UniqueLocks(Middleware):
         if key is None:
             return call_next()
         if _until(run.payload) == "start":
-            self._release(key, run.context.jid)
+            self._release(key, run)
             return call_next()
         result = call_next()
-        self._release(key, run.context.jid)
+        self._release(key, run)
         return result
 
     async def acall(self, run: JobRun, call_next: Callable[[], Awaitable[Any]]) -> Any:
@@ -176,21 +179,22 @@ class UniqueLocks(Middleware):
         if key is None:
             return await call_next()
         if _until(run.payload) == "start":
-            await self._arelease(key, run.context.jid)
+            await self._arelease(key, run)
             return await call_next()
         result = await call_next()
-        await self._arelease(key, run.context.jid)
+        await self._arelease(key, run)
         return result
 
 
 def release_on_death(
-    sync_client: Callable[[], redis.Redis],
+    sync_client: Callable[[str], redis.Redis],
 ) -> Callable[[dict[str, Any], BaseException], None]:
-    """A death handler that frees a dead unique job's lock, so the job can be pushed again."""
+    """A death handler that frees a dead unique job's lock, so the job can be pushed again
+    (``sync_client`` gives the client of the job's queue)."""
 
     def handler(payload: dict[str, Any], exc: BaseException) -> None:
         key = held_lock(payload)
         if key is not None:
-            release(sync_client(), key, str(payload.get("jid")))
+            release(sync_client(str(payload.get("queue", "default"))), key, str(payload.get("jid")))
 
     return handler

@@ -83,11 +83,3 @@ def test_the_cluster_environment_variable_is_refused_as_not_implemented(tmp_path
     assert (
         message == "HENCHMAN_CLUSTER: Redis Cluster mode is not implemented yet (see docs/scale.md)"
     )
-
-
-def test_the_shards_setting_is_refused_as_not_implemented(tmp_path: Path) -> None:
-    (tmp_path / "config").mkdir()
-    (tmp_path / "config" / "henchman.yml").write_text("shards:\n  reports: redis://h/1\n")
-    message = config_error(tmp_path)
-    assert message.startswith("setting 'shards' in config/henchman.yml: routing queues")
-    assert "not implemented yet" in message

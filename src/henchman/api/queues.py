@@ -98,6 +98,11 @@ class Queue:
         return record.latency(self._clock())
 
     @property
+    def registered(self) -> bool:
+        """Whether the queue is in the ``queues`` set (listed even when empty)."""
+        return bool(self._redis.sismember(keys.QUEUES, self.name))
+
+    @property
     def paused(self) -> bool:
         """Whether the queue is in the ``paused`` set (workers do not fetch from it)."""
         return bool(self._redis.sismember(keys.PAUSED, self.name))

@@ -26,14 +26,16 @@ _POLL = 0.05
 _MAX_POLL = 0.5
 
 
+def _default() -> Henchman:
+    from henchman.app import default_app
+
+    return default_app()
+
+
 def _client(client: redis.Redis | None, app: Henchman | None) -> redis.Redis:
     if client is not None:
         return client
-    if app is None:
-        from henchman.app import default_app
-
-        app = default_app()
-    return app.client.redis
+    return (app or _default()).client.redis
 
 
 class JobResult:
@@ -43,7 +45,11 @@ class JobResult:
         self, jid: str, client: redis.Redis | None = None, *, app: Henchman | None = None
     ) -> None:
         self.jid = jid
-        self._store = ResultStore(_client(client, app))
+        self._store: Any = ResultStore(_client(client, app))
+        if client is None and (app or _default()).settings.shards:
+            from henchman.shards.admin import ResultStores  # a job's record is on its shard
+
+            self._store = ResultStores((app or _default()).client)
         self.record: ResultRecord | None = self._store.read(jid)
 
     def refresh(self) -> JobResult:

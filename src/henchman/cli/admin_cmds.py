@@ -28,8 +28,8 @@ from henchman.api import (
     RetrySet,
     ScheduledSet,
     SortedSet,
-    Stats,
 )
+from henchman.cli import shard_views
 from henchman.cli.batch_cmds import batches
 from henchman.cli.common import (
     EXIT_NOT_FOUND,
@@ -67,8 +67,8 @@ def _echo_json(data: Any) -> None:
 def stats(ctx: click.Context, as_json: bool) -> None:
     """Show counts, queues (size, latency) and live processes."""
     with admin_client(ctx) as client:
-        summary = Stats(client).summary()
-        queue_rows = [_queue_dict(q) for q in Queue.all(client)]
+        summary = shard_views.summary(ctx, client)
+        queue_rows = [_queue_dict(q) for q in shard_views.all_queues(ctx, client)]
         processes = ProcessSet(client).all()
     if as_json:
         _echo_json(
@@ -121,7 +121,7 @@ def queues(ctx: click.Context, as_json: bool) -> None:
     if ctx.invoked_subcommand is not None:
         return
     with admin_client(ctx) as client:
-        rows = [_queue_dict(q) for q in Queue.all(client)]
+        rows = [_queue_dict(q) for q in shard_views.all_queues(ctx, client)]
     if as_json:
         _echo_json(rows)
     else:
@@ -135,9 +135,9 @@ def queues(ctx: click.Context, as_json: bool) -> None:
 def clear_queue(ctx: click.Context, name: str, confirmed: bool) -> None:
     """Delete every job waiting in queue NAME (running jobs are not touched)."""
     with admin_client(ctx) as client:
-        queue = Queue(client, name)
+        queue = shard_views.queue(ctx, client, name)
         size = queue.size
-        if not size and not client.sismember(keys.QUEUES, name):
+        if not size and not queue.registered:
             raise fail(f"no queue {name!r} (see `henchman queues`)", EXIT_NOT_FOUND)
         if not confirmed:
             if not sys.stdin.isatty():
@@ -151,7 +151,7 @@ def clear_queue(ctx: click.Context, name: str, confirmed: bool) -> None:
 def pause_queue(ctx: click.Context, name: str) -> None:
     """Stop workers fetching from queue NAME (its jobs stay queued, in order)."""
     with admin_client(ctx) as client:
-        Queue(client, _queue_name(name)).pause()
+        shard_views.queue(ctx, client, _queue_name(name)).pause()
     click.echo(f"Paused queue {name}: workers stop fetching from it within a second.")
 
 
@@ -161,7 +161,7 @@ def pause_queue(ctx: click.Context, name: str) -> None:
 def unpause_queue(ctx: click.Context, name: str) -> None:
     """Let workers fetch from queue NAME again."""
     with admin_client(ctx) as client:
-        Queue(client, _queue_name(name)).unpause()
+        shard_views.queue(ctx, client, _queue_name(name)).unpause()
     click.echo(f"Unpaused queue {name}.")
 
 
@@ -172,20 +172,24 @@ def _queue_name(name: str) -> str:
 
 
 def _queue_dict(queue: Queue) -> dict[str, Any]:
+    shard = getattr(queue, "shard", None)  # a sharded setup's queues say where they live
     return {
         "name": queue.name,
         "size": queue.size,
         "latency": queue.latency,
         "paused": queue.paused,
+        **({"shard": shard} if shard is not None else {}),
     }
 
 
 def _queue_table(rows: list[dict[str, Any]]) -> str:
     table = [
         (r["name"], r["size"], format_duration(r["latency"]), "yes" if r["paused"] else "no")
+        + ((r["shard"],) if "shard" in r else ())
         for r in rows
     ]
-    return format_table(("QUEUE", "SIZE", "LATENCY", "PAUSED"), table)
+    sharded = ("SHARD",) if any("shard" in r for r in rows) else ()
+    return format_table(("QUEUE", "SIZE", "LATENCY", "PAUSED", *sharded), table)
 
 
 # -- retry and dead sets ---------------------------------------------------------------------
@@ -216,7 +220,7 @@ def _job_set_group(
     def list_jobs(ctx: click.Context, limit: int, as_json: bool) -> None:
         """List jobs, newest first."""
         with admin_client(ctx) as client:
-            job_set = opener(client)
+            job_set = shard_views.open_set(ctx, client, opener)
             records = job_set.page(0, limit)
             total = job_set.size
         if as_json:
@@ -238,7 +242,7 @@ def _job_set_group(
         _need_one(jid, every)
         decrement = push_verb == "retry"
         with admin_client(ctx) as client:
-            job_set = opener(client)
+            job_set = shard_views.open_set(ctx, client, opener)
             if every:
                 action = job_set.retry_all if decrement else job_set.add_all_to_queue
                 count = _with_progress(job_set.size, doing, action)
@@ -257,7 +261,7 @@ def _job_set_group(
         """Delete job JID (or --all) for good."""
         _need_one(jid, every)
         with admin_client(ctx) as client:
-            job_set = opener(client)
+            job_set = shard_views.open_set(ctx, client, opener)
             if every:
                 click.echo(f"Deleted {plural(job_set.clear(), 'job')}.")
             elif job_set.delete(_find(job_set, title, jid)):
@@ -288,7 +292,7 @@ def kill_job(ctx: click.Context, jid: str | None, every: bool) -> None:
     """Move job JID (or --all) from the retry set to the dead set."""
     _need_one(jid, every)
     with admin_client(ctx) as client:
-        retries = RetrySet(client)
+        retries: Any = shard_views.open_set(ctx, client, RetrySet)  # kill/kill_all: one or all
         if every:
             count = _with_progress(retries.size, "Killing", retries.kill_all)
             click.echo(f"Killed {plural(count, 'job')}.")
@@ -359,7 +363,7 @@ def enqueue(
     if bulk is None:
         jid, raw = _payload(name, _parse_args(json_args or "[]", "JSON_ARGS"), queue)
         with admin_client(ctx) as client:
-            _push(client, queue, [raw])
+            _push(shard_views.queue_client(ctx, client, queue), queue, [raw])
         click.echo(jid)
         return
     # Every line is checked before anything is pushed: a bad line 90,000 pushes nothing.
@@ -373,9 +377,10 @@ def enqueue(
         admin_client(ctx) as client,
         click.progressbar(length=len(payloads), label="Enqueueing") as bar,
     ):
+        target = shard_views.queue_client(ctx, client, queue)
         for start in range(0, len(payloads), _BULK_SLICE):
             chunk = payloads[start : start + _BULK_SLICE]
-            _push(client, queue, chunk)
+            _push(target, queue, chunk)
             bar.update(len(chunk))
     click.echo(f"Enqueued {plural(len(payloads), 'job')} to queue {queue}.")
 

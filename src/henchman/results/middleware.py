@@ -39,8 +39,11 @@ class Results(Middleware):
     def _ttl(self, run: JobRun) -> float | None:
         return record.ttl_of(run.payload, self._app.settings.result_ttl)
 
-    def store(self) -> ResultStore:
-        """The sync store on the app's client (made on first use)."""
+    def store(self, queue: str = "default") -> ResultStore:
+        """The sync store on the server of ``queue`` (the app's client, made on first use;
+        with ``shards``, the queue's shard, where the job's final write records its outcome)."""
+        if self._app.settings.shards:
+            return ResultStore(self._app.queue_client(queue).redis)
         if self._store is None:
             self._store = ResultStore(self._app.client.redis)
         return self._store
@@ -50,7 +53,8 @@ class Results(Middleware):
         if ttl is None:
             return call_next()
         ctx = run.context
-        self.store().start(ctx.jid, record.start_fields(run.payload, run.queue, self._clock()), ttl)
+        fields = record.start_fields(run.payload, run.queue, self._clock())
+        self.store(run.queue).start(ctx.jid, fields, ttl)
         return self._keep(run, call_next)
 
     async def acall(self, run: JobRun, call_next: Callable[[], Awaitable[Any]]) -> Any:
@@ -60,7 +64,7 @@ class Results(Middleware):
         ctx = run.context
         fields = record.start_fields(run.payload, run.queue, self._clock())
         # Off the event loop on the app's sync pool: a worker's loop has no client of the app's.
-        await asyncio.to_thread(self.store().start, ctx.jid, fields, ttl)
+        await asyncio.to_thread(self.store(run.queue).start, ctx.jid, fields, ttl)
         try:
             value = await call_next()
         except BaseException as exc:

@@ -48,9 +48,13 @@ from henchman.server.recovery import (
 from henchman.server.stats import Counters
 
 if TYPE_CHECKING:
+    import redis
+    import redis.asyncio as aredis
+
     from henchman.app import Henchman
     from henchman.config import QueueSpec, Settings
     from henchman.server.placement import Placement
+    from henchman.shards.worker import ShardWorkers
 
 log = logging.getLogger("henchman")
 
@@ -88,6 +92,8 @@ class Launcher:
         #: True while :meth:`run` serves requests; otherwise remote signals are acted on directly.
         self._serving = False
         self.capsules: list[Capsule] = []
+        #: The per-shard parts of a worker whose queues live on several servers (``shards``).
+        self.shards: ShardWorkers | None = None
         #: The ``paused`` set as last read; every capsule's fetcher leaves those queues alone.
         self.paused = PausedQueues()
         #: CPU placement of this process (``henchman run`` only; an embedded worker has none).
@@ -120,16 +126,23 @@ class Launcher:
             concurrency=f"{prefix}concurrency {settings.concurrency} threads, "
             f"{settings.async_concurrency} async",
         )
-        self.capsules = [
-            self._capsule("default", settings.queues, settings.concurrency,
-                          settings.async_concurrency),
-            *(self._capsule(c.name, c.queues, c.concurrency,
-                            c.async_concurrency or settings.async_concurrency)
-              for c in settings.capsules),
-        ]  # fmt: skip
+        if settings.shards:  # queues on other servers: a capsule per capsule and shard
+            from henchman.shards.worker import ShardWorkers
+
+            self.shards = ShardWorkers(self)
+            self.capsules = self.shards.capsules
+        else:
+            self.capsules = [
+                self._capsule("default", settings.queues, settings.concurrency,
+                              settings.async_concurrency),
+                *(self._capsule(c.name, c.queues, c.concurrency,
+                                c.async_concurrency or settings.async_concurrency)
+                  for c in settings.capsules),
+            ]  # fmt: skip
         for capsule in self.capsules[1:]:
             log.info("%s", describe(capsule))
-        working = {k: v for c in self.capsules for k, v in c.fetcher.working.items()}
+        served_here = self.shards.default_capsules if self.shards else self.capsules
+        working = {k: v for c in served_here for k, v in c.fetcher.working.items()}
         register_working_lists(client, self.identity, working)
         self.heartbeat = Heartbeat(
             client,
@@ -161,6 +174,8 @@ class Launcher:
         self._beat()
         self._local(self._refresh_paused)
         self._guard(self.recovery.run_once)
+        if self.shards is not None:
+            self.shards.start()
         for capsule in self.capsules:
             capsule.start()
         if self.placement is not None:
@@ -173,18 +188,27 @@ class Launcher:
         log.info("worker %s started", self.identity)
 
     def _capsule(
-        self, name: str, queues: Sequence[QueueSpec], concurrency: int, async_concurrency: int
+        self,
+        name: str,
+        queues: Sequence[QueueSpec],
+        concurrency: int,
+        async_concurrency: int,
+        *,
+        client: redis.Redis | None = None,
+        async_client: Callable[[], aredis.Redis] | None = None,
+        outages: OutageLog | None = None,
     ) -> Capsule:
+        """A capsule on the default server, or on ``client``'s (a shard's; see shards/)."""
         return Capsule(
             name,
             self.app,
             self.settings,
             self.identity,
             queues,
-            self.redis,
-            self.connector.asyncio,
+            client or self.redis,
+            async_client or self.connector.asyncio,
             self.counters,
-            self.outages,
+            outages or self.outages,
             concurrency=concurrency,
             async_concurrency=async_concurrency,
             fetcher_factory=self.app.fetcher_factory,
@@ -278,6 +302,8 @@ class Launcher:
                 self.redis, {k: v for c in self.capsules for k, v in c.fetcher.working.items()}
             )
         )
+        if self.shards is not None:
+            self.shards.stop()
         self.done.set()
         self.redis.close()
         log.info("worker %s stopped", self.identity)
@@ -306,9 +332,13 @@ class Launcher:
                 self._beat()
                 for capsule in self.capsules:  # jobs a fetch with a lost reply moved
                     self._guard(capsule.reconcile, proves=False)
+                if self.shards is not None:
+                    self.shards.beat()
                 next_beat = now + settings.heartbeat_interval
             if now >= next_poll and not self.quiet_event.is_set():
                 self._guard(self.poller.enqueue_due)
+                if self.shards is not None:
+                    self.shards.poll()
                 count = self._guard(self.poller.process_count) or 1
                 next_poll = now + next_wait(count, settings.poll_interval_average, self._rng)
             if now >= next_pause_check:
@@ -316,6 +346,8 @@ class Launcher:
                 next_pause_check = now + PAUSE_REFRESH
             if now >= next_recovery:
                 self._guard(self.recovery.run_once)
+                if self.shards is not None:
+                    self.shards.recover()
                 next_recovery = now + settings.orphan_check_interval
             if self.placement is not None:
                 self._local(self.placement.maybe_tick)

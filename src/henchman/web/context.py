@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 import jinja2
@@ -25,6 +25,10 @@ from henchman.config import Settings
 from henchman.version import __version__
 from henchman.web import format as fmt
 from henchman.web.security import CSRF_FIELD, route_path
+
+if TYPE_CHECKING:
+    from henchman.api.stats import StatsSummary
+    from henchman.shards.admin import ShardAdmin
 
 __all__ = ["Tab", "ViewContext", "WebState"]
 
@@ -62,6 +66,7 @@ class WebState:
         self._open_client = open_client
         self._client: redis.Redis | None = None
         self._lock = threading.Lock()
+        self._shards: ShardAdmin | None = None
 
     @property
     def redis(self) -> redis.Redis:
@@ -72,10 +77,32 @@ class WebState:
                     self._client = self._open_client()
         return self._client
 
+    @property
+    def shards(self) -> ShardAdmin | None:
+        """Views over every shard when ``shards`` are configured, else None (one server)."""
+        if self._shards is None and self.settings.shards:
+            from henchman.shards.admin import ShardAdmin  # only for a sharded setup
+
+            default = self.redis
+            with self._lock:
+                if self._shards is None:
+                    self._shards = ShardAdmin(self.settings, default)
+        return self._shards
+
+    def summary(self) -> StatsSummary:
+        """The stats of the layout's header (summed over shards when sharded)."""
+        shards = self.shards
+        if shards is not None:
+            return shards.summary(clock=self.clock)
+        return Stats(self.redis, clock=self.clock).summary()
+
     def close(self) -> None:
         """Close the Redis client (the app opens a new one if used again)."""
         with self._lock:
+            shards, self._shards = self._shards, None
             client, self._client = self._client, None
+        if shards is not None:
+            shards.close()
         if client is not None:
             client.close()
 
@@ -180,7 +207,7 @@ class ViewContext:
             "read_only": self.read_only,
             "tabs": self.state.tabs,
             "active_tab": active,
-            "summary": Stats(self.redis, clock=self.state.clock).summary(),
+            "summary": self.state.summary(),
             "version": __version__,
             "redis_label": self.state.redis_label,
             "poll_interval": self.state.poll_interval,

@@ -46,7 +46,7 @@ def stats_json(ctx: ViewContext) -> Response:
     """Counters and sizes as JSON; ``sidekiq`` repeats ``henchman`` so scripts written for
     Sidekiq's ``/stats`` keep working."""
     stats = Stats(ctx.redis, clock=ctx.state.clock)
-    summary = stats.summary()
+    summary = ctx.state.summary()  # summed over shards when sharded
     numbers = {
         "processed": summary.processed, "failed": summary.failed, "busy": summary.workers_size,
         "processes": summary.processes_size, "enqueued": summary.enqueued,
@@ -64,6 +64,9 @@ def stats_json(ctx: ViewContext) -> Response:
 
 def queue_sizes_json(ctx: ViewContext) -> Response:
     """Queue name -> size, largest first."""
+    shards = ctx.state.shards
+    if shards is not None:
+        return ctx.json(shards.queue_sizes())
     return ctx.json(Stats(ctx.redis, clock=ctx.state.clock).queue_sizes())
 
 

@@ -12,13 +12,26 @@ from henchman.web.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE, Pager
 
 
 def queues(ctx: ViewContext) -> Response:
-    summaries = Queue.summaries(ctx.redis, clock=ctx.state.clock)
-    return ctx.render("queues.html", title="Queues", queues=summaries)
+    shards = ctx.state.shards  # a sharded setup lists every shard's queues with their shard
+    summaries = (
+        Queue.summaries(ctx.redis, clock=ctx.state.clock)
+        if shards is None
+        else shards.queue_summaries(clock=ctx.state.clock)
+    )
+    return ctx.render("queues.html", title="Queues", queues=summaries, sharded=shards is not None)
+
+
+def _queue(ctx: ViewContext, name: str) -> Queue:
+    """Queue ``name`` on the server it lives on."""
+    shards = ctx.state.shards
+    if shards is None:
+        return Queue(ctx.redis, name, clock=ctx.state.clock)
+    return shards.queue(name, clock=ctx.state.clock)
 
 
 def queue(ctx: ViewContext) -> Response:
     name = str(ctx.params["name"])
-    found = Queue(ctx.redis, name, clock=ctx.state.clock)
+    found = _queue(ctx, name)
     size = found.size
     per_page = ctx.query_int("count", DEFAULT_PER_PAGE, 1, MAX_PER_PAGE)
     oldest_first = ctx.query("direction") == "asc"
@@ -44,7 +57,7 @@ def queue(ctx: ViewContext) -> Response:
 def queue_action(ctx: ViewContext) -> Response:
     """Clear, pause or unpause a queue (Sidekiq posts to the same path to clear)."""
     name = str(ctx.params["name"])
-    found = Queue(ctx.redis, name)
+    found = _queue(ctx, name)
     action = ctx.form_value("action", "clear")
     if action == "pause":
         found.pause()
@@ -65,7 +78,7 @@ def delete_job(ctx: ViewContext) -> Response:
     digest = ctx.form_value("digest")
     near = ctx.form_value("index")
     if len(digest) == 32 and all(c in "0123456789abcdef" for c in digest):
-        Queue(ctx.redis, name).delete_by_digest(digest, int(near) if near.isdigit() else 0)
+        _queue(ctx, name).delete_by_digest(digest, int(near) if near.isdigit() else 0)
     page = ctx.form_value("page")
     return ctx.redirect("queues", name, page=page if page.isdigit() and page != "1" else None)
 

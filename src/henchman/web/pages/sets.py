@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import redis
 from starlette.responses import RedirectResponse, Response
 
 from henchman.api import DeadSet, JobRecord, RetrySet, ScheduledSet, SortedSet
@@ -53,18 +54,31 @@ class SetKind:
 
 def _retries(ctx: ViewContext) -> SortedSet:
     s = ctx.settings
-    return RetrySet(ctx.redis, clock=ctx.state.clock, dead_max_jobs=s.dead_max_jobs,
-                    dead_timeout=s.dead_timeout)  # fmt: skip
+    return _across_shards(ctx, lambda client: RetrySet(
+        client, clock=ctx.state.clock, dead_max_jobs=s.dead_max_jobs, dead_timeout=s.dead_timeout
+    ))  # fmt: skip
 
 
 def _scheduled(ctx: ViewContext) -> SortedSet:
     s = ctx.settings
-    return ScheduledSet(ctx.redis, clock=ctx.state.clock, dead_max_jobs=s.dead_max_jobs,
-                        dead_timeout=s.dead_timeout)  # fmt: skip
+    return _across_shards(ctx, lambda client: ScheduledSet(
+        client, clock=ctx.state.clock, dead_max_jobs=s.dead_max_jobs, dead_timeout=s.dead_timeout
+    ))  # fmt: skip
 
 
 def _dead(ctx: ViewContext) -> SortedSet:
-    return DeadSet(ctx.redis, clock=ctx.state.clock)
+    return _across_shards(ctx, lambda client: DeadSet(client, clock=ctx.state.clock))
+
+
+def _across_shards(ctx: ViewContext, open_one: Callable[[redis.Redis], SortedSet]) -> SortedSet:
+    """The set on the one server, or the sets of every shard read as one (actions go to the
+    shard that holds the job)."""
+    shards = ctx.state.shards
+    if shards is None:
+        return open_one(ctx.redis)
+    from henchman.shards.admin import MergedSet  # only for a sharded setup
+
+    return MergedSet([open_one(client) for _, client in shards.clients()])
 
 
 KINDS = (
