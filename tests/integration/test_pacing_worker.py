@@ -14,11 +14,13 @@ from tests.conftest import RedisDB
 from tests.support.worker_process import wait_for
 
 
-def paced(**pacing: float) -> Any:
-    """A fetcher factory: the reliable fetcher with the given pacing limits."""
+def paced(hot_job: float, wait: float) -> Any:
+    """A fetcher factory: the reliable fetcher with the given pacing limits (as on several
+    CPUs, however the test runs)."""
 
     def factory(*args: Any, **kwargs: Any) -> ReliableFetcher:
-        return ReliableFetcher(*args, **kwargs, pacing=Pacing(**pacing))
+        pacing = Pacing(hot_job=hot_job, wait=wait, pinned=lambda: False)
+        return ReliableFetcher(*args, **kwargs, pacing=pacing)
 
     return factory
 

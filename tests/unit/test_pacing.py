@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
-from henchman.server.pacing import HOT_JOB, Pacing, keep_hot, smoothed
+import pytest
+
+from henchman.server.pacing import HOT_JOB, Pacing, keep_hot, one_cpu, smoothed
 
 
 def in_thread(call: object) -> object:
@@ -29,7 +32,7 @@ def test_short_jobs_stay_hot_and_long_ones_do_not() -> None:
 
 
 def test_only_the_thread_that_fetched_a_round_takes_its_surplus() -> None:
-    pacing = Pacing()
+    pacing = Pacing(pinned=lambda: False)
     pacing.new_round(surplus=True)
     assert pacing.may_take()
     assert in_thread(pacing.may_take) is False
@@ -39,6 +42,25 @@ def test_a_round_of_one_job_leaves_nothing_to_keep() -> None:
     pacing = Pacing()
     pacing.new_round(surplus=False)
     assert in_thread(pacing.may_take) is True
+
+
+def test_a_thread_kept_on_one_cpu_shares_every_surplus() -> None:
+    pacing = Pacing(pinned=lambda: True)
+    pacing.new_round(surplus=True)
+    assert in_thread(pacing.may_take) is True
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+    reason="needs Linux and two CPUs",
+)
+def test_one_cpu_tells_a_thread_kept_on_one_cpu_from_a_free_one() -> None:
+    def pinned_thread() -> bool:
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # this thread only
+        return one_cpu()
+
+    assert in_thread(pinned_thread) is True
+    assert one_cpu() is False
 
 
 def test_the_surplus_of_long_jobs_is_shared_at_once() -> None:
@@ -63,7 +85,7 @@ def test_a_thread_that_got_nothing_adds_no_job_time() -> None:
 
 
 def test_a_surplus_its_owner_does_not_take_in_time_is_shared() -> None:
-    pacing = Pacing(wait=0.02)
+    pacing = Pacing(wait=0.02, pinned=lambda: False)
     pacing.new_round(surplus=True)
     surplus = ["job"]  # the owner is busy with a long job and never comes back for it
     in_thread(lambda: pacing.wait_for_owner(surplus))
@@ -72,7 +94,7 @@ def test_a_surplus_its_owner_does_not_take_in_time_is_shared() -> None:
 
 
 def test_the_waiting_thread_goes_on_as_soon_as_the_owner_took_the_last_job() -> None:
-    pacing = Pacing(wait=30.0)
+    pacing = Pacing(wait=30.0, pinned=lambda: False)
     pacing.new_round(surplus=True)
     surplus = ["job"]
 

@@ -21,6 +21,9 @@ one job after another, and the other idle threads keep sleeping:
   asking for the next one (the job and its acknowledgement) is :data:`HOT_JOB` or more, every
   round's surplus is shared at once, so workers of longer (I/O-bound) jobs start every fetched
   job immediately, exactly as without pacing.
+* Only when the threads may run on several CPUs: kept on one CPU (``cpu_affinity``, ``taskset``,
+  a one-CPU container) a hand-over is a plain context switch, and threads running side by side
+  let Python run while each job waits for its round trip, so every surplus is shared.
 
 Nothing here touches Redis: every fetched job is in its working list and the ledger as before;
 pacing only decides which thread starts it, and when.
@@ -28,6 +31,7 @@ pacing only decides which thread starts it, and when.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Sized
@@ -45,6 +49,14 @@ def smoothed(previous: float, sample: float) -> float:
     return previous + (sample - previous) * SMOOTHING
 
 
+def one_cpu() -> bool:
+    """Whether the calling thread may run on one CPU only (``False`` if that is unknown)."""
+    try:
+        return len(os.sched_getaffinity(0)) == 1
+    except (AttributeError, OSError):  # not Linux
+        return False
+
+
 def keep_hot(job_time: float, hot_job: float = HOT_JOB) -> bool:
     """Whether a round's surplus should stay with its owner: jobs are shorter than ``hot_job``."""
     return job_time < hot_job
@@ -59,8 +71,10 @@ class Pacing:
         clock: Callable[[], float] = time.monotonic,
         wait: float = HOT_WAIT,
         hot_job: float = HOT_JOB,
+        pinned: Callable[[], bool] = one_cpu,
     ) -> None:
         self._clock = clock
+        self._pinned = pinned
         self._wait = wait
         self._hot_job = hot_job
         self._local = threading.local()
@@ -92,7 +106,8 @@ class Pacing:
     def new_round(self, surplus: bool) -> None:
         """The calling thread fetched a round; ``surplus``: it holds more than one job."""
         self._owner = threading.get_ident()
-        self.shared = not (surplus and keep_hot(self.job_time, self._hot_job))
+        hot = surplus and keep_hot(self.job_time, self._hot_job) and not self._pinned()
+        self.shared = not hot
 
     def wait_for_owner(self, surplus: Sized) -> None:
         """Called holding the fetch lock with ``surplus`` not empty: wait until the owner took
