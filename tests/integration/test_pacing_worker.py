@@ -93,3 +93,26 @@ def test_a_round_whose_owner_is_stuck_in_a_long_job_is_shared_after_the_wait(
         launcher.stop()
         app.close()
     assert not all_running.broken
+
+
+def test_a_quiet_worker_lets_every_thread_finish_a_fetched_round(redis_db: RedisDB) -> None:
+    app = Henchman(redis_db.settings(concurrency=3))
+    app.fetcher_factory = paced(hot_job=10.0, wait=60.0)  # the owner's surplus is never shared
+    all_running = threading.Barrier(3, timeout=20)
+
+    @app.job(name="pacing.together")
+    def together() -> None:
+        all_running.wait()
+
+    launcher = Launcher(app, app.settings)
+    launcher.start()
+    try:
+        time.sleep(0.3)
+        app.client.push_bulk("pacing.together", [[] for _ in range(3)], {"queue": "default"})
+        wait_for(lambda: launcher.capsules[0].busy >= 2, what="two jobs running")
+        launcher.capsules[0].quiet()  # TSTP: no more fetching; what was fetched still runs
+        wait_for(lambda: not launcher.capsules[0].busy, what="the three jobs")
+    finally:
+        launcher.stop()
+        app.close()
+    assert not all_running.broken

@@ -88,7 +88,7 @@ def test_a_surplus_its_owner_does_not_take_in_time_is_shared() -> None:
     pacing = Pacing(wait=0.02, pinned=lambda: False)
     pacing.new_round(surplus=True)
     surplus = ["job"]  # the owner is busy with a long job and never comes back for it
-    in_thread(lambda: pacing.wait_for_owner(surplus))
+    in_thread(lambda: pacing.wait_for_owner(surplus, lambda: False))
     assert pacing.shared
     assert in_thread(pacing.may_take) is True
 
@@ -105,6 +105,15 @@ def test_the_waiting_thread_goes_on_as_soon_as_the_owner_took_the_last_job() -> 
 
     threading.Thread(target=owner_takes_it).start()
     started = time.monotonic()
-    in_thread(lambda: pacing.wait_for_owner(surplus))
+    in_thread(lambda: pacing.wait_for_owner(surplus, lambda: False))
     assert time.monotonic() - started < 20  # woken by the owner, not by the 30 s limit
     assert not pacing.shared  # nothing was left to share: the next round is kept hot again
+
+
+def test_a_quiet_process_shares_the_surplus_without_waiting_for_its_owner() -> None:
+    pacing = Pacing(wait=30.0, pinned=lambda: False)
+    pacing.new_round(surplus=True)
+    started = time.monotonic()
+    in_thread(lambda: pacing.wait_for_owner(["job"], lambda: True))
+    assert time.monotonic() - started < 20
+    assert pacing.shared

@@ -337,8 +337,8 @@ class ReliableFetcher:
             else:
                 taken.set_result(None)
                 return unit
-        if not self._pacing.may_take():
-            return None
+        if not self._pacing.may_take() and not self.quiet.is_set():
+            return None  # another thread's surplus of short jobs (quiet: every thread helps)
         try:
             unit = self._buffer.popleft()
         except IndexError:
@@ -385,7 +385,7 @@ class ReliableFetcher:
         """Holding the fetch lock: whether jobs are ready already (or the process is quiet).
         Another thread's surplus of short jobs is left to it for a moment (pacing.py)."""
         if self._buffer:
-            self._pacing.wait_for_owner(self._buffer)
+            self._pacing.wait_for_owner(self._buffer, self.quiet.is_set)
         return bool(self._buffer or self._handed or self.quiet.is_set())
 
     def _give_back_safely(self, units: list[UnitOfWork]) -> None:

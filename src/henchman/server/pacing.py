@@ -16,7 +16,8 @@ one job after another, and the other idle threads keep sleeping:
   round (which it owns), so fetching overlaps the previous owner's last job.
 * If the surplus is still there after :data:`HOT_WAIT` (the owner is in a long job), it is
   *shared*: every thread takes from it at once, as before. A long job never holds others back
-  for more than :data:`HOT_WAIT`.
+  for more than :data:`HOT_WAIT`. A process that goes quiet (TSTP, a stop) shares at once, so
+  what it fetched finishes on every thread, as before.
 * Only while jobs are short: when the smoothed time a thread spends between taking a job and
   asking for the next one (the job and its acknowledgement) is :data:`HOT_JOB` or more, every
   round's surplus is shared at once, so workers of longer (I/O-bound) jobs start every fetched
@@ -40,6 +41,8 @@ from collections.abc import Callable, Sized
 HOT_JOB = 0.001
 #: The longest a fetched job waits for its owner before any thread may take it (seconds).
 HOT_WAIT = 0.005
+#: How often (s) a thread waiting for an owner looks whether the process went quiet.
+QUIET_CHECK = 0.05
 #: Weight of the newest sample in the smoothed job time.
 SMOOTHING = 0.125
 
@@ -109,13 +112,18 @@ class Pacing:
         hot = surplus and keep_hot(self.job_time, self._hot_job) and not self._pinned()
         self.shared = not hot
 
-    def wait_for_owner(self, surplus: Sized) -> None:
+    def wait_for_owner(self, surplus: Sized, quiet: Callable[[], bool]) -> None:
         """Called holding the fetch lock with ``surplus`` not empty: wait until the owner took
-        it all, or :data:`HOT_WAIT`; then share whatever is left."""
+        it all, :data:`HOT_WAIT` passed or the process went ``quiet``; then share whatever is
+        left (a quiet process finishes what it fetched on every thread, as before)."""
         if self.shared:
             return
         self._drained.clear()
-        if len(surplus) and not self.shared:
-            self._drained.wait(self._wait)
+        deadline = self._clock() + self._wait
+        while len(surplus) and not self.shared and not quiet():
+            left = deadline - self._clock()
+            if left <= 0:
+                break
+            self._drained.wait(min(left, QUIET_CHECK))
         if len(surplus):
             self.shared = True
