@@ -384,6 +384,8 @@ class ReliableFetcher:
     def _nothing_to_fetch(self) -> bool:
         """Holding the fetch lock: whether jobs are ready already (or the process is quiet).
         Another thread's surplus of short jobs is left to it for a moment (pacing.py)."""
+        if self._handed or self.quiet.is_set():
+            return True
         if self._buffer:
             self._pacing.wait_for_owner(self._buffer, self.quiet.is_set)
         return bool(self._buffer or self._handed or self.quiet.is_set())
