@@ -163,3 +163,13 @@ def test_a_workers_health_port_serves_its_job_run_times(
     samples = parsed(text.encode())
     labels = (("class", "Tick"), ("outcome", "success"), ("queue", "default"))
     assert samples["henchman_job_duration_seconds_count"][labels] == 1
+
+
+def test_a_worker_without_a_health_port_does_not_time_its_jobs_for_prometheus(
+    app: Henchman,
+) -> None:
+    from henchman.cli.run_cmd import _metrics_routes
+
+    assert app.settings.health_port is None
+    assert _metrics_routes(app, app.settings) == {}
+    assert not any(isinstance(entry, JobDurations) for entry in app.middleware)

@@ -271,7 +271,7 @@ def run_worker(launcher: Any, settings: Any, *, child: bool) -> None:
         route = services.attach(launcher)
     try:
         if services is not None:
-            services.start({"/health": route, **_metrics_routes(launcher.app)})
+            services.start({"/health": route, **_metrics_routes(launcher.app, settings)})
         launcher.run()
     except (RedisUnavailable, ConfigError) as exc:
         raise SystemExit(_error(str(exc))) from None
@@ -280,9 +280,12 @@ def run_worker(launcher: Any, settings: Any, *, child: bool) -> None:
             services.close()
 
 
-def _metrics_routes(app: Any) -> dict[str, Any]:
+def _metrics_routes(app: Any, settings: Any) -> dict[str, Any]:
     """``/metrics`` on the health port when ``prometheus_client`` is installed: this process's
-    job run times (the middleware is added for it) and the client's default collectors."""
+    job run times (the middleware is added for it) and the client's default collectors. Without
+    a health port nothing would serve them, so no job pays for observing its run time."""
+    if settings.health_port is None:
+        return {}
     try:
         from henchman.integrations.prometheus import worker_routes
     except ImportError:

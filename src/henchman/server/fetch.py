@@ -44,6 +44,7 @@ from henchman.redis.lane import Lane
 from henchman.redis.scripts import ScriptCall, Scripts
 from henchman.server import queue_order
 from henchman.server.outage import TRANSIENT, OutageLog, backoff_delay
+from henchman.server.pacing import Pacing
 from henchman.server.queue_list import ALL_PAUSED_WAIT, PAUSE_BLOCK, as_queue_list
 from henchman.server.reconcile import Ledger, Reconciler
 
@@ -278,6 +279,7 @@ class ReliableFetcher:
         rng: random.Random | None = None,
         sleep: Callable[[float], bool] | None = None,
         reconciler: Reconciler | None = None,
+        pacing: Pacing | None = None,
     ) -> None:
         self._redis = client
         self._scripts = scripts
@@ -308,15 +310,22 @@ class ReliableFetcher:
         #: The ledger and gate shared with the capsule's async fetcher (see reconcile.py).
         self.reconciler = reconciler or Reconciler()
         self._ledger = self.reconciler.ledger
+        #: Which thread may take a round's surplus (short jobs stay on few threads: pacing.py).
+        self._pacing = pacing or Pacing()
 
     def take(self) -> UnitOfWork | None:
+        pacing = self._pacing
+        pacing.asking()
         with self._idle_lock:
             self._idle += 1
+        unit = None
         try:
-            return self._take()
+            unit = self._take()
+            return unit
         finally:
             with self._idle_lock:
                 self._idle -= 1
+            pacing.given(unit is not None)
 
     def _ready(self) -> UnitOfWork | None:
         """A job fetched already: handed over by an async worker, or the surplus of a batch."""
@@ -328,10 +337,15 @@ class ReliableFetcher:
             else:
                 taken.set_result(None)
                 return unit
+        if not self._pacing.may_take() and not self.quiet.is_set():
+            return None  # another thread's surplus of short jobs (quiet: every thread helps)
         try:
-            return self._buffer.popleft()
+            unit = self._buffer.popleft()
         except IndexError:
             return None
+        if not self._buffer:
+            self._pacing.emptied()
+        return unit
 
     def _take(self) -> UnitOfWork | None:
         while True:
@@ -348,7 +362,7 @@ class ReliableFetcher:
                 if not self._fetch_lock.acquire(timeout=self._lock_wait):
                     continue
             try:
-                if self._buffer or self._handed or self.quiet.is_set():
+                if self._nothing_to_fetch():
                     continue
                 units = self._round()
                 if self.reconciler.suspect and self._failures == 0:
@@ -363,8 +377,18 @@ class ReliableFetcher:
             if units is None:
                 return None
             if units:
+                self._pacing.new_round(len(units) > 1)
                 self._buffer.extend(units[1:])
                 return units[0]
+
+    def _nothing_to_fetch(self) -> bool:
+        """Holding the fetch lock: whether jobs are ready already (or the process is quiet).
+        Another thread's surplus of short jobs is left to it for a moment (pacing.py)."""
+        if self._handed or self.quiet.is_set():
+            return True
+        if self._buffer:
+            self._pacing.wait_for_owner(self._buffer, self.quiet.is_set)
+        return bool(self._buffer or self._handed or self.quiet.is_set())
 
     def _give_back_safely(self, units: list[UnitOfWork]) -> None:
         try:
@@ -509,6 +533,7 @@ class ReliableFetcher:
             taken.set_result(None)  # the async worker waiting for it moves on
         count = len(self._buffer) + len(handed)
         self._buffer.clear()
+        self._pacing.emptied()
         return count
 
     def requeue_all(self) -> int:
