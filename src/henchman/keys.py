@@ -526,3 +526,11 @@ def check_cluster_queue_name(name: str) -> None:
 def layout_for(cluster: bool) -> KeyLayout:
     """The layout for a deployment: :data:`CLUSTER` in cluster mode, else :data:`SIDEKIQ`."""
     return CLUSTER if cluster else SIDEKIQ
+
+
+def layout_of(client: object) -> KeyLayout:
+    """The layout that goes with a client: the cluster layout for a cluster client (the only one
+    it can use without cross-slot errors), else Sidekiq's. For admin objects built from a bare
+    client; workers and clients get the layout from the settings."""
+    module = type(client).__module__
+    return CLUSTER if type(client).__name__ == "RedisCluster" and ".cluster" in module else SIDEKIQ
