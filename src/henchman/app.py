@@ -88,7 +88,7 @@ class Henchman:
         #: Client middleware run on every push, in order; one returning ``None`` drops the push.
         self.client_middleware: list[ClientMiddleware] = []
         #: Push hooks that turn some pushes into one Lua call (built in: unique jobs).
-        self.push_hooks: list[PushHook] = [UniquePush()]
+        self.push_hooks: list[PushHook] = [UniquePush(lambda: self.keys)]
         #: Consulted at every push of the sync client; a sink it returns takes the pushes
         #: instead of Redis (``henchman.django``'s push-on-commit is one).
         self.push_deferral: Callable[[], PushSink | None] | None = None

@@ -84,6 +84,10 @@ def lock_ms(unique_for: float, at: float | None, now: float) -> int:
 class UniquePush:
     """Push hook: a unique job is written by ``unique_push.lua`` (lock check + push, atomic)."""
 
+    def __init__(self, layout: Callable[[], keys.KeyLayout] = lambda: keys.SIDEKIQ) -> None:
+        #: The app's key layout (unique jobs are refused in cluster mode).
+        self._layout = layout
+
     def script_for(
         self, payload: dict[str, Any], at: float | None, now: float
     ) -> ScriptedWrite | None:
@@ -92,6 +96,7 @@ class UniquePush:
         found = options(payload)
         if found is None:
             return None
+        self._layout().require("unique jobs")
         queue = str(payload["queue"])
         key = payload[KEY_FIELD] = lock_key(payload)
         target = keys.queue(queue) if at is None else keys.SCHEDULE

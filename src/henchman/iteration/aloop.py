@@ -49,6 +49,7 @@ async def arun(
 
 
 async def _arun(job: IterableJob, args: tuple[Any, ...], clock: Callable[[], float]) -> None:
+    job.app.keys.require("iteration")
     redis = job._async_redis()
     checkpoint = await state.aload(redis, job.jid)
     current = begin(job, checkpoint, clock())

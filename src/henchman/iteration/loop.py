@@ -127,6 +127,7 @@ def run(
     job: IterableJob, args: tuple[Any, ...], clock: Callable[[], float] = time.monotonic
 ) -> None:
     """Run one execution of ``job`` (its ``perform``); see the module docstring."""
+    job.app.keys.require("iteration")
     redis = job._sync_redis()
     checkpoint = state.load(redis, job.jid)
     current = begin(job, checkpoint, clock())

@@ -168,6 +168,7 @@ class Limiter:
         return held[1]
 
     def acquire(self, wait_timeout: float | None = None, **options: Any) -> Admission:
+        self.app.keys.require("limiters")
         """Wait for room (up to ``wait_timeout``, default the limiter's); raise ``OverLimit``.
         Pair it with :meth:`release`; ``within_limit`` does both."""
         timeout = self.wait_timeout if wait_timeout is None else wait_timeout
@@ -213,6 +214,7 @@ class Limiter:
         return self.app.aclient.redis
 
     async def aacquire(self, wait_timeout: float | None = None, **options: Any) -> Admission:
+        self.app.keys.require("limiters")
         """Asyncio twin of :meth:`acquire`."""
         timeout = self.wait_timeout if wait_timeout is None else wait_timeout
         admission = self.admission(**options)
