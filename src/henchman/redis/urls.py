@@ -73,7 +73,9 @@ def check_url(url: str) -> None:
             parsed = parse(value)
         except (TypeError, ValueError):
             parsed = None
-        bad_number = isinstance(parsed, float | int) and not (math.isfinite(parsed) and parsed >= 0)
+        bad_number = isinstance(parsed, float | int) and not (
+            math.isfinite(parsed) and parsed >= 0
+        )
         if parsed is None or bad_number:
             raise ValueError(f"option {name!r} has an invalid value {value[:40]!r}")
 
