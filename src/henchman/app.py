@@ -30,6 +30,7 @@ from henchman.crypto import Decryption, Encryptor, Keyring, keyring_from_setting
 from henchman.errors import PayloadError, UnknownJob
 from henchman.expiry import Expiry
 from henchman.job import DEFAULT_OPTIONS, JobDefinition, JobFunction, job as _job
+from henchman.keys import KeyLayout, layout_for
 from henchman.limits.middleware import OverLimitRescheduler
 from henchman.middleware.chain import Chain, JobRun
 from henchman.middleware.job_logging import JobLogging
@@ -80,7 +81,8 @@ class Henchman:
         #: ``timeout`` (see docs/internals.md for what each does).
         unique = UniqueLocks(lambda: self.client.redis, lambda: self.aclient.redis)
         self.middleware = Chain([
-            Expiry(), JobLogging(), Metrics(), unique, OverLimitRescheduler(),
+            Expiry(layout=lambda: self.keys), JobLogging(), Metrics(layout=lambda: self.keys),
+            unique, OverLimitRescheduler(),
             Decryption(lambda: self.keyring), Results(self), JobTimeouts(),
         ])  # fmt: skip
         #: Client middleware run on every push, in order; one returning ``None`` drops the push.
@@ -125,6 +127,12 @@ class Henchman:
         """Use ``settings`` from now on (closes clients opened with the old ones)."""
         self.close()
         self._settings = settings
+
+    @property
+    def keys(self) -> KeyLayout:
+        """The key layout every Redis user of this app names its keys with: Sidekiq's, or the
+        cluster layout in cluster mode."""
+        return layout_for(bool(getattr(self.settings, "cluster", False)))
 
     @property
     def keyring(self) -> Keyring | None:
@@ -173,6 +181,7 @@ class Henchman:
                         buffer,
                         hooks=self.push_hooks,
                         replica_wait=replica_wait(settings),
+                        layout=self.keys,
                     )
                     self._client.deferral = self.push_deferral
         return self._client
@@ -192,6 +201,7 @@ class Henchman:
                         fallback_writer=sync.write_now,
                         hooks=self.push_hooks,
                         replica_wait=sync.replica_wait,
+                        layout=sync.layout,
                     )
         return self._aclient
 

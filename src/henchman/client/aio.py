@@ -47,8 +47,11 @@ class AsyncClient:
         fallback_writer: Writer | None = None,
         hooks: Sequence[PushHook] = (),
         replica_wait: ReplicaWait | None = None,
+        layout: keys.KeyLayout = keys.SIDEKIQ,
     ) -> None:
         self._connection = connection
+        #: The key layout (Sidekiq's, or the cluster layout).
+        self.layout = layout
         #: ``WAIT`` for replicas after each write (opt-in, ``push_wait_replicas``).
         self.replica_wait = replica_wait
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aredis.Redis] = (
@@ -147,10 +150,10 @@ class AsyncClient:
             wait = self.replica_wait
             single = single_lpush(plans, self._known) if wait is None else None
             if single is not None:
-                await self.redis.lpush(keys.queue(single.queue), single.raw)
+                await self.redis.lpush(self.layout.queue(single.queue), single.raw)
                 return
             pipe = self.redis.pipeline(transaction=False)
-            scripted = queue_writes(pipe, plans, self._run_script)
+            scripted = queue_writes(pipe, plans, self._run_script, self.layout)
             if wait is not None:
                 wait.add_to(pipe)  # same connection as the writes: WAIT covers them
             replies = await pipe.execute()

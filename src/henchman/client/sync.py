@@ -11,7 +11,7 @@ import redis
 from redis.commands.core import Script
 
 from henchman import keys
-from henchman.client import capture
+from henchman.client import capture, cluster_writes
 from henchman.client.buffer import UNAVAILABLE, PushBuffer
 from henchman.client.plan import (
     ClientMiddleware,
@@ -47,8 +47,11 @@ class Client:
         clock: Callable[[], float] = time.time,
         hooks: Sequence[PushHook] = (),
         replica_wait: ReplicaWait | None = None,
+        layout: keys.KeyLayout = keys.SIDEKIQ,
     ) -> None:
         self._connection = connection
+        #: The key layout (Sidekiq's, or the cluster layout).
+        self.layout = layout
         #: ``WAIT`` for replicas after each write (opt-in, ``push_wait_replicas``).
         self.replica_wait = replica_wait
         self._redis: redis.Redis | None = None
@@ -178,11 +181,14 @@ class Client:
         wait = self.replica_wait
         single = single_lpush(plans, self._known) if wait is None else None
         if single is not None:
+            if self.layout.cluster:
+                self.redis.lpush(self.layout.queue(single.queue), single.raw)
+                return
             lane = self._lane if self._lane is not None else self._open()[1]
             lane.execute("LPUSH", keys.queue(single.queue), single.raw)
             return
         pipe = self.redis.pipeline(transaction=False)
-        scripted = queue_writes(pipe, plans, self._run_script)
+        scripted = queue_writes(pipe, plans, self._run_script, self.layout)
         if wait is not None:
             wait.add_to(pipe)  # same connection as the writes: WAIT covers them
         replies = pipe.execute()
@@ -194,6 +200,9 @@ class Client:
             self._known.registered(queue)
 
     def _deliver_once(self, plans: Sequence[PushPlan]) -> None:
+        if self.layout.cluster:
+            cluster_writes.deliver_once(self.redis, self.layout, plans)
+            return
         script = self._deliver_script
         if script is None:
             script = self._deliver_script = self.redis.register_script(source("deliver"))

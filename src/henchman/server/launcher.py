@@ -132,7 +132,7 @@ class Launcher:
         for capsule in self.capsules[1:]:
             log.info("%s", describe(capsule))
         working = {k: v for c in self.capsules for k, v in c.fetcher.working.items()}
-        register_working_lists(client, self.identity, working)
+        register_working_lists(client, self.identity, working, self.app.keys)
         self.heartbeat = Heartbeat(
             client,
             self.identity,
@@ -149,8 +149,9 @@ class Launcher:
             concurrency=sum(c.concurrency for c in self.capsules),
             working_lists=registry_entries(self.identity, working),
             clock=self.clock,
+            layout=self.app.keys,
         )
-        self.poller = Poller(client, self.scripts, self.clock)
+        self.poller = Poller(client, self.scripts, self.clock, self.app.keys)
         self.recovery = OrphanRecovery(
             client,
             self.scripts,
@@ -159,6 +160,7 @@ class Launcher:
             dead_max_jobs=settings.dead_max_jobs,
             dead_timeout=settings.dead_timeout,
             clock=self.clock,
+            layout=self.app.keys,
         )
         self._beat()
         self._local(self._refresh_paused)
@@ -277,7 +279,9 @@ class Launcher:
         self._guard(self.heartbeat.clear)
         self._guard(
             lambda: unregister_working_lists(
-                self.redis, {k: v for c in self.capsules for k, v in c.fetcher.working.items()}
+                self.redis,
+                {k: v for c in self.capsules for k, v in c.fetcher.working.items()},
+                self.app.keys,
             )
         )
         self.done.set()
@@ -327,7 +331,7 @@ class Launcher:
         is logged: fetches fail then anyway and report the outage themselves, and a step this
         frequent would otherwise log a fresh outage for every stale pooled connection."""
         with contextlib.suppress(*TRANSIENT):
-            self.paused.refresh(self.redis)
+            self.paused.refresh(self.redis, self.app.keys)
 
     def _flush_middleware(self) -> None:
         """Let middleware that buffers data in memory (e.g. metrics) write it: every

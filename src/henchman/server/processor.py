@@ -95,6 +95,17 @@ def _acknowledge(unit: UnitOfWork) -> Write:
     return Write([unit.working_key, keys.RETRY], [unit.raw, "", ""], ack_only=True)
 
 
+def requeue_keys(layout: keys.KeyLayout, unit: UnitOfWork, queue: str) -> list[str]:
+    """KEYS of ``requeue_one.lua``. The cluster layout keeps every key in the slot of the queue
+    the job was fetched from (it goes back there: a move to another queue would cross slots),
+    and names that queue's list again instead of the queues set (registered already: the job
+    was fetched from it), which tells the script to skip its ``SADD``."""
+    if layout.cluster:
+        own = layout.queue(unit.queue)
+        return [unit.working_key, own, own]
+    return [unit.working_key, keys.queue(queue), keys.QUEUES]
+
+
 def _score(value: float) -> str:
     return repr(float(value))
 
@@ -115,6 +126,8 @@ class Processor:
         quieting: Callable[[], bool] | None = None,
     ) -> None:
         self.app = app
+        #: The key layout (Sidekiq's, or the cluster layout with per-queue sets).
+        self.keys = app.keys
         self.settings = settings
         self.counters = counters
         self.interrupted = interrupted
@@ -159,7 +172,7 @@ class Processor:
             payload = exc.payload if exc.payload is not None else begun.context.payload
             queue = str(payload.get("queue") or unit.queue)
             write = Write(
-                [unit.working_key, keys.queue(queue), keys.QUEUES],
+                requeue_keys(self.keys, unit, queue),
                 [unit.raw, wire.encode(payload), "head" if exc.at_head else "tail", queue],
                 script="requeue_one",
             )
@@ -167,7 +180,7 @@ class Processor:
         if isinstance(exc, RescheduleJob):  # acknowledged only together with the schedule entry
             self.counters.processed_one()
             write = Write(
-                [unit.working_key, keys.SCHEDULE],
+                [unit.working_key, self.keys.schedule(unit.queue)],
                 [unit.raw, _score(exc.at), wire.encode(exc.payload), "", ""],
             )
             # Not finished: a batch keeps it pending, a result record keeps its status.
@@ -194,7 +207,7 @@ class Processor:
             self._exhausted(definition, decision.payload, exc)
         if decision.outcome is retry.Outcome.RETRY:
             write = Write(
-                [unit.working_key, keys.RETRY],
+                [unit.working_key, self.keys.retry(unit.queue)],
                 [unit.raw, _score(decision.at), wire.encode(decision.payload), "", ""],
             )
             return self._finished(begun, "retry", write)
@@ -214,7 +227,7 @@ class Processor:
     def _dead_write(self, unit: UnitOfWork, record: dict[str, Any], now: float) -> Write:
         cutoff = now - self.settings.dead_timeout
         return Write(
-            [unit.working_key, keys.DEAD],
+            [unit.working_key, self.keys.dead(unit.queue)],
             [
                 unit.raw,
                 _score(now),
