@@ -50,8 +50,15 @@ PYPROJECT = Path("pyproject.toml")
 ENVIRONMENT_SECTIONS = frozenset({"production", "development", "staging", "test"})
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_LEVELS = {name: name for name in _LEVELS} | {"WARN": "WARNING", "FATAL": "CRITICAL"}
-REDIS_URL_SCHEMES = ("redis", "rediss", "unix", "redis+sentinel", "rediss+sentinel")
-CLUSTER_NOT_IMPLEMENTED = "Redis Cluster mode is not implemented yet (see docs/scale.md)"
+REDIS_URL_SCHEMES = (
+    "redis",
+    "rediss",
+    "unix",
+    "redis+sentinel",
+    "rediss+sentinel",
+    "redis+cluster",
+    "rediss+cluster",
+)
 #: The largest queue weight: a weighted fetch draws from a list with one entry per unit of
 #: weight, and weights are relative, so 1,000 already expresses any useful ratio.
 MAX_QUEUE_WEIGHT = 1000
@@ -167,7 +174,36 @@ def check_settings(settings: Settings) -> dict[str, Any]:
         checked = _coerce(name, value, f"Settings({name}=...)")
         if checked != value or type(checked) is not type(value):
             changed[name] = checked
+    if _cluster_mode(settings.redis_url, settings.cluster) and not settings.cluster:
+        changed["cluster"] = True  # a redis+cluster:// URL turns cluster mode on
     return changed
+
+
+def _cluster_mode(url: str | None, cluster: bool) -> bool:
+    """Whether these settings select Redis Cluster mode; :class:`ConfigError` when ``cluster``
+    is on but the URL cannot name a cluster (no URL, a sentinel or unix URL, a database)."""
+    from henchman.redis.cluster_url import is_cluster_url
+
+    if url is not None and is_cluster_url(url):
+        return True
+    if not cluster:
+        return False
+    if url is None:
+        raise ConfigError(
+            "setting 'cluster' is true but no redis_url names a cluster node: the embedded "
+            "server is not a cluster (set REDIS_URL=redis+cluster://host:port,...)"
+        )
+    from henchman.redis.cluster_url import parse_cluster_url
+
+    if url.partition("://")[0].lower() in ("redis+sentinel", "rediss+sentinel"):
+        raise ConfigError(
+            "setting 'cluster' is true but redis_url is a Sentinel URL: use one or the other"
+        )
+    try:
+        parse_cluster_url(url)
+    except ConfigError as exc:
+        raise ConfigError(f"setting 'cluster' is true but redis_url does not fit: {exc}") from None
+    return True
 
 
 def _plain_hint(name: str) -> Any:
@@ -298,8 +334,6 @@ def _validate_section(section: dict[str, Any], source: str) -> dict[str, Any]:
 
 def _env_entries(env: Mapping[str, str]) -> Iterator[tuple[str, Any, str]]:
     """(setting, raw value, variable name) for each non-empty variable, lists already split."""
-    if env.get("HENCHMAN_CLUSTER"):
-        raise ConfigError(f"HENCHMAN_CLUSTER: {CLUSTER_NOT_IMPLEMENTED}")
     for name in sorted(SETTING_NAMES - {"environment"}):
         var = f"HENCHMAN_{name.upper()}"
         if name == "redis_url" and not env.get(var) and env.get("REDIS_URL"):
@@ -330,8 +364,6 @@ def _split(text: str) -> list[str]:
 
 def _check_known(name: str, source: str, suggest: frozenset[str] = SETTING_NAMES) -> None:
     """Reject a name that is not a setting, suggesting the closest of ``suggest``."""
-    if name == "cluster":
-        raise ConfigError(f"setting 'cluster' in {source}: {CLUSTER_NOT_IMPLEMENTED}")
     if name == "shards":
         raise ConfigError(
             f"setting 'shards' in {source}: routing queues to separate Redis servers is not "
@@ -409,7 +441,12 @@ def _check_redis_url(value: str, prefix: str) -> None:
     """The URL's scheme and shape (never echoing it: it may carry a password)."""
     scheme = value.partition("://")[0].lower()
     if scheme in ("redis+cluster", "rediss+cluster"):
-        raise ConfigError(f"{prefix}: {CLUSTER_NOT_IMPLEMENTED}")
+        from henchman.redis.cluster_url import parse_cluster_url  # only for a cluster URL
+
+        try:
+            parse_cluster_url(value)
+        except ConfigError as exc:
+            raise ConfigError(f"{prefix}: {exc}") from None
     if scheme in ("redis+sentinel", "rediss+sentinel"):
         from henchman.redis.sentinel import parse_sentinel_url  # only for a sentinel URL
 

@@ -91,6 +91,8 @@ class ClusterTopology:
     replicas_per_master: int = 0
     node_timeout_ms: int = 1500
     nodes: list[ClusterNode] = field(default_factory=list)
+    #: Servers started beside the cluster (not part of it), stopped with it.
+    others: list[ClusterNode] = field(default_factory=list)
 
     # -- addresses -------------------------------------------------------------------------
 
@@ -119,7 +121,7 @@ class ClusterTopology:
 
     # -- life cycle ------------------------------------------------------------------------
 
-    def _node(self, name: str) -> ClusterNode:
+    def _node(self, name: str, *, cluster: bool = True) -> ClusterNode:
         port = free_port()
         bus_port = free_port()  # not port + 10000, which may be taken or above 65535
         workdir = self.directory / name
@@ -139,7 +141,7 @@ class ClusterTopology:
                     "--dir",
                     str(workdir),
                     "--cluster-enabled",
-                    "yes",
+                    "yes" if cluster else "no",
                     "--cluster-port",
                     str(bus_port),
                     "--cluster-config-file",
@@ -240,13 +242,19 @@ class ClusterTopology:
         self.wait_ok(promotion_timeout)
         return master, time.monotonic() - started
 
+    def standalone(self, name: str = "standalone") -> ClusterNode:
+        """A plain (non-cluster) server beside the cluster, stopped with it."""
+        node = self._node(name, cluster=False)
+        self.others.append(node)
+        return node
+
     def flush(self) -> None:
         """Empty every live master (replicas follow)."""
         for node in self.master_nodes():
             node.client().flushall()
 
     def stop(self) -> None:
-        for node in self.nodes:
+        for node in [*self.nodes, *self.others]:
             node.kill()
 
 

@@ -122,6 +122,8 @@ class Launcher:
             concurrency=f"{prefix}concurrency {settings.concurrency} threads, "
             f"{settings.async_concurrency} async",
         )
+        if self.connector.cluster:
+            startup.log_cluster_mode(client)
         self.capsules = [
             self._capsule("default", settings.queues, settings.concurrency,
                           settings.async_concurrency),

@@ -1,0 +1,156 @@
+"""Redis Cluster clients and the startup checks of cluster mode.
+
+Clients are redis-py's own :class:`redis.cluster.RedisCluster` and
+:class:`redis.asyncio.cluster.RedisCluster`: they read the slot map from the seed nodes, send each
+command to the master of its key's slot, follow ``MOVED``/``ASK`` redirections, and after a node
+fails re-read the slot map, so once a replica is promoted the next command goes to it.
+
+Retries: like henchman's standalone clients, a command that *timed out* is never resent by the
+driver (the server may still run it, so a resend could push a job twice); redis-py's cluster
+client would resend it, so :class:`_Cluster` narrows the errors it retries to those where the
+command did not run: a refused connection (a dead master), ``CLUSTERDOWN`` and a slot no node
+serves (a failover in progress). Those are retried with a short exponential backoff (about 5 s in
+all, enough for a failover with a small ``cluster-node-timeout``); longer outages reach henchman's
+callers, which retry with their own backoff as they do for a standalone server.
+
+The startup checks (:func:`check_cluster`) refuse, with one line each, a URL whose nodes are not
+a cluster and a cluster that already holds keys of Sidekiq's layout (which cluster mode would
+never read).
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import redis
+import redis.asyncio as aredis
+import redis.asyncio.cluster as acluster
+from redis import cluster
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ClusterDownError, RedisClusterException, SlotNotCoveredError
+from redis.retry import Retry
+
+from henchman import keys
+from henchman.errors import ConfigError, RedisUnavailable
+from henchman.redis.cluster_url import ClusterTarget
+
+__all__ = [
+    "SIDEKIQ_MARKERS",
+    "async_cluster",
+    "check_cluster",
+    "is_cluster_client",
+    "sidekiq_keys_on",
+    "sync_cluster",
+]
+
+#: Keys whose presence means the data is in Sidekiq's layout (bare names, no hash tag).
+SIDEKIQ_MARKERS = (keys.QUEUES, keys.SCHEDULE, keys.RETRY, keys.DEAD, keys.PROCESSES)
+#: Sidekiq-layout queue lists: ``queue:<name>``, where the cluster layout has ``queue:{<name>}``.
+SIDEKIQ_QUEUE_PATTERN = keys.QUEUE_PREFIX + "[^{]*"
+#: Errors after which the command certainly did not run: retried by the cluster client.
+RETRIED_ERRORS = (redis.ConnectionError, ClusterDownError, SlotNotCoveredError)
+RETRIES = 10
+BACKOFF_CAP = 1.0
+BACKOFF_BASE = 0.05
+
+
+class _Cluster(cluster.RedisCluster):
+    """redis-py's sync cluster client, retrying only errors after which nothing ran."""
+
+    ERRORS_ALLOW_RETRY = RETRIED_ERRORS  # type: ignore[assignment]
+
+
+class _AsyncCluster(acluster.RedisCluster):
+    """redis-py's asyncio cluster client, retrying only errors after which nothing ran."""
+
+    ERRORS_ALLOW_RETRY = RETRIED_ERRORS  # type: ignore[assignment]
+
+
+def _retry() -> Retry:
+    return Retry(ExponentialBackoff(cap=BACKOFF_CAP, base=BACKOFF_BASE), RETRIES)
+
+
+def _options(target: ClusterTarget) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "username": target.username,
+        "password": target.password,
+        "require_full_coverage": False,
+    }
+    if target.ssl:
+        options["ssl"] = True
+    return options
+
+
+def sync_cluster(target: ClusterTarget, **options: Any) -> redis.Redis:
+    """A sync cluster client (typed as :class:`redis.Redis`: it answers the same commands for
+    keys in one slot). Raises :class:`ConfigError` if the nodes are not a cluster and
+    :class:`RedisUnavailable` if none can be reached."""
+    if options.get("max_connections") is None:
+        options.pop("max_connections", None)
+    retry = options.pop("retry", None) or _retry()
+    try:
+        client = _Cluster(
+            startup_nodes=[cluster.ClusterNode(host, port) for host, port in target.nodes],  # type: ignore[no-untyped-call]
+            retry=retry,
+            **_options(target),
+            **options,
+        )
+    except RedisClusterException as exc:
+        raise _startup_error(target, exc) from None
+    return cast(redis.Redis, client)
+
+
+def async_cluster(target: ClusterTarget, **options: Any) -> aredis.Redis:
+    """An asyncio cluster client; it connects on its first command (``initialize``)."""
+    client = _AsyncCluster(
+        startup_nodes=[acluster.ClusterNode(host, port) for host, port in target.nodes],
+        retry=_retry(),  # type: ignore[arg-type]
+        **_options(target),
+        **options,
+    )
+    return cast(aredis.Redis, client)
+
+
+def is_cluster_client(client: object) -> bool:
+    """Whether ``client`` is a (sync or asyncio) cluster client."""
+    return isinstance(client, cluster.RedisCluster | acluster.RedisCluster)
+
+
+def _startup_error(target: ClusterTarget, exc: Exception) -> Exception:
+    text = str(exc)
+    if "cluster mode is not enabled" in text.lower() or "cluster_enabled" in text.lower():
+        return ConfigError(_not_a_cluster(target))
+    return RedisUnavailable(f"cannot reach the {target.describe()}: {text.splitlines()[0]}")
+
+
+def _not_a_cluster(target: ClusterTarget) -> str:
+    return (
+        f"redis_url names a cluster but {target.describe().removeprefix('Redis Cluster via ')} "
+        "is not a Redis Cluster node (cluster mode is off on that server): use a redis:// URL "
+        "and cluster = false for a single server"
+    )
+
+
+def sidekiq_keys_on(client: redis.Redis) -> list[str]:
+    """The Sidekiq-layout keys found on the masters of ``client``'s cluster (at most a few)."""
+    rc = cast(cluster.RedisCluster, client)
+    found = [name for name in SIDEKIQ_MARKERS if rc.exists(name)]
+    for node in rc.get_primaries():  # type: ignore[no-untyped-call]
+        conn = rc.get_redis_connection(node)
+        for key in conn.scan_iter(match=SIDEKIQ_QUEUE_PATTERN, count=1000):
+            found.append(key.decode() if isinstance(key, bytes) else str(key))
+            break
+    return sorted(set(found))
+
+
+def check_cluster(client: redis.Redis, target: ClusterTarget) -> None:
+    """Refuse, with one line, a cluster that holds Sidekiq-layout data."""
+    found = sidekiq_keys_on(client)
+    if found:
+        shown = ", ".join(found[:5])
+        raise ConfigError(
+            f"cluster mode: the {target.describe()} holds keys of the Sidekiq layout ({shown}) "
+            "that cluster mode never reads: drain them first with workers in the default mode "
+            "(cluster = false), move them, or point redis_url at an empty cluster "
+            "(see docs/scale.md)"
+        )
