@@ -132,7 +132,7 @@ class Henchman:
     def keys(self) -> KeyLayout:
         """The key layout every Redis user of this app names its keys with: Sidekiq's, or the
         cluster layout in cluster mode."""
-        return layout_for(bool(getattr(self.settings, "cluster", False)))
+        return layout_for(self.settings.cluster)
 
     @property
     def keyring(self) -> Keyring | None:

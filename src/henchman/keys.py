@@ -426,7 +426,7 @@ CLUSTER_SHARED_TAG = "{henchman}"
 
 #: Features with no cluster key design yet: refused in cluster mode with one line.
 CLUSTER_UNSUPPORTED = frozenset(
-    {"iteration", "results", "limiters", "unique jobs", "periodic jobs", "batches"}
+    {"iteration", "limiters", "unique jobs", "periodic jobs", "batches"}
 )
 
 
@@ -510,7 +510,8 @@ class ClusterKeyLayout(KeyLayout):
 
     def require(self, feature: str) -> None:
         if feature in CLUSTER_UNSUPPORTED:
-            raise ClusterModeUnavailable(f"{feature} are not available in cluster mode yet")
+            verb = "is" if feature == "iteration" else "are"
+            raise ClusterModeUnavailable(f"{feature} {verb} not available in cluster mode yet")
 
 
 #: The one cluster-layout instance.

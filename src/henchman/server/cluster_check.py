@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 def feature_of(definition: object) -> str | None:
     """The cluster-unavailable feature a job definition needs, if any."""
     target = getattr(definition, "target", None)
-    if getattr(definition, "is_class", False) and isinstance(target, type):
+    if isinstance(target, type):
         from henchman.iteration.job import IterableJob
 
         if issubclass(target, IterableJob):

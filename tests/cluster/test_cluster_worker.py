@@ -1,0 +1,206 @@
+"""A real worker in cluster mode (``redis+cluster://``) against a 3-master cluster: jobs pushed to
+queues on every shard run, fail into their queue's retry set, come back through the poller, die
+into their queue's dead set, and the admin API sees it all as one view. Also the refusals of the
+features that have no cluster design yet, and results, which work unchanged."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from redis.cluster import RedisCluster
+
+import henchman
+from henchman import keys
+from henchman.api import DeadSet, JobResult, RetrySet, Stats
+from henchman.app import Henchman
+from henchman.errors import ConfigError
+from henchman.keys import ClusterModeUnavailable
+from henchman.server.launcher import Launcher
+from tests.cluster._helpers import cluster_client, spread_queues
+from tests.conftest import ClusterDB
+from tests.integration._core_helpers import queues, running_worker, wait_for
+
+L = keys.CLUSTER
+
+
+@pytest.fixture
+def rc(cluster: ClusterDB) -> Iterator[RedisCluster]:
+    client = cluster_client(cluster)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def capp(cluster: ClusterDB) -> Iterator[Henchman]:
+    app = Henchman(cluster.settings())
+    yield app
+    app.close()
+
+
+def test_app_in_cluster_mode_uses_the_cluster_layout(capp: Henchman) -> None:
+    assert capp.keys is keys.CLUSTER
+    assert Henchman(capp.settings.replace(redis_url=None, cluster=False)).keys is keys.SIDEKIQ
+
+
+def test_a_worker_runs_jobs_of_queues_on_every_shard(
+    capp: Henchman, cluster: ClusterDB, rc: RedisCluster
+) -> None:
+    names = spread_queues(3)
+    done: list[tuple[str, int]] = []
+    lock = threading.Lock()
+
+    @capp.job
+    def work(queue: str, n: int) -> None:
+        with lock:
+            done.append((queue, n))
+
+    @capp.job
+    async def awork(queue: str, n: int) -> None:
+        await asyncio.sleep(0)
+        with lock:
+            done.append((queue, n))
+
+    settings = cluster.settings(queues=queues(*names), concurrency=3)
+    for name in names:
+        for n in range(4):
+            (work if n % 2 else awork).set(queue=name).perform_async(name, n)
+    with running_worker(capp, settings) as launcher:
+        wait_for(lambda: len(done) == 12, what="every job to run")
+        wait_for(
+            lambda: all(rc.llen(L.working(launcher.identity, q)) == 0 for q in names),
+            what="acknowledgements",
+        )
+        assert Stats(rc).summary().enqueued == 0
+    assert sorted(done) == sorted((q, n) for q in names for n in range(4))
+    assert Stats(rc).processed == 12
+
+
+def test_a_failing_job_retries_from_its_queue_set_then_dies_there(
+    capp: Henchman, cluster: ClusterDB, rc: RedisCluster
+) -> None:
+    name = spread_queues(2)[1]
+    attempts: list[int] = []
+
+    @capp.job(retry=1, queue=name)
+    def flaky() -> None:
+        attempts.append(1)
+        raise RuntimeError("boom")
+
+    flaky.retry_in(lambda count, exc, job: 0.1)
+    settings = cluster.settings(queues=queues(name))
+    flaky.perform_async()
+    with running_worker(capp, settings):
+        wait_for(lambda: DeadSet(rc).size == 1, what="the job to die after its retry")
+    assert len(attempts) == 2
+    assert rc.zcard(L.dead(name)) == 1
+    assert RetrySet(rc).size == 0
+    (record,) = list(DeadSet(rc))
+    assert record.error_message == "boom"
+
+
+def test_a_scheduled_job_runs_when_due(
+    capp: Henchman, cluster: ClusterDB, rc: RedisCluster
+) -> None:
+    ran = threading.Event()
+
+    @capp.job(queue="later")
+    def later() -> None:
+        ran.set()
+
+    later.perform_in(0.5)
+    assert rc.zcard(L.schedule("later")) == 1
+    with running_worker(capp, cluster.settings(queues=queues("later"))):
+        assert ran.wait(30)
+
+
+def test_results_are_stored_in_cluster_mode(
+    capp: Henchman, cluster: ClusterDB, rc: RedisCluster
+) -> None:
+    @capp.job(result_ttl=60)
+    def answer() -> int:
+        return 42
+
+    jid = answer.perform_async()
+    with running_worker(capp, cluster.settings()):
+        result = JobResult(jid, app=capp)
+        wait_for(lambda: result.refresh().finished, what="the result")
+    assert result.value == 42
+
+
+def _refused_start(app: Henchman, cluster: ClusterDB, message: str) -> None:
+    launcher = Launcher(app, cluster.settings())
+    try:
+        with pytest.raises(ConfigError, match=message):
+            launcher.start()
+    finally:
+        if launcher.capsules:
+            launcher.stop()
+
+
+def test_a_worker_with_an_iterable_job_refuses_to_start_in_cluster_mode(
+    capp: Henchman, cluster: ClusterDB
+) -> None:
+    from henchman.iteration import IterableJob
+
+    @capp.job
+    class Walk(IterableJob):
+        def build_enumerator(self, *args: Any, cursor: Any) -> Any:
+            return iter(())
+
+        def each_iteration(self, item: Any, *args: Any) -> None:
+            pass
+
+    _refused_start(capp, cluster, "iteration is not available in cluster mode yet")
+
+
+def test_unique_jobs_are_refused_at_push_in_cluster_mode(capp: Henchman, rc: RedisCluster) -> None:
+    @capp.job(unique_for=60)
+    def once() -> None:
+        pass
+
+    with pytest.raises(ClusterModeUnavailable, match="unique jobs are not available in cluster"):
+        once.perform_async()
+    assert rc.dbsize() == 0
+
+
+def test_periodic_jobs_refuse_to_start_in_cluster_mode(capp: Henchman, cluster: ClusterDB) -> None:
+    @capp.job
+    def tick() -> None:
+        pass
+
+    capp.periodic("* * * * *", tick)
+    _refused_start(capp, cluster, "periodic jobs are not available in cluster mode yet")
+
+
+def test_batches_are_refused_in_cluster_mode(capp: Henchman) -> None:
+    with pytest.raises(ClusterModeUnavailable, match="batches are not available in cluster mode"):
+        henchman.Batch(app=capp)
+
+
+def test_limiters_are_refused_in_cluster_mode(capp: Henchman) -> None:
+    limiter = henchman.limits.concurrent("api", 2, app=capp)
+    with pytest.raises(ClusterModeUnavailable, match="limiters are not available in cluster"):
+        limiter.acquire()
+
+
+def test_the_default_layout_is_sidekiqs_byte_for_byte() -> None:
+    s = keys.SIDEKIQ
+    assert (s.QUEUES, s.queue("a"), s.schedule("a"), s.retry("a"), s.dead("a")) == (
+        "queues",
+        "queue:a",
+        "schedule",
+        "retry",
+        "dead",
+    )
+    assert (s.PROCESSES, s.process("h:1:x"), s.STAT_PROCESSED, s.working("h:1:x", "a")) == (
+        "processes",
+        "h:1:x",
+        "stat:processed",
+        "henchman:working:h:1:x:a",
+    )
+    _ = time
