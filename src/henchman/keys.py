@@ -533,5 +533,7 @@ def layout_of(client: object) -> KeyLayout:
     """The layout that goes with a client: the cluster layout for a cluster client (the only one
     it can use without cross-slot errors), else Sidekiq's. For admin objects built from a bare
     client; workers and clients get the layout from the settings."""
-    module = type(client).__module__
-    return CLUSTER if type(client).__name__ == "RedisCluster" and ".cluster" in module else SIDEKIQ
+    for cls in type(client).__mro__:  # redis-py's sync or asyncio cluster client, or a subclass
+        if cls.__name__ == "RedisCluster" and cls.__module__.startswith("redis."):
+            return CLUSTER
+    return SIDEKIQ
