@@ -413,6 +413,21 @@ class KeyLayout:
     def metrics_marks(self, day: str) -> str:
         return metrics_marks(day)
 
+    def iteration_state(self, jid: str) -> str:
+        return iteration_state(jid)
+
+    def iteration_done_ids(self, jid: str) -> str:
+        return iteration_done_ids(jid)
+
+    def iteration_rows(self, jid: str) -> str:
+        return iteration_rows(jid)
+
+    def iteration_row_errors(self, jid: str) -> str:
+        return iteration_row_errors(jid)
+
+    def iteration_files(self, jid: str) -> str:
+        return iteration_files(jid)
+
     def require(self, feature: str) -> None:
         """Refuse ``feature`` (e.g. ``"batches"``) if it has no design in this layout; the
         Sidekiq layout supports every feature."""
@@ -425,9 +440,7 @@ SIDEKIQ = KeyLayout()
 CLUSTER_SHARED_TAG = "{henchman}"
 
 #: Features with no cluster key design yet: refused in cluster mode with one line.
-CLUSTER_UNSUPPORTED = frozenset(
-    {"iteration", "limiters", "unique jobs", "periodic jobs", "batches"}
-)
+CLUSTER_UNSUPPORTED = frozenset({"limiters", "unique jobs", "periodic jobs", "batches"})
 
 
 class ClusterKeyLayout(KeyLayout):
@@ -507,6 +520,23 @@ class ClusterKeyLayout(KeyLayout):
 
     def metrics_marks(self, day: str) -> str:
         return self._S + metrics_marks(day)
+
+    # An iterable job's keys share the tag ``{<jid>}``: its state, processed ids, row ledger and
+    # file manifest are cleaned up or reset in one MULTI.
+    def iteration_state(self, jid: str) -> str:
+        return "it-{" + jid + "}"
+
+    def iteration_done_ids(self, jid: str) -> str:
+        return "henchman:it:{" + jid + "}:done"
+
+    def iteration_rows(self, jid: str) -> str:
+        return "henchman:it:{" + jid + "}:rows"
+
+    def iteration_row_errors(self, jid: str) -> str:
+        return "henchman:it:{" + jid + "}:errors"
+
+    def iteration_files(self, jid: str) -> str:
+        return "henchman:it:{" + jid + "}:files"
 
     def require(self, feature: str) -> None:
         if feature in CLUSTER_UNSUPPORTED:

@@ -142,20 +142,39 @@ def _refused_start(app: Henchman, cluster: ClusterDB, message: str) -> None:
             launcher.stop()
 
 
-def test_a_worker_with_an_iterable_job_refuses_to_start_in_cluster_mode(
-    capp: Henchman, cluster: ClusterDB
+def test_an_iterable_job_checkpoints_on_quiet_and_resumes_in_cluster_mode(
+    capp: Henchman, cluster: ClusterDB, rc: RedisCluster
 ) -> None:
-    from henchman.iteration import IterableJob
+    from henchman.api import IterationState
+    from henchman.iteration import enumerators
 
-    @capp.job
-    class Walk(IterableJob):
-        def build_enumerator(self, *args: Any, cursor: Any) -> Any:
-            return iter(())
+    items = 200
 
-        def each_iteration(self, item: Any, *args: Any) -> None:
-            pass
+    class Numbers(henchman.IterableJob, app=capp):
+        def build_enumerator(self, *, cursor: int | None) -> Iterator[Any]:
+            return enumerators.number_range(0, items, cursor)
 
-    _refused_start(capp, cluster, "iteration is not available in cluster mode yet")
+        def each_iteration(self, number: int) -> None:
+            time.sleep(0.002)
+            self.progress.done(number)
+            rc.rpush("{test}:items", number)
+
+    jid = Numbers.perform_async()
+    settings = cluster.settings()
+    with running_worker(capp, settings) as launcher:
+        wait_for(lambda: rc.llen("{test}:items") >= 20, what="some iterations")
+        launcher.quiet()
+        wait_for(lambda: rc.llen(L.queue("default")) == 1, what="the job back at the head")
+    record = IterationState(rc).find(jid)
+    assert record is not None
+    assert record.executions == 1
+    assert jid in set(IterationState(rc).jids())
+    with running_worker(capp, settings):
+        wait_for(lambda: rc.llen("{test}:items") == items, what="every item")
+        wait_for(lambda: not rc.exists(L.iteration_state(jid)), what="the state cleaned up")
+    counts = sorted(int(n) for n in rc.lrange("{test}:items", 0, -1))
+    assert counts == list(range(items))
+    assert not rc.exists(L.iteration_done_ids(jid))
 
 
 def test_unique_jobs_are_refused_at_push_in_cluster_mode(capp: Henchman, rc: RedisCluster) -> None:
