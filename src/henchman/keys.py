@@ -428,6 +428,26 @@ class KeyLayout:
     def iteration_files(self, jid: str) -> str:
         return iteration_files(jid)
 
+    LIMITERS = LIMITERS
+
+    def limiter(self, name: str) -> str:
+        return limiter(name)
+
+    def limiter_state(self, name: str) -> str:
+        return limiter_state(name)
+
+    def limiter_wake(self, name: str) -> str:
+        return limiter_wake(name)
+
+    def limiter_keys(self, name: str) -> list[str]:
+        """KEYS of every limiter script: names set, definition, state, wake-up list."""
+        return [
+            self.LIMITERS,
+            self.limiter(name),
+            self.limiter_state(name),
+            self.limiter_wake(name),
+        ]
+
     def require(self, feature: str) -> None:
         """Refuse ``feature`` (e.g. ``"batches"``) if it has no design in this layout; the
         Sidekiq layout supports every feature."""
@@ -440,7 +460,7 @@ SIDEKIQ = KeyLayout()
 CLUSTER_SHARED_TAG = "{henchman}"
 
 #: Features with no cluster key design yet: refused in cluster mode with one line.
-CLUSTER_UNSUPPORTED = frozenset({"limiters", "unique jobs", "periodic jobs", "batches"})
+CLUSTER_UNSUPPORTED = frozenset({"unique jobs", "periodic jobs", "batches"})
 
 
 class ClusterKeyLayout(KeyLayout):
@@ -537,6 +557,22 @@ class ClusterKeyLayout(KeyLayout):
 
     def iteration_files(self, jid: str) -> str:
         return "henchman:it:{" + jid + "}:files"
+
+    # A limiter's keys share the tag ``{<name>}``; there is no names set in cluster mode (it would
+    # be in another slot): the definition hash is passed twice, which tells the scripts to skip
+    # the SADD, and the admin API lists limiters by their definition hashes.
+    def limiter(self, name: str) -> str:
+        return "henchman:limiter:{" + name + "}"
+
+    def limiter_state(self, name: str) -> str:
+        return "henchman:limiter:{" + name + "}:state"
+
+    def limiter_wake(self, name: str) -> str:
+        return "henchman:limiter:{" + name + "}:wake"
+
+    def limiter_keys(self, name: str) -> list[str]:
+        definition = self.limiter(name)
+        return [definition, definition, self.limiter_state(name), self.limiter_wake(name)]
 
     def require(self, feature: str) -> None:
         if feature in CLUSTER_UNSUPPORTED:

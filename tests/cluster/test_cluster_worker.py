@@ -201,10 +201,33 @@ def test_batches_are_refused_in_cluster_mode(capp: Henchman) -> None:
         henchman.Batch(app=capp)
 
 
-def test_limiters_are_refused_in_cluster_mode(capp: Henchman) -> None:
-    limiter = henchman.limits.concurrent("api", 2, app=capp)
-    with pytest.raises(ClusterModeUnavailable, match="limiters are not available in cluster"):
-        limiter.acquire()
+def test_a_concurrent_limiter_admits_up_to_its_size_in_cluster_mode(
+    capp: Henchman, rc: RedisCluster
+) -> None:
+    from henchman.api import LimiterSet
+    from henchman.errors import OverLimit
+
+    limiter = henchman.limits.concurrent("api", 1, app=capp)
+    first = limiter.acquire()
+    with pytest.raises(OverLimit):
+        limiter.acquire(wait_timeout=0)
+    assert LimiterSet(rc).usage("api") == 1
+    limiter.release(first)
+    limiter.release(limiter.acquire(wait_timeout=0))
+    assert LimiterSet(rc).names() == ["api"]
+    assert rc.exists(L.limiter("api"))
+    LimiterSet(rc).delete("api")
+    assert LimiterSet(rc).names() == []
+
+
+def test_a_bucket_limiter_counts_admissions_in_cluster_mode(capp: Henchman) -> None:
+    from henchman.errors import OverLimit
+
+    limiter = henchman.limits.bucket("calls", 2, "minute", app=capp)
+    limiter.acquire(wait_timeout=0)
+    limiter.acquire(wait_timeout=0)
+    with pytest.raises(OverLimit):
+        limiter.acquire(wait_timeout=0)
 
 
 def test_the_default_layout_is_sidekiqs_byte_for_byte() -> None:
