@@ -448,6 +448,10 @@ class KeyLayout:
             self.limiter_wake(name),
         ]
 
+    def unique_lock(self, digest: str, queue_name: str) -> str:
+        """A unique job's lock (its digest covers the queue name)."""
+        return unique_lock(digest)
+
     def require(self, feature: str) -> None:
         """Refuse ``feature`` (e.g. ``"batches"``) if it has no design in this layout; the
         Sidekiq layout supports every feature."""
@@ -460,7 +464,7 @@ SIDEKIQ = KeyLayout()
 CLUSTER_SHARED_TAG = "{henchman}"
 
 #: Features with no cluster key design yet: refused in cluster mode with one line.
-CLUSTER_UNSUPPORTED = frozenset({"unique jobs", "periodic jobs", "batches"})
+CLUSTER_UNSUPPORTED = frozenset({"periodic jobs", "batches"})
 
 
 class ClusterKeyLayout(KeyLayout):
@@ -573,6 +577,10 @@ class ClusterKeyLayout(KeyLayout):
     def limiter_keys(self, name: str) -> list[str]:
         definition = self.limiter(name)
         return [definition, definition, self.limiter_state(name), self.limiter_wake(name)]
+
+    def unique_lock(self, digest: str, queue_name: str) -> str:
+        # In the queue's slot: the push checks the lock and stores the job in one script.
+        return "unique:{" + queue_name + "}:" + digest
 
     def require(self, feature: str) -> None:
         if feature in CLUSTER_UNSUPPORTED:

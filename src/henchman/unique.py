@@ -45,11 +45,10 @@ def digest(job_class: str, queue: str, args: Any) -> str:
     return hashlib.sha256(orjson.dumps([job_class, queue, args])).hexdigest()
 
 
-def lock_key(payload: Mapping[str, Any]) -> str:
-    """``unique:<digest>`` for a payload."""
-    return keys.unique_lock(
-        digest(str(payload.get("class")), str(payload.get("queue")), payload.get("args"))
-    )
+def lock_key(payload: Mapping[str, Any], layout: keys.KeyLayout = keys.SIDEKIQ) -> str:
+    """``unique:<digest>`` for a payload (``unique:{<queue>}:<digest>`` in the cluster layout)."""
+    queue = str(payload.get("queue"))
+    return layout.unique_lock(digest(str(payload.get("class")), queue, payload.get("args")), queue)
 
 
 def options(payload: Mapping[str, Any]) -> tuple[float, str] | None:
@@ -96,13 +95,16 @@ class UniquePush:
         found = options(payload)
         if found is None:
             return None
-        self._layout().require("unique jobs")
+        layout = self._layout()
         queue = str(payload["queue"])
-        key = payload[KEY_FIELD] = lock_key(payload)
-        target = keys.queue(queue) if at is None else keys.SCHEDULE
+        key = payload[KEY_FIELD] = lock_key(payload, layout)
+        target = layout.queue(queue) if at is None else layout.schedule(queue)
+        # The cluster layout names the target again for the queues set (another slot): the
+        # script skips its SADD and the client registers the queue before the script runs.
+        queues = target if layout.cluster else keys.QUEUES
         return ScriptedWrite(
             "unique_push",
-            [key, target, keys.QUEUES],
+            [key, target, queues],
             [payload["jid"], lock_ms(found[0], at, now), "" if at is None else repr(at), queue],
             refusal=f"duplicate of unique job {payload.get('class')}: lock held by job {{reply}}",
         )

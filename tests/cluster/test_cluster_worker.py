@@ -177,14 +177,52 @@ def test_an_iterable_job_checkpoints_on_quiet_and_resumes_in_cluster_mode(
     assert not rc.exists(L.iteration_done_ids(jid))
 
 
-def test_unique_jobs_are_refused_at_push_in_cluster_mode(capp: Henchman, rc: RedisCluster) -> None:
-    @capp.job(unique_for=60)
-    def once() -> None:
+def test_a_unique_job_is_pushed_once_and_its_lock_released_after_it_ran(
+    capp: Henchman, cluster: ClusterDB, rc: RedisCluster
+) -> None:
+    ran = threading.Event()
+
+    @capp.job(unique_for=60, queue="uq")
+    def once(n: int) -> None:
+        ran.set()
+
+    assert once.perform_async(1) is not None
+    assert once.perform_async(1) is None  # the duplicate is refused
+    assert rc.llen(L.queue("uq")) == 1
+    assert rc.sismember(L.QUEUES, "uq")
+    with running_worker(capp, cluster.settings(queues=queues("uq"))):
+        assert ran.wait(30)
+        wait_for(lambda: once.perform_async(1) is not None, what="the lock released")
+
+
+def test_a_scheduled_unique_job_registers_its_queue_for_the_poller(
+    capp: Henchman, rc: RedisCluster
+) -> None:
+    @capp.job(unique_for=60, queue="later-unique")
+    def later(n: int) -> None:
         pass
 
-    with pytest.raises(ClusterModeUnavailable, match="unique jobs are not available in cluster"):
-        once.perform_async()
-    assert rc.dbsize() == 0
+    assert later.perform_in(60, 1) is not None
+    assert later.perform_in(60, 1) is None
+    assert rc.zcard(L.schedule("later-unique")) == 1
+    assert rc.sismember(L.QUEUES, "later-unique")
+
+
+def test_buffered_unique_pushes_are_written_in_order_with_their_scripts(
+    capp: Henchman, rc: RedisCluster
+) -> None:
+    from henchman.client.plan import plan_push
+
+    def plan(n: int) -> Any:
+        return plan_push(
+            "Once", [n], {"queue": "uq", "unique_for": 60}, [], now=time.time(),
+            hooks=capp.push_hooks,
+        )  # fmt: skip
+
+    plans = [plan(1), plan(1), plan(2)]
+    capp.client.write_now(plans)  # what the reliable-push buffer does with a backlog
+    assert rc.llen(L.queue("uq")) == 2
+    assert rc.sismember(L.QUEUES, "uq")
 
 
 def test_periodic_jobs_refuse_to_start_in_cluster_mode(capp: Henchman, cluster: ClusterDB) -> None:

@@ -15,6 +15,8 @@ import redis.asyncio as aredis
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.cluster import RedisCluster
 
+_CALL = "__deferred_call__"
+
 
 class SerialPipeline:
     """Records commands (``pipe.lrem(...)``, ``pipe.evalsha(...)``) and runs them one by one."""
@@ -30,11 +32,19 @@ class SerialPipeline:
 
         return record
 
+    def defer(self, call: Any) -> None:
+        """Record ``call()`` (e.g. a redis-py ``Script`` call on the client, which loads the
+        script if the server lost it) to run in order with the commands."""
+        self.command_stack.append((_CALL, (call,), {}))
+
     def execute(self, raise_on_error: bool = True) -> list[Any]:
         stack, self.command_stack = self.command_stack, []
         replies: list[Any] = []
         for name, args, kwargs in stack:
             try:
+                if name == _CALL:
+                    replies.append(args[0]())
+                    continue
                 replies.append(getattr(self._client, name)(*args, **kwargs))
             except redis.ResponseError as exc:
                 if raise_on_error:
@@ -51,6 +61,9 @@ class AsyncSerialPipeline(SerialPipeline):
         replies: list[Any] = []
         for name, args, kwargs in stack:
             try:
+                if name == _CALL:
+                    replies.append(await args[0]())
+                    continue
                 replies.append(await getattr(self._client, name)(*args, **kwargs))
             except redis.ResponseError as exc:
                 if raise_on_error:
