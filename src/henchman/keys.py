@@ -516,6 +516,8 @@ class ClusterKeyLayout(KeyLayout):
     LEADER = _S + "dear-leader"
 
     def queue(self, name: str) -> str:
+        if "{" in name or "}" in name:
+            check_cluster_queue_name(name)
         return "queue:{" + name + "}"
 
     def working(self, identity: str, queue_name: str) -> str:
@@ -645,8 +647,10 @@ CLUSTER = ClusterKeyLayout()
 
 def check_cluster_queue_name(name: str) -> None:
     """Refuse a queue name the cluster layout cannot tag: braces would change the hash tag."""
-    if "{" in name or "}" in name or not name:
-        raise ValueError(f"queue name {name!r} cannot be used in cluster mode: no braces allowed")
+    if "{" in name or "}" in name:
+        raise ValueError(
+            f"queue name {name!r} cannot be used in cluster mode: braces would change its hash tag"
+        )
 
 
 def layout_for(cluster: bool) -> KeyLayout:

@@ -262,6 +262,20 @@ def test_a_worker_leads_and_runs_periodic_ticks_in_cluster_mode(
         assert PeriodicSet(rc).all()[0].paused
 
 
+def test_a_queue_name_with_braces_is_refused_in_cluster_mode(
+    capp: Henchman, cluster: ClusterDB
+) -> None:
+    launcher = Launcher(capp, cluster.settings(queues=queues("a{b}")))
+    try:
+        with pytest.raises(ConfigError, match="braces would change its hash tag"):
+            launcher.start()
+    finally:
+        if launcher.capsules:
+            launcher.stop()
+    with pytest.raises(ValueError, match="cannot be used in cluster mode"):
+        capp.enqueue("Work", queue="x}")
+
+
 def test_batches_are_refused_in_cluster_mode(capp: Henchman) -> None:
     with pytest.raises(ClusterModeUnavailable, match="batches are not available in cluster mode"):
         henchman.Batch(app=capp)
