@@ -80,6 +80,34 @@ def test_a_worker_runs_jobs_of_queues_on_every_shard(
     assert Stats(rc).processed == 12
 
 
+def test_the_asyncio_client_pushes_in_the_cluster_layout(capp: Henchman, rc: RedisCluster) -> None:
+    @capp.job(queue="aq")
+    def work(n: int) -> None:
+        pass
+
+    @capp.job(queue="aq", unique_for=60)
+    def once(n: int) -> None:
+        pass
+
+    async def push() -> list[str | None]:
+        try:
+            return [
+                await work.aperform_async(1),
+                await work.aperform_in(60, 2),
+                await once.aperform_async(3),
+                await once.aperform_async(3),
+                *list(await work.aperform_bulk([[4], [5]])),
+            ]
+        finally:
+            await capp.aclient.redis.aclose()
+
+    jids = asyncio.run(push())
+    assert jids[3] is None  # the unique duplicate
+    assert rc.llen(L.queue("aq")) == 4
+    assert rc.zcard(L.schedule("aq")) == 1
+    assert rc.sismember(L.QUEUES, "aq")
+
+
 def test_a_failing_job_retries_from_its_queue_set_then_dies_there(
     capp: Henchman, cluster: ClusterDB, rc: RedisCluster
 ) -> None:
