@@ -54,10 +54,80 @@ BACKOFF_CAP = 1.0
 BACKOFF_BASE = 0.05
 
 
+#: Where the (first) key is in the commands of the direct path (see :class:`_Cluster`):
+#: scripts (``EVALSHA sha numkeys key...``) and the single-key commands henchman sends most.
+_SCRIPT_COMMANDS = frozenset({"EVALSHA", "EVAL", "EVALSHA_RO", "EVAL_RO", "FCALL"})
+_SINGLE_KEY_COMMANDS = frozenset(
+    {
+        "GET", "SET", "INCR", "INCRBY", "EXPIRE", "TTL", "TYPE", "EXISTS", "DEL", "UNLINK",
+        "LPUSH", "RPUSH", "LLEN", "LRANGE", "LINDEX", "LREM", "LPOP", "RPOP",
+        "HGET", "HSET", "HMGET", "HGETALL", "HDEL", "HINCRBY", "HLEN",
+        "SADD", "SREM", "SMEMBERS", "SISMEMBER", "SCARD",
+        "ZADD", "ZREM", "ZCARD", "ZSCORE", "ZRANGE", "ZRANGEBYSCORE", "ZREMRANGEBYSCORE",
+    }
+)  # fmt: skip
+#: Commands that take several keys: on the direct path only with exactly one.
+_MULTI_KEY_COMMANDS = frozenset({"EXISTS", "DEL", "UNLINK"})
+#: Replies after which the command did not run here: resent through redis-py's routing, which
+#: refreshes the slot map (MOVED/ASK after a failover or resharding, a dead node).
+_REROUTED = (
+    redis.exceptions.MovedError,
+    redis.exceptions.AskError,
+    redis.exceptions.TryAgainError,
+    ClusterDownError,
+    SlotNotCoveredError,
+)
+
+
+def _first_key(args: tuple[Any, ...]) -> Any:
+    """The first key of a command henchman sends on the direct path, or ``None``."""
+    name = args[0].upper() if isinstance(args[0], str) else ""
+    if name in _SCRIPT_COMMANDS:
+        if len(args) > 3 and str(args[2]) not in ("0", ""):
+            return args[3]
+        return None
+    if name in _SINGLE_KEY_COMMANDS and len(args) > 1:
+        if name in _MULTI_KEY_COMMANDS and len(args) != 2:
+            return None
+        return args[1]
+    return None
+
+
 class _Cluster(cluster.RedisCluster):
-    """redis-py's sync cluster client, retrying only errors after which nothing ran."""
+    """redis-py's sync cluster client, retrying only errors after which nothing ran, with a
+    direct path for the commands henchman sends per job.
+
+    redis-py's cluster routing costs several times the CPU of a standalone command (command
+    policy lookup, key extraction, metrics hooks) and on a machine with few cores the workers'
+    Python, not Redis, is the ceiling. Scripts and single-key commands therefore go straight to
+    the standalone client of the master that serves the key's slot (from the slot map redis-py
+    keeps), which is what redis-py would do after its bookkeeping. A redirection (``MOVED``,
+    ``ASK``), ``TRYAGAIN``, ``CLUSTERDOWN``, an unknown slot or a refused connection sends the
+    command through redis-py's full path, which refreshes the slot map and retries; a timeout is
+    raised (the command may still run, so it is never resent).
+    """
 
     ERRORS_ALLOW_RETRY = RETRIED_ERRORS  # type: ignore[assignment]
+
+    def execute_command(self, *args: Any, **options: Any) -> Any:
+        key = None if options.keys() - {"keys"} else _first_key(args)
+        if key is None:
+            return super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
+        try:
+            node = self.nodes_manager.get_node_from_slot(self.keyslot(key))  # type: ignore[no-untyped-call]
+            direct = node.redis_connection
+        except SlotNotCoveredError:
+            direct = None
+        if direct is None:
+            return super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
+        try:
+            return direct.execute_command(*args, **options)
+        except redis.TimeoutError:
+            raise
+        except (redis.ConnectionError, *_REROUTED):
+            # Nothing ran (a refused connection, a redirection): redis-py's full path re-reads
+            # the slot map and retries with its backoff.
+            return super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
 
 
 class _AsyncCluster(acluster.RedisCluster):
