@@ -174,8 +174,14 @@ def check_settings(settings: Settings) -> dict[str, Any]:
         checked = _coerce(name, value, f"Settings({name}=...)")
         if checked != value or type(checked) is not type(value):
             changed[name] = checked
-    if _cluster_mode(settings.redis_url, settings.cluster) and not settings.cluster:
-        changed["cluster"] = True  # a redis+cluster:// URL turns cluster mode on
+    if _cluster_mode(settings.redis_url, settings.cluster):
+        if settings.push_wait_replicas:
+            raise ConfigError(
+                "setting 'push_wait_replicas' is not available in cluster mode: WAIT covers the "
+                "writes of one connection to one master, and a cluster's pushes go to many"
+            )
+        if not settings.cluster:
+            changed["cluster"] = True  # a redis+cluster:// URL turns cluster mode on
     return changed
 
 
