@@ -88,7 +88,7 @@ class Henchman:
         #: Client middleware run on every push, in order; one returning ``None`` drops the push.
         self.client_middleware: list[ClientMiddleware] = []
         #: Push hooks that turn some pushes into one Lua call (built in: unique jobs).
-        self.push_hooks: list[PushHook] = [UniquePush()]
+        self.push_hooks: list[PushHook] = [UniquePush(lambda: self.keys)]
         #: Consulted at every push of the sync client; a sink it returns takes the pushes
         #: instead of Redis (``henchman.django``'s push-on-commit is one).
         self.push_deferral: Callable[[], PushSink | None] | None = None
@@ -132,7 +132,7 @@ class Henchman:
     def keys(self) -> KeyLayout:
         """The key layout every Redis user of this app names its keys with: Sidekiq's, or the
         cluster layout in cluster mode."""
-        return layout_for(bool(getattr(self.settings, "cluster", False)))
+        return layout_for(self.settings.cluster)
 
     @property
     def keyring(self) -> Keyring | None:

@@ -413,6 +413,45 @@ class KeyLayout:
     def metrics_marks(self, day: str) -> str:
         return metrics_marks(day)
 
+    def iteration_state(self, jid: str) -> str:
+        return iteration_state(jid)
+
+    def iteration_done_ids(self, jid: str) -> str:
+        return iteration_done_ids(jid)
+
+    def iteration_rows(self, jid: str) -> str:
+        return iteration_rows(jid)
+
+    def iteration_row_errors(self, jid: str) -> str:
+        return iteration_row_errors(jid)
+
+    def iteration_files(self, jid: str) -> str:
+        return iteration_files(jid)
+
+    LIMITERS = LIMITERS
+
+    def limiter(self, name: str) -> str:
+        return limiter(name)
+
+    def limiter_state(self, name: str) -> str:
+        return limiter_state(name)
+
+    def limiter_wake(self, name: str) -> str:
+        return limiter_wake(name)
+
+    def limiter_keys(self, name: str) -> list[str]:
+        """KEYS of every limiter script: names set, definition, state, wake-up list."""
+        return [
+            self.LIMITERS,
+            self.limiter(name),
+            self.limiter_state(name),
+            self.limiter_wake(name),
+        ]
+
+    def unique_lock(self, digest: str, queue_name: str) -> str:
+        """A unique job's lock (its digest covers the queue name)."""
+        return unique_lock(digest)
+
     def require(self, feature: str) -> None:
         """Refuse ``feature`` (e.g. ``"batches"``) if it has no design in this layout; the
         Sidekiq layout supports every feature."""
@@ -425,9 +464,7 @@ SIDEKIQ = KeyLayout()
 CLUSTER_SHARED_TAG = "{henchman}"
 
 #: Features with no cluster key design yet: refused in cluster mode with one line.
-CLUSTER_UNSUPPORTED = frozenset(
-    {"iteration", "results", "limiters", "unique jobs", "periodic jobs", "batches"}
-)
+CLUSTER_UNSUPPORTED = frozenset({"periodic jobs", "batches"})
 
 
 class ClusterKeyLayout(KeyLayout):
@@ -508,9 +545,47 @@ class ClusterKeyLayout(KeyLayout):
     def metrics_marks(self, day: str) -> str:
         return self._S + metrics_marks(day)
 
+    # An iterable job's keys share the tag ``{<jid>}``: its state, processed ids, row ledger and
+    # file manifest are cleaned up or reset in one MULTI.
+    def iteration_state(self, jid: str) -> str:
+        return "it-{" + jid + "}"
+
+    def iteration_done_ids(self, jid: str) -> str:
+        return "henchman:it:{" + jid + "}:done"
+
+    def iteration_rows(self, jid: str) -> str:
+        return "henchman:it:{" + jid + "}:rows"
+
+    def iteration_row_errors(self, jid: str) -> str:
+        return "henchman:it:{" + jid + "}:errors"
+
+    def iteration_files(self, jid: str) -> str:
+        return "henchman:it:{" + jid + "}:files"
+
+    # A limiter's keys share the tag ``{<name>}``; there is no names set in cluster mode (it would
+    # be in another slot): the definition hash is passed twice, which tells the scripts to skip
+    # the SADD, and the admin API lists limiters by their definition hashes.
+    def limiter(self, name: str) -> str:
+        return "henchman:limiter:{" + name + "}"
+
+    def limiter_state(self, name: str) -> str:
+        return "henchman:limiter:{" + name + "}:state"
+
+    def limiter_wake(self, name: str) -> str:
+        return "henchman:limiter:{" + name + "}:wake"
+
+    def limiter_keys(self, name: str) -> list[str]:
+        definition = self.limiter(name)
+        return [definition, definition, self.limiter_state(name), self.limiter_wake(name)]
+
+    def unique_lock(self, digest: str, queue_name: str) -> str:
+        # In the queue's slot: the push checks the lock and stores the job in one script.
+        return "unique:{" + queue_name + "}:" + digest
+
     def require(self, feature: str) -> None:
         if feature in CLUSTER_UNSUPPORTED:
-            raise ClusterModeUnavailable(f"{feature} are not available in cluster mode yet")
+            verb = "is" if feature == "iteration" else "are"
+            raise ClusterModeUnavailable(f"{feature} {verb} not available in cluster mode yet")
 
 
 #: The one cluster-layout instance.
@@ -526,3 +601,13 @@ def check_cluster_queue_name(name: str) -> None:
 def layout_for(cluster: bool) -> KeyLayout:
     """The layout for a deployment: :data:`CLUSTER` in cluster mode, else :data:`SIDEKIQ`."""
     return CLUSTER if cluster else SIDEKIQ
+
+
+def layout_of(client: object) -> KeyLayout:
+    """The layout that goes with a client: the cluster layout for a cluster client (the only one
+    it can use without cross-slot errors), else Sidekiq's. For admin objects built from a bare
+    client; workers and clients get the layout from the settings."""
+    for cls in type(client).__mro__:  # redis-py's sync or asyncio cluster client, or a subclass
+        if cls.__name__ == "RedisCluster" and cls.__module__.startswith("redis."):
+            return CLUSTER
+    return SIDEKIQ

@@ -109,6 +109,7 @@ class Batch:
             from henchman.app import default_app
 
             app = default_app()
+        app.keys.require("batches")
         self.app = app
         self.new = bid is None
         self.bid = bid or model.new_bid()

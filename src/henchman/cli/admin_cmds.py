@@ -137,7 +137,7 @@ def clear_queue(ctx: click.Context, name: str, confirmed: bool) -> None:
     with admin_client(ctx) as client:
         queue = Queue(client, name)
         size = queue.size
-        if not size and not client.sismember(keys.QUEUES, name):
+        if not size and not client.sismember(queue.layout.QUEUES, name):
             raise fail(f"no queue {name!r} (see `henchman queues`)", EXIT_NOT_FOUND)
         if not confirmed:
             if not sys.stdin.isatty():
@@ -403,9 +403,10 @@ def _payload(name: str, args: list[Any], queue: str) -> tuple[str, bytes]:
 
 def _push(client: redis.Redis, queue: str, payloads: list[bytes]) -> None:
     """``SADD queues`` + ``LPUSH queue:<q>`` in one pipeline, as every client push does."""
+    layout = keys.layout_of(client)
     pipe = client.pipeline(transaction=False)
-    pipe.sadd(keys.QUEUES, queue)
-    pipe.lpush(keys.queue(queue), *payloads)
+    pipe.sadd(layout.QUEUES, queue)
+    pipe.lpush(layout.queue(queue), *payloads)
     pipe.execute()
 
 

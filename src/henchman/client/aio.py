@@ -33,6 +33,7 @@ from henchman.client.writes import (
     single_lpush,
 )
 from henchman.redis import scripts
+from henchman.redis.serial import AsyncSerialPipeline
 
 
 class AsyncClient:
@@ -105,6 +106,8 @@ class AsyncClient:
             buffer.enqueue([plan], fallback)
             return plan.jid
         try:
+            if self.layout.cluster:  # the queues set is in another slot than the script's keys
+                await self.redis.sadd(self.layout.QUEUES, plan.queue)
             reply = await self._run_script(self.redis, plan.script)
         except UNAVAILABLE:
             if buffer is None or fallback is None:
@@ -115,6 +118,9 @@ class AsyncClient:
 
     def _run_script(self, client: Any, write: ScriptedWrite) -> Any:
         script = self.redis.register_script(scripts.source(write.script))
+        if isinstance(client, AsyncSerialPipeline):  # cluster mode: run in order, on the client
+            client.defer(lambda: script(keys=write.keys, args=write.args))
+            return None
         return script(keys=write.keys, args=write.args, client=client)
 
     async def push_bulk(
@@ -152,7 +158,11 @@ class AsyncClient:
             if single is not None:
                 await self.redis.lpush(self.layout.queue(single.queue), single.raw)
                 return
-            pipe = self.redis.pipeline(transaction=False)
+            pipe = (
+                AsyncSerialPipeline(self.redis)  # may carry scripts: cluster pipelines refuse
+                if self.layout.cluster
+                else self.redis.pipeline(transaction=False)
+            )
             scripted = queue_writes(pipe, plans, self._run_script, self.layout)
             if wait is not None:
                 wait.add_to(pipe)  # same connection as the writes: WAIT covers them

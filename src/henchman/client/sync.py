@@ -34,6 +34,7 @@ from henchman.client.writes import (
 from henchman.redis import scripts
 from henchman.redis.lane import Lane
 from henchman.redis.scripts import source
+from henchman.redis.serial import SerialPipeline
 
 
 class Client:
@@ -119,6 +120,8 @@ class Client:
             self.buffer.write([plan], self.write_now)  # behind the backlog, in order
             return plan.jid
         try:
+            if self.layout.cluster:  # the queues set is in another slot than the script's keys
+                self.redis.sadd(self.layout.QUEUES, plan.queue)
             reply = self._run_script(self.redis, plan.script)
         except UNAVAILABLE:
             if self.buffer is None:
@@ -133,6 +136,10 @@ class Client:
             script = self._scripts[write.script] = self.redis.register_script(
                 scripts.source(write.script)
             )
+        if isinstance(client, SerialPipeline):  # cluster mode: run in order, on the client
+            found = script
+            client.defer(lambda: found(keys=write.keys, args=write.args))
+            return None
         return script(keys=write.keys, args=write.args, client=client)
 
     def push_bulk(
@@ -187,7 +194,11 @@ class Client:
             lane = self._lane if self._lane is not None else self._open()[1]
             lane.execute("LPUSH", keys.queue(single.queue), single.raw)
             return
-        pipe = self.redis.pipeline(transaction=False)
+        pipe = (
+            SerialPipeline(self.redis)  # may carry scripts, which cluster pipelines refuse
+            if self.layout.cluster
+            else self.redis.pipeline(transaction=False)
+        )
         scripted = queue_writes(pipe, plans, self._run_script, self.layout)
         if wait is not None:
             wait.add_to(pipe)  # same connection as the writes: WAIT covers them

@@ -135,6 +135,9 @@ def _ordered_writes(
     scripted: list[tuple[int, PushPlan]] = []
     for plan in plans:
         if plan.script is not None:
+            if layout.cluster:  # the script cannot reach the queues set (another slot)
+                pipe.sadd(layout.QUEUES, plan.queue)
+                position += 1
             run_script(pipe, plan.script)
             scripted.append((position, plan))
             position += 1

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import redis
 
 from henchman import cron, keys
+from henchman.errors import ConfigError
 from henchman.periodic.enqueuer import TickEnqueuer
 from henchman.periodic.lease import LeaderLease, LeaseState
 from henchman.periodic.schedule import Schedule, merge
@@ -81,10 +82,12 @@ class PeriodicService:
     ) -> PeriodicService:
         """The service for a launcher: schedules validated now (ConfigError names the entry)."""
         schedules = schedules_for(app, settings)
+        if schedules and app.keys.cluster:
+            raise ConfigError("periodic jobs are not available in cluster mode yet")
         return cls(
             client, identity, schedules,
             TickEnqueuer(client, identity, app.client_middleware),
-            LeaderLease(client, identity, settings.leader_lease),
+            LeaderLease(client, identity, settings.leader_lease, app.keys),
             renew_interval=settings.leader_renew_interval,
             check_interval=settings.leader_check_interval,
         )  # fmt: skip

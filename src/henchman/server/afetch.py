@@ -18,6 +18,7 @@ import redis.asyncio as aredis
 from henchman import keys
 from henchman.config import QueueSpec
 from henchman.redis.scripts import AsyncScripts
+from henchman.redis.serial import async_script_pipeline
 from henchman.server import queue_order
 from henchman.server.cluster_fetch import afetch_round, give_back_calls
 from henchman.server.fetch import (
@@ -205,7 +206,7 @@ class AsyncReliableFetcher:
         acks = drain(self.acks)
         if not acks:
             return
-        pipe = self._redis.pipeline(transaction=False)
+        pipe = async_script_pipeline(self._redis)
         calls = queue_acks(pipe, acks, self._scripts)
         try:
             log_errors(await self._scripts.execute(pipe, calls))

@@ -23,6 +23,7 @@ import redis.asyncio as aredis
 from henchman.config import QueueSpec
 from henchman.errors import ConfigError
 from henchman.redis.scripts import AsyncScripts, Scripts
+from henchman.redis.serial import async_script_pipeline, script_pipeline
 from henchman.server.afetch import AsyncReliableFetcher
 from henchman.server.fetch import (
     FetcherFactory,
@@ -263,7 +264,7 @@ class Capsule:
         """The write's script, after its ``before`` calls in the same pipeline if it has any."""
         if not write.before:
             return self._scripts(write.script, write.keys, write.args)
-        pipe = self._redis.pipeline(transaction=False)
+        pipe = script_pipeline(self._redis)  # serial on a cluster client: no EVALSHA pipelines
         calls = [*((c.script, c.keys, c.args) for c in write.before),
                  (write.script, write.keys, write.args)]  # fmt: skip
         for call in calls:
@@ -358,7 +359,7 @@ class Capsule:
         if not write.before:
             return await scripts(write.script, write.keys, write.args)
         assert self._aredis is not None
-        pipe = self._aredis.pipeline(transaction=False)
+        pipe = async_script_pipeline(self._aredis)
         calls = [*((c.script, c.keys, c.args) for c in write.before),
                  (write.script, write.keys, write.args)]  # fmt: skip
         for call in calls:

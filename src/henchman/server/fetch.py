@@ -42,6 +42,7 @@ from henchman.config import QueueSpec
 from henchman.errors import ConfigError
 from henchman.redis.lane import Lane
 from henchman.redis.scripts import ScriptCall, Scripts
+from henchman.redis.serial import script_pipeline
 from henchman.server import queue_order
 from henchman.server.cluster_fetch import fetch_round, give_back_calls
 from henchman.server.outage import TRANSIENT, OutageLog, backoff_delay
@@ -200,7 +201,7 @@ def send_acks(
     acks = drain(pending)
     if not acks:
         return 0
-    pipe = client.pipeline(transaction=False)
+    pipe = script_pipeline(client)
     calls = queue_acks(pipe, acks, scripts)
     try:
         if scripts is None:

@@ -90,8 +90,14 @@ class Begun:
     error: BaseException | None = None
 
 
-def _acknowledge(unit: UnitOfWork) -> Write:
-    """The write that only acknowledges (success, or a discarded failure); batchable."""
+def _acknowledge(unit: UnitOfWork, per_queue: keys.KeyLayout | None = None) -> Write:
+    """The write that only acknowledges (success, or a discarded failure); batchable.
+    ``per_queue``: the cluster layout, whose retry set of the job's queue is in its slot (a
+    finisher may turn the acknowledgement into a script call with these keys)."""
+    if per_queue is not None:
+        return Write(
+            [unit.working_key, per_queue.retry(unit.queue)], [unit.raw, "", ""], ack_only=True
+        )
     return Write([unit.working_key, keys.RETRY], [unit.raw, "", ""], ack_only=True)
 
 
@@ -128,6 +134,7 @@ class Processor:
         self.app = app
         #: The key layout (Sidekiq's, or the cluster layout with per-queue sets).
         self.keys = app.keys
+        self._per_queue = self.keys if self.keys.per_queue_sets else None
         self.settings = settings
         self.counters = counters
         self.interrupted = interrupted
@@ -187,7 +194,7 @@ class Processor:
             return self._finished(begun, "requeue", write)
         if exc is None:
             self.counters.processed_one()
-            return self._finished(begun, "success", _acknowledge(unit))
+            return self._finished(begun, "success", _acknowledge(unit, self._per_queue))
         self.counters.failed_one()
         payload = begun.context.payload
         definition = begun.definition
@@ -213,7 +220,7 @@ class Processor:
             return self._finished(begun, "retry", write)
         if decision.outcome is retry.Outcome.DEAD:
             return self._finished(begun, "dead", self._dead_write(unit, decision.payload, now))
-        return self._finished(begun, "discard", _acknowledge(unit))
+        return self._finished(begun, "discard", _acknowledge(unit, self._per_queue))
 
     def _finished(self, begun: Begun, outcome: str, write: Write) -> Write:
         """Let the app's finishers (e.g. batch accounting) see the outcome and extend the write."""
