@@ -188,7 +188,7 @@ def check_settings(settings: Settings) -> dict[str, Any]:
 def _cluster_mode(url: str | None, cluster: bool) -> bool:
     """Whether these settings select Redis Cluster mode; :class:`ConfigError` when ``cluster``
     is on but the URL cannot name a cluster (no URL, a sentinel or unix URL, a database)."""
-    from henchman.redis.cluster_url import is_cluster_url
+    from henchman.cluster_url import is_cluster_url
 
     if url is not None and is_cluster_url(url):
         return True
@@ -199,7 +199,7 @@ def _cluster_mode(url: str | None, cluster: bool) -> bool:
             "setting 'cluster' is true but no redis_url names a cluster node: the embedded "
             "server is not a cluster (set REDIS_URL=redis+cluster://host:port,...)"
         )
-    from henchman.redis.cluster_url import parse_cluster_url
+    from henchman.cluster_url import parse_cluster_url
 
     if url.partition("://")[0].lower() in ("redis+sentinel", "rediss+sentinel"):
         raise ConfigError(
@@ -447,7 +447,7 @@ def _check_redis_url(value: str, prefix: str) -> None:
     """The URL's scheme and shape (never echoing it: it may carry a password)."""
     scheme = value.partition("://")[0].lower()
     if scheme in ("redis+cluster", "rediss+cluster"):
-        from henchman.redis.cluster_url import parse_cluster_url  # only for a cluster URL
+        from henchman.cluster_url import parse_cluster_url  # only for a cluster URL
 
         try:
             parse_cluster_url(value)

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from henchman.cluster_url import ClusterTarget, is_cluster_url, parse_cluster_url
 from henchman.config import Settings
 from henchman.config_loader import load_settings
 from henchman.errors import ConfigError
-from henchman.redis.cluster_url import ClusterTarget, is_cluster_url, parse_cluster_url
 from henchman.redis.urls import mask_url
 
 

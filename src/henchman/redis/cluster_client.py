@@ -31,8 +31,8 @@ from redis.exceptions import ClusterDownError, RedisClusterException, SlotNotCov
 from redis.retry import Retry
 
 from henchman import keys
+from henchman.cluster_url import ClusterTarget
 from henchman.errors import ConfigError, RedisUnavailable
-from henchman.redis.cluster_url import ClusterTarget
 
 __all__ = [
     "SIDEKIQ_MARKERS",
