@@ -1,17 +1,21 @@
 """henchman's cluster clients against a real cluster: a hung master's command is never resent,
-and a client opened before a failover follows the promoted replica."""
+a client opened before a failover follows the promoted replica, and ``send_all`` (one parallel
+round trip over the masters) answers in order and follows redirections."""
 
 from __future__ import annotations
 
 import signal
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 import redis
 
 from henchman.config import Settings
+from henchman.redis.cluster_client import send_all
 from henchman.redis.connection import Connector
+from tests.conftest import ClusterDB
 from tests.support.cluster import ClusterNode, ClusterTopology
 
 
@@ -71,5 +75,45 @@ def test_a_client_opened_before_a_failover_reaches_the_promoted_replica(
         assert [int(client.get(f"k:{{{i}}}") or -1) for i in range(100)] == list(range(100))
         client.set("k:{0}", "after")  # writes go to the promoted replica
         assert client.get("k:{0}") == b"after"
+    finally:
+        client.close()
+
+
+def test_send_all_answers_in_order_across_every_master(cluster: ClusterDB) -> None:
+    client = Connector(cluster.settings()).sync()
+    try:
+        keys = [f"q:{{{i}}}" for i in range(30)]
+        assert send_all(client, [("RPUSH", key, i) for i, key in enumerate(keys)]) == [1] * 30
+        replies = send_all(client, [("LRANGE", key, 0, -1) for key in keys])
+        assert replies == [[str(i).encode()] for i in range(30)]
+        assert all(node.client().dbsize() > 0 for node in cluster.topology.master_nodes())
+    finally:
+        client.close()
+
+
+def test_send_all_redoes_a_command_that_a_master_redirected(cluster: ClusterDB) -> None:
+    client = Connector(cluster.settings()).sync()
+    try:
+        client.set("moved:{a}", "here")
+        manager = cast(Any, client).nodes_manager
+        slot = cast(Any, client).keyslot("moved:{a}")
+        right = manager.slots_cache[slot]
+        wrong = next(n for n in manager.nodes_cache.values() if n.name != right[0].name)
+        manager.slots_cache[slot] = [wrong]  # a stale slot map, as after a resharding
+        try:
+            assert send_all(client, [("GET", "moved:{a}"), ("INCR", "other:{b}")]) == [b"here", 1]
+        finally:
+            manager.slots_cache[slot] = right
+    finally:
+        client.close()
+
+
+def test_send_all_returns_other_error_replies_in_place(cluster: ClusterDB) -> None:
+    client = Connector(cluster.settings()).sync()
+    try:
+        client.set("text:{a}", "x")
+        first, second = send_all(client, [("INCR", "text:{a}"), ("INCR", "n:{b}")])
+        assert isinstance(first, redis.ResponseError)
+        assert second == 1
     finally:
         client.close()

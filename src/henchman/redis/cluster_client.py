@@ -39,6 +39,7 @@ __all__ = [
     "async_cluster",
     "check_cluster",
     "is_cluster_client",
+    "send_all",
     "sidekiq_keys_on",
     "sync_cluster",
 ]
@@ -134,6 +135,60 @@ class _AsyncCluster(acluster.RedisCluster):
     """redis-py's asyncio cluster client, retrying only errors after which nothing ran."""
 
     ERRORS_ALLOW_RETRY = RETRIED_ERRORS  # type: ignore[assignment]
+
+
+def send_all(client: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
+    """Run independent ``commands`` (scripts or single-key commands) on a cluster client in one
+    parallel round trip: each master gets its commands packed in one write on one connection,
+    all masters are written before any is read. Replies come back in order; an error reply is
+    returned as its exception, except a redirection (``MOVED``, ``ASK``, ``TRYAGAIN``,
+    ``CLUSTERDOWN``), whose command is redone through redis-py's routing (it did not run). A
+    connection error disconnects and propagates, like a pipeline's (some commands may have run).
+    """
+    rc = cast(cluster.RedisCluster, client)
+    groups = _by_master(rc, commands)
+    replies: list[Any] = [None] * len(commands)
+    sent: list[tuple[Any, Any, list[int]]] = []
+    try:
+        for node, indexes in groups.values():
+            pool = node.redis_connection.connection_pool
+            connection = pool.get_connection()
+            sent.append((pool, connection, indexes))
+            connection.send_packed_command(connection.pack_commands([commands[i] for i in indexes]))
+        for _, connection, indexes in sent:
+            for index in indexes:
+                try:
+                    replies[index] = connection.read_response()
+                except redis.ResponseError as exc:
+                    replies[index] = exc
+    except BaseException:
+        for _, connection, _ in sent:
+            connection.disconnect()
+        raise
+    finally:
+        for pool, connection, _ in sent:
+            pool.release(connection)
+    for index, reply in enumerate(replies):
+        if isinstance(reply, _REROUTED):
+            try:
+                replies[index] = rc.execute_command(*commands[index])  # type: ignore[no-untyped-call]
+            except redis.ResponseError as exc:
+                replies[index] = exc
+    return replies
+
+
+def _by_master(
+    rc: cluster.RedisCluster, commands: list[tuple[Any, ...]]
+) -> dict[str, tuple[Any, list[int]]]:
+    """Command positions grouped by the master that serves each one's key."""
+    groups: dict[str, tuple[Any, list[int]]] = {}
+    for index, command in enumerate(commands):
+        key = _first_key(command)
+        if key is None:
+            raise ValueError(f"send_all needs keyed commands, got {command[0]!r}")
+        node = rc.nodes_manager.get_node_from_slot(rc.keyslot(key))  # type: ignore[no-untyped-call]
+        groups.setdefault(node.name, (node, []))[1].append(index)
+    return groups
 
 
 def _retry() -> Retry:
