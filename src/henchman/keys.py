@@ -452,6 +452,30 @@ class KeyLayout:
         """A unique job's lock (its digest covers the queue name)."""
         return unique_lock(digest)
 
+    PERIODIC_SCHEDULES = PERIODIC_SCHEDULES
+
+    def periodic_marks(self, queue_name: str) -> str:
+        """HASH schedule id -> newest handled tick, for schedules of ``queue_name``."""
+        return PERIODIC_MARKS
+
+    def periodic_paused(self, queue_name: str) -> str:
+        """SET of paused schedule ids (of ``queue_name``'s schedules)."""
+        return PERIODIC_PAUSED
+
+    def periodic_history(self, schedule_id: str, queue_name: str) -> str:
+        return periodic_history(schedule_id)
+
+    def periodic_tick_keys(self, schedule_id: str, queue_name: str) -> list[str]:
+        """KEYS of ``periodic_tick.lua``: leader, marks, history, queues set, queue, paused."""
+        return [
+            self.LEADER,
+            self.periodic_marks(queue_name),
+            self.periodic_history(schedule_id, queue_name),
+            self.QUEUES,
+            self.queue(queue_name),
+            self.periodic_paused(queue_name),
+        ]
+
     def require(self, feature: str) -> None:
         """Refuse ``feature`` (e.g. ``"batches"``) if it has no design in this layout; the
         Sidekiq layout supports every feature."""
@@ -464,7 +488,7 @@ SIDEKIQ = KeyLayout()
 CLUSTER_SHARED_TAG = "{henchman}"
 
 #: Features with no cluster key design yet: refused in cluster mode with one line.
-CLUSTER_UNSUPPORTED = frozenset({"periodic jobs", "batches"})
+CLUSTER_UNSUPPORTED = frozenset({"batches"})
 
 
 class ClusterKeyLayout(KeyLayout):
@@ -492,6 +516,8 @@ class ClusterKeyLayout(KeyLayout):
     LEADER = _S + "dear-leader"
 
     def queue(self, name: str) -> str:
+        if "{" in name or "}" in name:
+            check_cluster_queue_name(name)
         return "queue:{" + name + "}"
 
     def working(self, identity: str, queue_name: str) -> str:
@@ -582,6 +608,33 @@ class ClusterKeyLayout(KeyLayout):
         # In the queue's slot: the push checks the lock and stores the job in one script.
         return "unique:{" + queue_name + "}:" + digest
 
+    # A schedule's marks, history and paused flag carry its queue's tag: checking and advancing
+    # the mark and pushing the tick stay one script in the queue's slot.
+    PERIODIC_SCHEDULES = _S + "periodic:schedules"
+
+    def periodic_marks(self, queue_name: str) -> str:
+        return "henchman:periodic:{" + queue_name + "}:marks"
+
+    def periodic_paused(self, queue_name: str) -> str:
+        return "henchman:periodic:{" + queue_name + "}:paused"
+
+    def periodic_history(self, schedule_id: str, queue_name: str) -> str:
+        return "henchman:periodic:{" + queue_name + "}:history:" + schedule_id
+
+    def periodic_tick_keys(self, schedule_id: str, queue_name: str) -> list[str]:
+        # The queue's list stands in for the leader key (in another slot: the lease loop alone
+        # decides who ticks, the mark keeps each tick once) and for the queues set (the caller
+        # registers the queue): the script skips those steps when given the same key.
+        own = self.queue(queue_name)
+        return [
+            own,
+            self.periodic_marks(queue_name),
+            self.periodic_history(schedule_id, queue_name),
+            own,
+            own,
+            self.periodic_paused(queue_name),
+        ]
+
     def require(self, feature: str) -> None:
         if feature in CLUSTER_UNSUPPORTED:
             verb = "is" if feature == "iteration" else "are"
@@ -594,8 +647,10 @@ CLUSTER = ClusterKeyLayout()
 
 def check_cluster_queue_name(name: str) -> None:
     """Refuse a queue name the cluster layout cannot tag: braces would change the hash tag."""
-    if "{" in name or "}" in name or not name:
-        raise ValueError(f"queue name {name!r} cannot be used in cluster mode: no braces allowed")
+    if "{" in name or "}" in name:
+        raise ValueError(
+            f"queue name {name!r} cannot be used in cluster mode: braces would change its hash tag"
+        )
 
 
 def layout_for(cluster: bool) -> KeyLayout:

@@ -225,13 +225,55 @@ def test_buffered_unique_pushes_are_written_in_order_with_their_scripts(
     assert rc.sismember(L.QUEUES, "uq")
 
 
-def test_periodic_jobs_refuse_to_start_in_cluster_mode(capp: Henchman, cluster: ClusterDB) -> None:
-    @capp.job
-    def tick() -> None:
-        pass
+def test_a_periodic_tick_is_enqueued_once_in_its_queue_slot(rc: RedisCluster) -> None:
+    from henchman.periodic.enqueuer import TickEnqueuer
+    from henchman.periodic.schedule import make_schedule
 
-    capp.periodic("* * * * *", tick)
-    _refused_start(capp, cluster, "periodic jobs are not available in cluster mode yet")
+    schedule = make_schedule("*/2 * * * * *", "app.report", [1], name="tick", queue="reports")
+    enqueuer = TickEnqueuer(rc, "me", [], layout=L)
+    t0 = 1_800_000_000.0
+    assert enqueuer.enqueue(schedule, t0, t0) == "enqueued"
+    assert enqueuer.enqueue(schedule, t0, t0) == "duplicate"
+    assert enqueuer.enqueue(schedule, t0 - 2, t0) == "duplicate"
+    assert rc.llen(L.queue("reports")) == 1
+    assert rc.sismember(L.QUEUES, "reports")
+    assert enqueuer.marks([schedule]) == [t0]
+
+
+def test_a_worker_leads_and_runs_periodic_ticks_in_cluster_mode(
+    capp: Henchman, cluster: ClusterDB, rc: RedisCluster
+) -> None:
+    from henchman.api import PeriodicSet, ProcessSet
+
+    runs: list[float] = []
+
+    @capp.job(queue="ticks")
+    def tick() -> None:
+        runs.append(time.time())
+
+    capp.periodic("* * * * * *", tick, name="every-second")
+    with running_worker(capp, cluster.settings(queues=queues("ticks"))) as launcher:
+        wait_for(lambda: len(runs) >= 2, what="two ticks")
+        assert ProcessSet(rc).leader == launcher.identity
+        (record,) = PeriodicSet(rc).all()
+        assert record.mark is not None
+        assert record.history
+        assert PeriodicSet(rc).pause("every-second")
+        assert PeriodicSet(rc).all()[0].paused
+
+
+def test_a_queue_name_with_braces_is_refused_in_cluster_mode(
+    capp: Henchman, cluster: ClusterDB
+) -> None:
+    launcher = Launcher(capp, cluster.settings(queues=queues("a{b}")))
+    try:
+        with pytest.raises(ConfigError, match="braces would change its hash tag"):
+            launcher.start()
+    finally:
+        if launcher.capsules:
+            launcher.stop()
+    with pytest.raises(ValueError, match="cannot be used in cluster mode"):
+        capp.enqueue("Work", queue="x}")
 
 
 def test_batches_are_refused_in_cluster_mode(capp: Henchman) -> None:

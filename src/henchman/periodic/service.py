@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING
 
 import redis
 
-from henchman import cron, keys
-from henchman.errors import ConfigError
+from henchman import cron
 from henchman.periodic.enqueuer import TickEnqueuer
 from henchman.periodic.lease import LeaderLease, LeaseState
 from henchman.periodic.schedule import Schedule, merge
@@ -82,11 +81,9 @@ class PeriodicService:
     ) -> PeriodicService:
         """The service for a launcher: schedules validated now (ConfigError names the entry)."""
         schedules = schedules_for(app, settings)
-        if schedules and app.keys.cluster:
-            raise ConfigError("periodic jobs are not available in cluster mode yet")
         return cls(
             client, identity, schedules,
-            TickEnqueuer(client, identity, app.client_middleware),
+            TickEnqueuer(client, identity, app.client_middleware, layout=app.keys),
             LeaderLease(client, identity, settings.leader_lease, app.keys),
             renew_interval=settings.leader_renew_interval,
             check_interval=settings.leader_check_interval,
@@ -160,9 +157,10 @@ class PeriodicService:
     def _publish(self) -> None:
         """Replace the published schedule definitions with this leader's (CLI and Web UI)."""
         pipe = self.client.pipeline(transaction=True)
-        pipe.delete(keys.PERIODIC_SCHEDULES)
+        published = self.enqueuer.layout.PERIODIC_SCHEDULES
+        pipe.delete(published)
         if self.schedules:
-            pipe.hset(keys.PERIODIC_SCHEDULES, mapping={s.id: s.to_json() for s in self.schedules})
+            pipe.hset(published, mapping={s.id: s.to_json() for s in self.schedules})
         pipe.execute()
 
     def _tick(self, now: float) -> float | None:

@@ -1,9 +1,9 @@
-"""Startup refusal of the features that have no cluster key design yet.
+"""Startup checks of a worker in cluster mode (one line, exit 2).
 
-A worker in cluster mode refuses to start (one line, exit 2) when its app registers a job that
-would need one: an iterable job, a unique job. Features used only at run time (rate limiters,
-batches) are refused where they are used, with the same kind of line (see
-``KeyLayout.require``); periodic jobs are refused where the worker loads its schedules.
+A queue name with braces cannot be used (the braces would change the queue's hash tag). A job
+that needs a feature without a cluster key design (see ``keys.CLUSTER_UNSUPPORTED``) is named;
+today every feature a job declares in its options has one, and batches, which have none yet,
+are refused where one is made (``Batch(...)``), with the same kind of line.
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from henchman.errors import ConfigError
-from henchman.keys import ClusterModeUnavailable
+from henchman.keys import ClusterModeUnavailable, check_cluster_queue_name
 
 if TYPE_CHECKING:
     from henchman.app import Henchman
+    from henchman.config import Settings
 
 
 def feature_of(definition: object) -> str | None:
@@ -31,11 +32,19 @@ def feature_of(definition: object) -> str | None:
     return None
 
 
-def refuse_unavailable(app: Henchman) -> None:
-    """Raise :class:`ConfigError` naming the first job that needs an unavailable feature."""
+def refuse_unavailable(app: Henchman, settings: Settings) -> None:
+    """Raise :class:`ConfigError` for a queue name the cluster layout cannot tag, or naming the
+    first job that needs an unavailable feature."""
     layout = app.keys
     if not layout.cluster:
         return
+    names = [q.name for q in settings.queues]
+    names += [q.name for c in settings.capsules for q in c.queues]
+    for name in names:
+        try:
+            check_cluster_queue_name(name)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
     for definition in app.registry:
         feature = feature_of(definition)
         if feature is None:

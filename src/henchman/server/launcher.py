@@ -106,7 +106,7 @@ class Launcher:
         """Check the server, register, and start working (returns once workers run)."""
         settings = self.settings
         check_composition(settings)
-        refuse_unavailable(self.app)
+        refuse_unavailable(self.app, settings)
         client = self.connector.check()
         self.redis = client
         self.scripts = Scripts(client)
