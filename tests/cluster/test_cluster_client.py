@@ -13,10 +13,11 @@ import pytest
 import redis
 
 from henchman.config import Settings
-from henchman.redis.cluster_client import send_all
+from henchman.redis.cluster_client import ClusterUnavailable, send_all
 from henchman.redis.connection import Connector
 from tests.conftest import ClusterDB
 from tests.support.cluster import ClusterNode, ClusterTopology
+from tests.support.worker_process import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -117,3 +118,36 @@ def test_send_all_returns_other_error_replies_in_place(cluster: ClusterDB) -> No
         assert second == 1
     finally:
         client.close()
+
+
+@pytest.mark.timeout(90)
+def test_a_cluster_that_cannot_serve_is_a_connection_error_for_henchman(tmp_path: Path) -> None:
+    """With ``cluster-require-full-coverage yes`` a dead master without a replica makes every
+    node answer CLUSTERDOWN; after its retries the client raises a ``redis.ConnectionError``, which
+    henchman's outage handling retries, instead of a ``ResponseError`` it would treat as a bug."""
+    topology = ClusterTopology(tmp_path, masters=3, require_full_coverage=True).start()
+    client = Connector(Settings(redis_url=topology.url(), redis_timeout=1.0)).sync()
+    try:
+        victim = owner(topology, client, "dead:{x}")
+        survivor = next(n for n in topology.master_nodes() if n is not victim)
+        key = next(
+            f"alive:{{{i}}}"
+            for i in range(100)
+            if owner(topology, client, f"alive:{{{i}}}") is survivor
+        )
+        victim.kill()
+        wait_for(
+            lambda: survivor.client().cluster("INFO")["cluster_state"] == "fail",
+            30,
+            "the cluster to notice the dead master",
+        )
+        with pytest.raises(ClusterUnavailable) as info:
+            client.get(key)
+        assert isinstance(info.value, redis.ConnectionError)
+        pipe = client.pipeline(transaction=False)
+        pipe.get(key)
+        with pytest.raises(redis.ConnectionError):
+            pipe.execute()
+    finally:
+        client.close()
+        topology.stop()

@@ -26,8 +26,15 @@ import redis
 import redis.asyncio as aredis
 import redis.asyncio.cluster as acluster
 from redis import cluster
+from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import ClusterDownError, RedisClusterException, SlotNotCoveredError
+from redis.exceptions import (
+    ClusterDownError,
+    MasterDownError,
+    RedisClusterException,
+    SlotNotCoveredError,
+    TryAgainError,
+)
 from redis.retry import Retry
 
 from henchman import keys
@@ -36,6 +43,7 @@ from henchman.errors import ConfigError, RedisUnavailable
 
 __all__ = [
     "SIDEKIQ_MARKERS",
+    "ClusterUnavailable",
     "async_cluster",
     "check_cluster",
     "is_cluster_client",
@@ -51,6 +59,16 @@ SIDEKIQ_QUEUE_PATTERN = keys.QUEUE_PREFIX + "[^{]*"
 #: Errors after which the command certainly did not run: retried by the cluster client.
 RETRIED_ERRORS = (redis.ConnectionError, ClusterDownError, SlotNotCoveredError)
 RETRIES = 10
+#: What a cluster answers while it cannot serve a slot (a failover in progress, a shard down).
+_CLUSTER_DOWN = (ClusterDownError, SlotNotCoveredError, TryAgainError, MasterDownError)
+
+
+class ClusterUnavailable(redis.ConnectionError):
+    """The cluster could not serve a command after the client's retries (``CLUSTERDOWN``, a slot
+    no master serves, ...). A :class:`redis.ConnectionError`, so henchman's outage handling
+    treats it like a server that cannot be reached: log once, back off, try again."""
+
+
 BACKOFF_CAP = 1.0
 BACKOFF_BASE = 0.05
 
@@ -111,6 +129,12 @@ class _Cluster(cluster.RedisCluster):
     ERRORS_ALLOW_RETRY = RETRIED_ERRORS  # type: ignore[assignment]
 
     def execute_command(self, *args: Any, **options: Any) -> Any:
+        try:
+            return self._execute(args, options)
+        except _CLUSTER_DOWN as exc:
+            raise ClusterUnavailable(f"Redis Cluster unavailable: {exc}") from exc
+
+    def _execute(self, args: tuple[Any, ...], options: dict[str, Any]) -> Any:
         key = None if options.keys() - {"keys"} else _first_key(args)
         if key is None:
             return super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
@@ -130,11 +154,30 @@ class _Cluster(cluster.RedisCluster):
             # the slot map and retries with its backoff.
             return super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
 
+    def pipeline(self, transaction: Any = None, shard_hint: Any = None) -> Any:
+        pipe = super().pipeline(transaction, shard_hint)  # type: ignore[no-untyped-call]
+        run = pipe.execute
+
+        def execute(*args: Any, **options: Any) -> Any:
+            try:
+                return run(*args, **options)
+            except _CLUSTER_DOWN as exc:
+                raise ClusterUnavailable(f"Redis Cluster unavailable: {exc}") from exc
+
+        pipe.execute = execute
+        return pipe
+
 
 class _AsyncCluster(acluster.RedisCluster):
     """redis-py's asyncio cluster client, retrying only errors after which nothing ran."""
 
     ERRORS_ALLOW_RETRY = RETRIED_ERRORS  # type: ignore[assignment]
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        try:
+            return await super().execute_command(*args, **options)
+        except _CLUSTER_DOWN as exc:
+            raise ClusterUnavailable(f"Redis Cluster unavailable: {exc}") from exc
 
 
 def send_all(client: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
@@ -229,7 +272,7 @@ def async_cluster(target: ClusterTarget, **options: Any) -> aredis.Redis:
     """An asyncio cluster client; it connects on its first command (``initialize``)."""
     client = _AsyncCluster(
         startup_nodes=[acluster.ClusterNode(host, port) for host, port in target.nodes],
-        retry=_retry(),  # type: ignore[arg-type]
+        retry=AsyncRetry(ExponentialBackoff(cap=BACKOFF_CAP, base=BACKOFF_BASE), RETRIES),
         **_options(target),
         **options,
     )
