@@ -174,15 +174,21 @@ def check_settings(settings: Settings) -> dict[str, Any]:
         checked = _coerce(name, value, f"Settings({name}=...)")
         if checked != value or type(checked) is not type(value):
             changed[name] = checked
-    if _cluster_mode(settings.redis_url, settings.cluster) and not settings.cluster:
-        changed["cluster"] = True  # a redis+cluster:// URL turns cluster mode on
+    if _cluster_mode(settings.redis_url, settings.cluster):
+        if settings.push_wait_replicas:
+            raise ConfigError(
+                "setting 'push_wait_replicas' is not available in cluster mode: WAIT covers the "
+                "writes of one connection to one master, and a cluster's pushes go to many"
+            )
+        if not settings.cluster:
+            changed["cluster"] = True  # a redis+cluster:// URL turns cluster mode on
     return changed
 
 
 def _cluster_mode(url: str | None, cluster: bool) -> bool:
     """Whether these settings select Redis Cluster mode; :class:`ConfigError` when ``cluster``
     is on but the URL cannot name a cluster (no URL, a sentinel or unix URL, a database)."""
-    from henchman.redis.cluster_url import is_cluster_url
+    from henchman.cluster_url import is_cluster_url
 
     if url is not None and is_cluster_url(url):
         return True
@@ -193,7 +199,7 @@ def _cluster_mode(url: str | None, cluster: bool) -> bool:
             "setting 'cluster' is true but no redis_url names a cluster node: the embedded "
             "server is not a cluster (set REDIS_URL=redis+cluster://host:port,...)"
         )
-    from henchman.redis.cluster_url import parse_cluster_url
+    from henchman.cluster_url import parse_cluster_url
 
     if url.partition("://")[0].lower() in ("redis+sentinel", "rediss+sentinel"):
         raise ConfigError(
@@ -441,7 +447,7 @@ def _check_redis_url(value: str, prefix: str) -> None:
     """The URL's scheme and shape (never echoing it: it may carry a password)."""
     scheme = value.partition("://")[0].lower()
     if scheme in ("redis+cluster", "rediss+cluster"):
-        from henchman.redis.cluster_url import parse_cluster_url  # only for a cluster URL
+        from henchman.cluster_url import parse_cluster_url  # only for a cluster URL
 
         try:
             parse_cluster_url(value)

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from henchman.cluster_url import ClusterTarget, is_cluster_url, parse_cluster_url
 from henchman.config import Settings
 from henchman.config_loader import load_settings
 from henchman.errors import ConfigError
-from henchman.redis.cluster_url import ClusterTarget, is_cluster_url, parse_cluster_url
 from henchman.redis.urls import mask_url
 
 
@@ -103,3 +103,11 @@ def test_a_bad_cluster_environment_value_is_refused(tmp_path: Path) -> None:
 
 def test_passwords_of_a_cluster_url_are_masked() -> None:
     assert mask_url("redis+cluster://app:pw@h1:1,h2:2") == "redis+cluster://app:***@h1:1,h2:2"
+
+
+def test_waiting_for_replicas_after_pushes_is_refused_in_cluster_mode(tmp_path: Path) -> None:
+    env = {"REDIS_URL": "redis+cluster://h1:7000", "HENCHMAN_PUSH_WAIT_REPLICAS": "1"}
+    message = config_error(tmp_path, env=env)
+    assert message.startswith(
+        "setting 'push_wait_replicas' is not available in cluster mode: WAIT covers"
+    )

@@ -90,6 +90,9 @@ class ClusterTopology:
     masters: int = 3
     replicas_per_master: int = 0
     node_timeout_ms: int = 1500
+    #: Redis's default is ``yes`` (the whole cluster refuses commands while a slot is unserved);
+    #: the tests default to ``no`` so the surviving shards keep serving during a failover.
+    require_full_coverage: bool = False
     nodes: list[ClusterNode] = field(default_factory=list)
     #: Servers started beside the cluster (not part of it), stopped with it.
     others: list[ClusterNode] = field(default_factory=list)
@@ -153,7 +156,7 @@ class ClusterTopology:
                     "0",
                     # Keep serving the slots that are still covered while one shard fails over.
                     "--cluster-require-full-coverage",
-                    "no",
+                    "yes" if self.require_full_coverage else "no",
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -23,9 +23,9 @@ from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from henchman.cluster_url import ClusterTarget, parse_cluster_url
 from henchman.config import Settings
 from henchman.errors import ConfigError, RedisUnavailable
-from henchman.redis.cluster_url import ClusterTarget, parse_cluster_url
 from henchman.redis.sentinel import (
     MasterWatch,
     SentinelTarget,
@@ -56,7 +56,7 @@ def client_for_url(url: str, **options: Any) -> redis.Redis:
     """A sync client for any URL henchman accepts (``redis://``, ``unix://``, sentinel and
     cluster URLs),
     for tools that hold a URL rather than :class:`~henchman.config.Settings`."""
-    from henchman.redis.cluster_url import is_cluster_url
+    from henchman.cluster_url import is_cluster_url
 
     if is_cluster_url(url):
         from henchman.redis.cluster_client import sync_cluster

@@ -16,8 +16,10 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 import redis
+from redis.exceptions import NoScriptError
 
 from henchman import keys
+from henchman.redis.cluster_client import is_cluster_client, send_all
 
 _log = logging.getLogger("henchman.fetch")
 
@@ -33,14 +35,21 @@ def fetch_round(
     working: dict[str, str],
     want: int,
     acks: Sequence[Any],
+    client: Any = None,
 ) -> list[Any]:
-    """Run a round: finishing scripts, then per-queue ``fetch.lua`` calls; the flat reply."""
+    """Run a round: finishing scripts, then per-queue ``fetch.lua`` calls; the flat reply.
+
+    Given the cluster ``client``, the first queue's fetch and the other queues'
+    acknowledgements (independent calls) go out together, one write per master (see
+    :func:`_parallel_round`)."""
     plain, finishing = _split_acks(acks)
     for call in finishing:
         try:
             scripts(call.script, call.keys, call.args)
         except redis.ResponseError as exc:  # a bug, not an outage: never loop on it
             _log.error("acknowledging a job failed: %s", exc)
+    if order and is_cluster_client(client):
+        return _parallel_round(scripts, layout, order, working, want, plain, client)
     out: list[Any] = []
     got = 0
     for index, name in enumerate(order, 1):
@@ -56,6 +65,61 @@ def fetch_round(
     for name, raws in plain.items():  # acknowledgements of queues not in this round's order
         if name in working:
             scripts("fetch", [layout.queue(name), working[name]], _fetch_args(0, 0, raws))
+    return out
+
+
+class _Collected:
+    """Stands in for a pipeline to :meth:`Scripts.queue`: keeps the ``EVALSHA`` commands."""
+
+    def __init__(self) -> None:
+        self.commands: list[tuple[Any, ...]] = []
+
+    def evalsha(self, *args: Any) -> None:
+        self.commands.append(("EVALSHA", *args))
+
+
+def _parallel_round(
+    scripts: Any,
+    layout: keys.KeyLayout,
+    order: Sequence[str],
+    working: dict[str, str],
+    want: int,
+    plain: dict[str, list[bytes]],
+    client: Any,
+) -> list[Any]:
+    """The first queue's fetch (with its acknowledgements) and every other queue's
+    acknowledgements in one parallel round trip; then, only if the first queue was short, the
+    next queues one call each, in order. A reply that is an error is raised (``NOSCRIPT``: the
+    call is redone, loading the script)."""
+    first = order[0]
+    calls = [
+        ("fetch", [layout.queue(first), working[first]], _fetch_args(want, 0, plain.pop(first, [])))
+    ]
+    calls += [
+        ("fetch", [layout.queue(name), working[name]], _fetch_args(0, 0, raws))
+        for name, raws in plain.items()
+        if name in working
+    ]
+    collected = _Collected()
+    for call in calls:
+        scripts.queue(collected, *call)
+    replies = send_all(client, collected.commands)
+    for position, reply in enumerate(replies):
+        if isinstance(reply, NoScriptError):
+            replies[position] = scripts(*calls[position])
+        elif isinstance(reply, Exception):
+            raise reply
+    out: list[Any] = []
+    for i in range(0, len(replies[0]), 2):
+        out += [1, replies[0][i + 1]]
+    got = len(out) // 2
+    for index, name in enumerate(order[1:], 2):
+        if got >= want:
+            break
+        reply = scripts("fetch", [layout.queue(name), working[name]], _fetch_args(want, got, []))
+        for i in range(0, len(reply), 2):
+            out += [index, reply[i + 1]]
+            got += 1
     return out
 
 

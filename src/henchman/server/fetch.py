@@ -479,7 +479,9 @@ class ReliableFetcher:
     def _fetch_call(self, order: Sequence[str], acks: list[UnitOfWork]) -> Any:
         """``fetch.lua``, after the finishing scripts of ``acks`` in the same round trip."""
         if self.layout.cluster:  # one call per queue slot (see cluster_fetch)
-            return fetch_round(self._scripts, self.layout, order, self.working, self._idle, acks)
+            return fetch_round(
+                self._scripts, self.layout, order, self.working, self._idle, acks, self._redis
+            )
         call = ("fetch", fetch_keys(order, self.working), fetch_args(self._idle, order, acks))
         scripted = finishing(acks)
         if not scripted:
