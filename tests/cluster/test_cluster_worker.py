@@ -304,12 +304,6 @@ def test_a_queue_name_with_braces_is_refused_in_cluster_mode(
         capp.enqueue("Work", queue="x}")
 
 
-def test_push_wait_replicas_is_refused_in_cluster_mode(cluster: ClusterDB) -> None:
-    app = Henchman(cluster.settings(push_wait_replicas=1))
-    with pytest.raises(ConfigError, match="push_wait_replicas is not available in cluster mode"):
-        _ = app.client
-
-
 def test_batches_are_refused_in_cluster_mode(capp: Henchman) -> None:
     with pytest.raises(ClusterModeUnavailable, match="batches are not available in cluster mode"):
         henchman.Batch(app=capp)

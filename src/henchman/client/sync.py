@@ -31,7 +31,6 @@ from henchman.client.writes import (
     registered_queues,
     single_lpush,
 )
-from henchman.errors import ConfigError
 from henchman.redis import scripts
 from henchman.redis.lane import Lane
 from henchman.redis.scripts import source
@@ -54,10 +53,6 @@ class Client:
         self._connection = connection
         #: The key layout (Sidekiq's, or the cluster layout).
         self.layout = layout
-        if layout.cluster and replica_wait is not None:
-            # WAIT counts the replicas of the one node its connection talks to: a push that
-            # spans queues on several shards has no such node.
-            raise ConfigError("push_wait_replicas is not available in cluster mode yet")
         #: ``WAIT`` for replicas after each write (opt-in, ``push_wait_replicas``).
         self.replica_wait = replica_wait
         self._redis: redis.Redis | None = None
