@@ -327,3 +327,21 @@ def test_pause_is_read_from_the_shared_slot(rc: RedisCluster) -> None:
     Queue(rc, "p").pause()
     assert rc.sismember(L.PAUSED, "p")
     assert Queue(rc, "p").paused
+
+
+def test_an_iterable_jobs_ledger_and_state_stay_in_the_jobs_slot(rc: RedisCluster) -> None:
+    from henchman.api import IterationState
+    from henchman.iteration import state
+    from henchman.iteration.progress import ProcessedIds, RowLedger
+
+    ledger = RowLedger("j1", lambda: rc, layout=L)
+    ledger.processed(1, 2)
+    ledger.failed(3, "bad row")
+    ProcessedIds("j1", lambda: rc, layout=L).done("a", "b")
+    state.flush(rc, "j1", state.Checkpoint(), L)
+    record = IterationState(rc).find("j1")
+    assert record is not None
+    assert record.done_ids == 2
+    assert record.ledger.processed == 2
+    state.cleanup(rc, "j1", 0, L)
+    assert IterationState(rc).find("j1") is None
