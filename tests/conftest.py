@@ -19,6 +19,7 @@ import redis
 from henchman.app import Henchman
 from henchman.config import Settings
 from henchman.redis.embedded import EmbeddedServer
+from tests.support.cluster import ClusterTopology
 
 DATABASES = 16
 
@@ -90,3 +91,48 @@ def app(redis_db: RedisDB) -> Iterator[Henchman]:
 @pytest.fixture
 def tmp_home(tmp_path: Path) -> Path:
     return tmp_path / ".henchman"
+
+
+@dataclass(frozen=True)
+class ClusterDB:
+    """The session's empty 3-master Redis Cluster, for one test."""
+
+    topology: ClusterTopology
+    home: Path
+
+    @property
+    def url(self) -> str:
+        return self.topology.url()
+
+    def settings(self, **overrides: object) -> Settings:
+        """Settings pointing at the cluster (the ``redis+cluster://`` URL turns cluster mode on),
+        with fast background loops for tests."""
+        base = Settings(
+            redis_url=self.url,
+            home=self.home,
+            heartbeat_interval=0.5,
+            poll_interval_average=0.2,
+            orphan_check_interval=1.0,
+            fetch_timeout=0.5,
+            timeout=5.0,
+        )
+        return base.replace(**overrides)
+
+
+@pytest.fixture(scope="session")
+def cluster_topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterTopology]:
+    """One 3-master cluster (no replicas) per test process, started on first use."""
+    topology = ClusterTopology(tmp_path_factory.mktemp("cluster"), masters=3).start()
+    yield topology
+    topology.stop()
+
+
+@pytest.fixture
+def cluster(cluster_topology: ClusterTopology, tmp_path: Path) -> Iterator[ClusterDB]:
+    """The session's cluster, empty; refuses to run on a non-empty one and flushes it after."""
+    if any(node.client().dbsize() for node in cluster_topology.master_nodes()):
+        pytest.fail("the test cluster is not empty: refusing to run a test on it")
+    try:
+        yield ClusterDB(cluster_topology, tmp_path / ".henchman")
+    finally:
+        cluster_topology.flush()

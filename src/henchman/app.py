@@ -32,6 +32,7 @@ from henchman.crypto import Decryption, Encryptor, Keyring, keyring_from_setting
 from henchman.errors import PayloadError, UnknownJob
 from henchman.expiry import Expiry
 from henchman.job import DEFAULT_OPTIONS, JobDefinition, JobFunction, job as _job
+from henchman.keys import KeyLayout, layout_for
 from henchman.limits.middleware import OverLimitRescheduler
 from henchman.middleware.chain import Chain, JobRun
 from henchman.middleware.job_logging import JobLogging
@@ -85,13 +86,14 @@ class Henchman:
             lambda queue: self.queue_aclient(queue).redis,
         )
         self.middleware = Chain([
-            Expiry(), JobLogging(), Metrics(), unique, OverLimitRescheduler(),
+            Expiry(layout=lambda: self.keys), JobLogging(), Metrics(layout=lambda: self.keys),
+            unique, OverLimitRescheduler(),
             Decryption(lambda: self.keyring), Results(self), JobTimeouts(),
         ])  # fmt: skip
         #: Client middleware run on every push, in order; one returning ``None`` drops the push.
         self.client_middleware: list[ClientMiddleware] = []
         #: Push hooks that turn some pushes into one Lua call (built in: unique jobs).
-        self.push_hooks: list[PushHook] = [UniquePush()]
+        self.push_hooks: list[PushHook] = [UniquePush(lambda: self.keys)]
         #: Consulted at every push of the sync client; a sink it returns takes the pushes
         #: instead of Redis (``henchman.django``'s push-on-commit is one).
         self.push_deferral: Callable[[], PushSink | None] | None = None
@@ -132,6 +134,12 @@ class Henchman:
         """Use ``settings`` from now on (closes clients opened with the old ones)."""
         self.close()
         self._settings = settings
+
+    @property
+    def keys(self) -> KeyLayout:
+        """The key layout every Redis user of this app names its keys with: Sidekiq's, or the
+        cluster layout in cluster mode."""
+        return layout_for(self.settings.cluster)
 
     @property
     def keyring(self) -> Keyring | None:
@@ -180,6 +188,7 @@ class Henchman:
                         buffer,
                         hooks=self.push_hooks,
                         replica_wait=replica_wait(settings),
+                        layout=self.keys,
                     )
                     self._client.deferral = self.push_deferral
         return self._client
@@ -200,6 +209,7 @@ class Henchman:
                         fallback_writer=sync.write_now,
                         hooks=self.push_hooks,
                         replica_wait=sync.replica_wait,
+                        layout=sync.layout,
                     )
         return self._aclient
 

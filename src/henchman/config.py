@@ -43,6 +43,9 @@ class Settings:
     """
 
     redis_url: str | None = None
+    #: Redis Cluster mode (opt-in; a ``redis+cluster://`` URL turns it on): cluster-safe key
+    #: layout with per-queue hash tags. Not Sidekiq-compatible; see docs/scale.md.
+    cluster: bool = False
     home: Path = Path(".henchman")
     environment: str = "development"
 

@@ -50,8 +50,15 @@ PYPROJECT = Path("pyproject.toml")
 ENVIRONMENT_SECTIONS = frozenset({"production", "development", "staging", "test"})
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_LEVELS = {name: name for name in _LEVELS} | {"WARN": "WARNING", "FATAL": "CRITICAL"}
-REDIS_URL_SCHEMES = ("redis", "rediss", "unix", "redis+sentinel", "rediss+sentinel")
-CLUSTER_NOT_IMPLEMENTED = "Redis Cluster mode is not implemented yet (see docs/scale.md)"
+REDIS_URL_SCHEMES = (
+    "redis",
+    "rediss",
+    "unix",
+    "redis+sentinel",
+    "rediss+sentinel",
+    "redis+cluster",
+    "rediss+cluster",
+)
 #: The largest queue weight: a weighted fetch draws from a list with one entry per unit of
 #: weight, and weights are relative, so 1,000 already expresses any useful ratio.
 MAX_QUEUE_WEIGHT = 1000
@@ -167,6 +174,19 @@ def check_settings(settings: Settings) -> dict[str, Any]:
         checked = _coerce(name, value, f"Settings({name}=...)")
         if checked != value or type(checked) is not type(value):
             changed[name] = checked
+    if _cluster_mode(settings.redis_url, settings.cluster):
+        if settings.push_wait_replicas:
+            raise ConfigError(
+                "setting 'push_wait_replicas' is not available in cluster mode: WAIT covers the "
+                "writes of one connection to one master, and a cluster's pushes go to many"
+            )
+        if not settings.cluster:
+            changed["cluster"] = True  # a redis+cluster:// URL turns cluster mode on
+        if settings.shards:
+            raise ConfigError(
+                "setting 'shards' is not available in cluster mode: a cluster already spreads "
+                "queues over its masters"
+            )
     if settings.shards:
         from henchman.shards.config import fold_default
 
@@ -174,6 +194,33 @@ def check_settings(settings: Settings) -> dict[str, Any]:
             fold_default(changed.get("shards", settings.shards), settings.redis_url)
         )
     return changed
+
+
+def _cluster_mode(url: str | None, cluster: bool) -> bool:
+    """Whether these settings select Redis Cluster mode; :class:`ConfigError` when ``cluster``
+    is on but the URL cannot name a cluster (no URL, a sentinel or unix URL, a database)."""
+    from henchman.cluster_url import is_cluster_url
+
+    if url is not None and is_cluster_url(url):
+        return True
+    if not cluster:
+        return False
+    if url is None:
+        raise ConfigError(
+            "setting 'cluster' is true but no redis_url names a cluster node: the embedded "
+            "server is not a cluster (set REDIS_URL=redis+cluster://host:port,...)"
+        )
+    from henchman.cluster_url import parse_cluster_url
+
+    if url.partition("://")[0].lower() in ("redis+sentinel", "rediss+sentinel"):
+        raise ConfigError(
+            "setting 'cluster' is true but redis_url is a Sentinel URL: use one or the other"
+        )
+    try:
+        parse_cluster_url(url)
+    except ConfigError as exc:
+        raise ConfigError(f"setting 'cluster' is true but redis_url does not fit: {exc}") from None
+    return True
 
 
 def _plain_hint(name: str) -> Any:
@@ -304,8 +351,6 @@ def _validate_section(section: dict[str, Any], source: str) -> dict[str, Any]:
 
 def _env_entries(env: Mapping[str, str]) -> Iterator[tuple[str, Any, str]]:
     """(setting, raw value, variable name) for each non-empty variable, lists already split."""
-    if env.get("HENCHMAN_CLUSTER"):
-        raise ConfigError(f"HENCHMAN_CLUSTER: {CLUSTER_NOT_IMPLEMENTED}")
     for name in sorted(SETTING_NAMES - {"environment"}):
         var = f"HENCHMAN_{name.upper()}"
         if name == "redis_url" and not env.get(var) and env.get("REDIS_URL"):
@@ -336,8 +381,6 @@ def _split(text: str) -> list[str]:
 
 def _check_known(name: str, source: str, suggest: frozenset[str] = SETTING_NAMES) -> None:
     """Reject a name that is not a setting, suggesting the closest of ``suggest``."""
-    if name == "cluster":
-        raise ConfigError(f"setting 'cluster' in {source}: {CLUSTER_NOT_IMPLEMENTED}")
     if name not in SETTING_NAMES:
         import difflib  # only to word an error
 
@@ -410,7 +453,12 @@ def _check_redis_url(value: str, prefix: str) -> None:
     """The URL's scheme and shape (never echoing it: it may carry a password)."""
     scheme = value.partition("://")[0].lower()
     if scheme in ("redis+cluster", "rediss+cluster"):
-        raise ConfigError(f"{prefix}: {CLUSTER_NOT_IMPLEMENTED}")
+        from henchman.cluster_url import parse_cluster_url  # only for a cluster URL
+
+        try:
+            parse_cluster_url(value)
+        except ConfigError as exc:
+            raise ConfigError(f"{prefix}: {exc}") from None
     if scheme in ("redis+sentinel", "rediss+sentinel"):
         from henchman.sentinel_url import parse_sentinel_url  # only for a sentinel URL
 
@@ -462,7 +510,17 @@ def _to_shards(value: Any, source: str) -> dict[str, str]:
     """The ``shards`` mapping, each URL checked like ``redis_url`` (see henchman.shards.config)."""
     from henchman.shards.config import parse_shards  # only when shards are configured
 
-    return parse_shards(value, source, _check_redis_url)
+    return parse_shards(value, source, _check_shard_url)
+
+
+def _check_shard_url(value: str, prefix: str) -> None:
+    """A shard's URL: any Redis URL but a cluster's (a cluster spreads queues by itself)."""
+    if value.partition("://")[0].lower() in ("redis+cluster", "rediss+cluster"):
+        raise ConfigError(
+            f"{prefix} is a Redis Cluster URL: shards route queues to separate servers, and a "
+            "cluster already spreads queues over its masters (use it as redis_url instead)"
+        )
+    _check_redis_url(value, prefix)
 
 
 def _to_bool(value: Any) -> bool | None:

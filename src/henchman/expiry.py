@@ -54,8 +54,14 @@ class Expiry(Middleware):
 
     name = "expiry"
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.time,
+        layout: Callable[[], keys.KeyLayout] = lambda: keys.SIDEKIQ,
+    ) -> None:
         self._clock = clock
+        #: The app's key layout, read at each flush (the app's settings load lazily).
+        self._layout = layout
         self._lock = threading.Lock()
         self._expired = 0
 
@@ -104,7 +110,7 @@ class Expiry(Middleware):
         if not count:
             return
         try:
-            client.incrby(keys.STAT_EXPIRED, count)
+            client.incrby(self._layout().STAT_EXPIRED, count)
         except BaseException:
             with self._lock:
                 self._expired += count

@@ -301,3 +301,368 @@ def unique_lock(digest: str) -> str:
     """STRING holding the jid of the job that owns a uniqueness lock (Sidekiq Enterprise's
     ``unique:<digest>`` layout); expires after ``unique_for`` (plus the delay if scheduled)."""
     return f"unique:{digest}"
+
+
+# --- layouts: the one object every user gets its key names from -------------------------------
+
+
+class ClusterModeUnavailable(RuntimeError):
+    """A feature whose keys have no cluster design yet was used in cluster mode."""
+
+
+class KeyLayout:
+    """Sidekiq's layout (the default): the names above, byte for byte.
+
+    A layout is chosen once from the settings (:func:`layout_for`) and passed to every user, so a
+    module never decides between layouts itself. Per-queue sorted sets (``schedule``, ``retry``,
+    ``dead``) take the queue name; in this layout they ignore it and name the one shared set.
+    Immutable: instances hold no state but their names.
+    """
+
+    #: Whether the scheduled, retry and dead sets are one key per queue (cluster mode).
+    per_queue_sets = False
+    #: Whether this is the cluster layout (every multi-key step in one hash slot).
+    cluster = False
+
+    QUEUES = QUEUES
+    PROCESSES = PROCESSES
+    PAUSED = PAUSED
+    STAT_PROCESSED = STAT_PROCESSED
+    STAT_FAILED = STAT_FAILED
+    QUEUE_PREFIX = QUEUE_PREFIX
+    WORKING_LISTS = WORKING_LISTS
+    POISON = POISON
+    STAT_RECOVERED = STAT_RECOVERED
+    STAT_EXPIRED = STAT_EXPIRED
+    RECOVERIES = RECOVERIES
+    RECOVERY_LOCK = RECOVERY_LOCK
+    WEB_SECRET = WEB_SECRET
+    LEADER = LEADER
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"
+
+    def queue(self, name: str) -> str:
+        """LIST of a queue's jobs (see the module function)."""
+        return QUEUE_PREFIX + name
+
+    def working(self, identity: str, queue_name: str) -> str:
+        """A process's working list for one queue."""
+        return f"{PREFIX}working:{identity}:{queue_name}"
+
+    def schedule(self, queue_name: str) -> str:
+        """ZSET holding the scheduled jobs of ``queue_name``."""
+        return SCHEDULE
+
+    def retry(self, queue_name: str) -> str:
+        """ZSET holding the jobs of ``queue_name`` waiting to be retried."""
+        return RETRY
+
+    def dead(self, queue_name: str) -> str:
+        """ZSET holding the dead jobs of ``queue_name``."""
+        return DEAD
+
+    def poison(self, queue_name: str) -> str:
+        """LIST of poison pills taken out of ``queue_name``'s working lists."""
+        return POISON
+
+    def recoveries(self, queue_name: str) -> str:
+        """HASH jid -> recovery count for jobs of ``queue_name``."""
+        return RECOVERIES
+
+    def sorted_set(self, kind: str, queue_name: str) -> str:
+        """``schedule``/``retry``/``dead`` set of ``queue_name`` by kind name."""
+        if kind == SCHEDULE:
+            return self.schedule(queue_name)
+        if kind == RETRY:
+            return self.retry(queue_name)
+        if kind == DEAD:
+            return self.dead(queue_name)
+        raise ValueError(f"unknown sorted set {kind!r}: expected schedule, retry or dead")
+
+    def process(self, identity: str) -> str:
+        return process(identity)
+
+    def process_work(self, identity: str) -> str:
+        return process_work(identity)
+
+    def process_workers(self, identity: str) -> str:
+        return process_workers(identity)
+
+    def process_signals(self, identity: str) -> str:
+        return process_signals(identity)
+
+    def stat_processed_day(self, day: str) -> str:
+        return stat_processed_day(day)
+
+    def stat_failed_day(self, day: str) -> str:
+        return stat_failed_day(day)
+
+    def stat_recovered_day(self, day: str) -> str:
+        return stat_recovered_day(day)
+
+    def metrics_minute(self, at: float) -> str:
+        return metrics_minute(at)
+
+    def metrics_ten_minutes(self, at: float) -> str:
+        return metrics_ten_minutes(at)
+
+    def metrics_histogram(self, job_class: str, at: float) -> str:
+        return metrics_histogram(job_class, at)
+
+    def metrics_marks(self, day: str) -> str:
+        return metrics_marks(day)
+
+    def iteration_state(self, jid: str) -> str:
+        return iteration_state(jid)
+
+    def iteration_done_ids(self, jid: str) -> str:
+        return iteration_done_ids(jid)
+
+    def iteration_rows(self, jid: str) -> str:
+        return iteration_rows(jid)
+
+    def iteration_row_errors(self, jid: str) -> str:
+        return iteration_row_errors(jid)
+
+    def iteration_files(self, jid: str) -> str:
+        return iteration_files(jid)
+
+    LIMITERS = LIMITERS
+
+    def limiter(self, name: str) -> str:
+        return limiter(name)
+
+    def limiter_state(self, name: str) -> str:
+        return limiter_state(name)
+
+    def limiter_wake(self, name: str) -> str:
+        return limiter_wake(name)
+
+    def limiter_keys(self, name: str) -> list[str]:
+        """KEYS of every limiter script: names set, definition, state, wake-up list."""
+        return [
+            self.LIMITERS,
+            self.limiter(name),
+            self.limiter_state(name),
+            self.limiter_wake(name),
+        ]
+
+    def unique_lock(self, digest: str, queue_name: str) -> str:
+        """A unique job's lock (its digest covers the queue name)."""
+        return unique_lock(digest)
+
+    PERIODIC_SCHEDULES = PERIODIC_SCHEDULES
+
+    def periodic_marks(self, queue_name: str) -> str:
+        """HASH schedule id -> newest handled tick, for schedules of ``queue_name``."""
+        return PERIODIC_MARKS
+
+    def periodic_paused(self, queue_name: str) -> str:
+        """SET of paused schedule ids (of ``queue_name``'s schedules)."""
+        return PERIODIC_PAUSED
+
+    def periodic_history(self, schedule_id: str, queue_name: str) -> str:
+        return periodic_history(schedule_id)
+
+    def periodic_tick_keys(self, schedule_id: str, queue_name: str) -> list[str]:
+        """KEYS of ``periodic_tick.lua``: leader, marks, history, queues set, queue, paused."""
+        return [
+            self.LEADER,
+            self.periodic_marks(queue_name),
+            self.periodic_history(schedule_id, queue_name),
+            self.QUEUES,
+            self.queue(queue_name),
+            self.periodic_paused(queue_name),
+        ]
+
+    def require(self, feature: str) -> None:
+        """Refuse ``feature`` (e.g. ``"batches"``) if it has no design in this layout; the
+        Sidekiq layout supports every feature."""
+
+
+#: The one Sidekiq-layout instance (stateless, so sharing it is safe).
+SIDEKIQ = KeyLayout()
+
+#: The hash tag of every shared registry in cluster mode: one slot for processes, stats, ...
+CLUSTER_SHARED_TAG = "{henchman}"
+
+#: Features with no cluster key design yet: refused in cluster mode with one line.
+CLUSTER_UNSUPPORTED = frozenset({"batches"})
+
+
+class ClusterKeyLayout(KeyLayout):
+    """The cluster layout (not Sidekiq-compatible): every queue's keys carry the queue's hash tag
+    ``{<queue>}`` — the list, its working lists and its scheduled, retry and dead sets, so each
+    step on one queue is one slot — and every shared registry carries ``{henchman}``."""
+
+    per_queue_sets = True
+    cluster = True
+
+    _S = CLUSTER_SHARED_TAG + ":"
+    QUEUES = _S + "queues"
+    PROCESSES = _S + "processes"
+    PAUSED = _S + "paused"
+    STAT_PROCESSED = _S + "stat:processed"
+    STAT_FAILED = _S + "stat:failed"
+    QUEUE_PREFIX = "queue:{"
+    WORKING_LISTS = _S + "working"
+    POISON = _S + "poison"
+    STAT_RECOVERED = _S + "stat:recovered"
+    STAT_EXPIRED = _S + "stat:expired"
+    RECOVERIES = _S + "recoveries"
+    RECOVERY_LOCK = _S + "lock:recovery"
+    WEB_SECRET = _S + "web:secret"
+    LEADER = _S + "dear-leader"
+
+    def queue(self, name: str) -> str:
+        if "{" in name or "}" in name:
+            check_cluster_queue_name(name)
+        return "queue:{" + name + "}"
+
+    def working(self, identity: str, queue_name: str) -> str:
+        return "henchman:working:{" + queue_name + "}:" + identity
+
+    def schedule(self, queue_name: str) -> str:
+        return "schedule:{" + queue_name + "}"
+
+    def retry(self, queue_name: str) -> str:
+        return "retry:{" + queue_name + "}"
+
+    def dead(self, queue_name: str) -> str:
+        return "dead:{" + queue_name + "}"
+
+    def poison(self, queue_name: str) -> str:
+        return "henchman:poison:{" + queue_name + "}"
+
+    def recoveries(self, queue_name: str) -> str:
+        return "henchman:recoveries:{" + queue_name + "}"
+
+    def process(self, identity: str) -> str:
+        return self._S + identity
+
+    def process_work(self, identity: str) -> str:
+        return f"{self._S}{identity}:work"
+
+    def process_workers(self, identity: str) -> str:
+        return f"{self._S}{identity}:workers"
+
+    def process_signals(self, identity: str) -> str:
+        return f"{self._S}{identity}-signals"
+
+    def stat_processed_day(self, day: str) -> str:
+        return f"{self._S}stat:processed:{day}"
+
+    def stat_failed_day(self, day: str) -> str:
+        return f"{self._S}stat:failed:{day}"
+
+    def stat_recovered_day(self, day: str) -> str:
+        return f"{self._S}stat:recovered:{day}"
+
+    def metrics_minute(self, at: float) -> str:
+        return self._S + metrics_minute(at)
+
+    def metrics_ten_minutes(self, at: float) -> str:
+        return self._S + metrics_ten_minutes(at)
+
+    def metrics_histogram(self, job_class: str, at: float) -> str:
+        return self._S + metrics_histogram(job_class, at)
+
+    def metrics_marks(self, day: str) -> str:
+        return self._S + metrics_marks(day)
+
+    # An iterable job's keys share the tag ``{<jid>}``: its state, processed ids, row ledger and
+    # file manifest are cleaned up or reset in one MULTI.
+    def iteration_state(self, jid: str) -> str:
+        return "it-{" + jid + "}"
+
+    def iteration_done_ids(self, jid: str) -> str:
+        return "henchman:it:{" + jid + "}:done"
+
+    def iteration_rows(self, jid: str) -> str:
+        return "henchman:it:{" + jid + "}:rows"
+
+    def iteration_row_errors(self, jid: str) -> str:
+        return "henchman:it:{" + jid + "}:errors"
+
+    def iteration_files(self, jid: str) -> str:
+        return "henchman:it:{" + jid + "}:files"
+
+    # A limiter's keys share the tag ``{<name>}``; there is no names set in cluster mode (it would
+    # be in another slot): the definition hash is passed twice, which tells the scripts to skip
+    # the SADD, and the admin API lists limiters by their definition hashes.
+    def limiter(self, name: str) -> str:
+        return "henchman:limiter:{" + name + "}"
+
+    def limiter_state(self, name: str) -> str:
+        return "henchman:limiter:{" + name + "}:state"
+
+    def limiter_wake(self, name: str) -> str:
+        return "henchman:limiter:{" + name + "}:wake"
+
+    def limiter_keys(self, name: str) -> list[str]:
+        definition = self.limiter(name)
+        return [definition, definition, self.limiter_state(name), self.limiter_wake(name)]
+
+    def unique_lock(self, digest: str, queue_name: str) -> str:
+        # In the queue's slot: the push checks the lock and stores the job in one script.
+        return "unique:{" + queue_name + "}:" + digest
+
+    # A schedule's marks, history and paused flag carry its queue's tag: checking and advancing
+    # the mark and pushing the tick stay one script in the queue's slot.
+    PERIODIC_SCHEDULES = _S + "periodic:schedules"
+
+    def periodic_marks(self, queue_name: str) -> str:
+        return "henchman:periodic:{" + queue_name + "}:marks"
+
+    def periodic_paused(self, queue_name: str) -> str:
+        return "henchman:periodic:{" + queue_name + "}:paused"
+
+    def periodic_history(self, schedule_id: str, queue_name: str) -> str:
+        return "henchman:periodic:{" + queue_name + "}:history:" + schedule_id
+
+    def periodic_tick_keys(self, schedule_id: str, queue_name: str) -> list[str]:
+        # The queue's list stands in for the leader key (in another slot: the lease loop alone
+        # decides who ticks, the mark keeps each tick once) and for the queues set (the caller
+        # registers the queue): the script skips those steps when given the same key.
+        own = self.queue(queue_name)
+        return [
+            own,
+            self.periodic_marks(queue_name),
+            self.periodic_history(schedule_id, queue_name),
+            own,
+            own,
+            self.periodic_paused(queue_name),
+        ]
+
+    def require(self, feature: str) -> None:
+        if feature in CLUSTER_UNSUPPORTED:
+            verb = "is" if feature == "iteration" else "are"
+            raise ClusterModeUnavailable(f"{feature} {verb} not available in cluster mode yet")
+
+
+#: The one cluster-layout instance.
+CLUSTER = ClusterKeyLayout()
+
+
+def check_cluster_queue_name(name: str) -> None:
+    """Refuse a queue name the cluster layout cannot tag: braces would change the hash tag."""
+    if "{" in name or "}" in name:
+        raise ValueError(
+            f"queue name {name!r} cannot be used in cluster mode: braces would change its hash tag"
+        )
+
+
+def layout_for(cluster: bool) -> KeyLayout:
+    """The layout for a deployment: :data:`CLUSTER` in cluster mode, else :data:`SIDEKIQ`."""
+    return CLUSTER if cluster else SIDEKIQ
+
+
+def layout_of(client: object) -> KeyLayout:
+    """The layout that goes with a client: the cluster layout for a cluster client (the only one
+    it can use without cross-slot errors), else Sidekiq's. For admin objects built from a bare
+    client; workers and clients get the layout from the settings."""
+    for cls in type(client).__mro__:  # redis-py's sync or asyncio cluster client, or a subclass
+        if cls.__name__ == "RedisCluster" and cls.__module__.startswith("redis."):
+            return CLUSTER
+    return SIDEKIQ

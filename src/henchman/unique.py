@@ -45,11 +45,10 @@ def digest(job_class: str, queue: str, args: Any) -> str:
     return hashlib.sha256(orjson.dumps([job_class, queue, args])).hexdigest()
 
 
-def lock_key(payload: Mapping[str, Any]) -> str:
-    """``unique:<digest>`` for a payload."""
-    return keys.unique_lock(
-        digest(str(payload.get("class")), str(payload.get("queue")), payload.get("args"))
-    )
+def lock_key(payload: Mapping[str, Any], layout: keys.KeyLayout = keys.SIDEKIQ) -> str:
+    """``unique:<digest>`` for a payload (``unique:{<queue>}:<digest>`` in the cluster layout)."""
+    queue = str(payload.get("queue"))
+    return layout.unique_lock(digest(str(payload.get("class")), queue, payload.get("args")), queue)
 
 
 def options(payload: Mapping[str, Any]) -> tuple[float, str] | None:
@@ -84,6 +83,10 @@ def lock_ms(unique_for: float, at: float | None, now: float) -> int:
 class UniquePush:
     """Push hook: a unique job is written by ``unique_push.lua`` (lock check + push, atomic)."""
 
+    def __init__(self, layout: Callable[[], keys.KeyLayout] = lambda: keys.SIDEKIQ) -> None:
+        #: The app's key layout (unique jobs are refused in cluster mode).
+        self._layout = layout
+
     def script_for(
         self, payload: dict[str, Any], at: float | None, now: float
     ) -> ScriptedWrite | None:
@@ -92,12 +95,16 @@ class UniquePush:
         found = options(payload)
         if found is None:
             return None
+        layout = self._layout()
         queue = str(payload["queue"])
-        key = payload[KEY_FIELD] = lock_key(payload)
-        target = keys.queue(queue) if at is None else keys.SCHEDULE
+        key = payload[KEY_FIELD] = lock_key(payload, layout)
+        target = layout.queue(queue) if at is None else layout.schedule(queue)
+        # The cluster layout names the target again for the queues set (another slot): the
+        # script skips its SADD and the client registers the queue before the script runs.
+        queues = target if layout.cluster else keys.QUEUES
         return ScriptedWrite(
             "unique_push",
-            [key, target, keys.QUEUES],
+            [key, target, queues],
             [payload["jid"], lock_ms(found[0], at, now), "" if at is None else repr(at), queue],
             refusal=f"duplicate of unique job {payload.get('class')}: lock held by job {{reply}}",
         )

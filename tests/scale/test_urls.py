@@ -62,24 +62,19 @@ def test_passwords_of_a_sentinel_url_are_masked() -> None:
     assert mask_url(url) == "redis+sentinel://:***@h1:1,h2:2/svc/3?sentinel_password=***"
 
 
-def test_a_cluster_url_is_refused_as_not_implemented(tmp_path: Path) -> None:
-    message = config_error(tmp_path, env={"REDIS_URL": "redis+cluster://:hunter2@h1:7000"})
-    assert message == (
-        "setting 'redis_url' in REDIS_URL: Redis Cluster mode is not implemented yet "
-        "(see docs/scale.md)"
-    )
+def test_a_cluster_url_turns_cluster_mode_on(tmp_path: Path) -> None:
+    url = "redis+cluster://:hunter2@h1:7000,h2:7001"
+    settings = load_settings(cwd=tmp_path, env={"REDIS_URL": url})
+    assert settings.redis_url == url
+    assert settings.cluster is True
 
 
-def test_the_cluster_setting_is_refused_as_not_implemented(tmp_path: Path) -> None:
+def test_the_cluster_setting_is_read_from_the_config_file(tmp_path: Path) -> None:
     (tmp_path / "config").mkdir()
-    (tmp_path / "config" / "henchman.yml").write_text("cluster: true\n")
-    message = config_error(tmp_path)
-    assert "setting 'cluster' in config/henchman.yml" in message
-    assert "Redis Cluster mode is not implemented yet" in message
+    (tmp_path / "config" / "henchman.yml").write_text("cluster: true\nredis_url: redis://h1:7000\n")
+    assert load_settings(cwd=tmp_path).cluster is True
 
 
-def test_the_cluster_environment_variable_is_refused_as_not_implemented(tmp_path: Path) -> None:
-    message = config_error(tmp_path, env={"HENCHMAN_CLUSTER": "true"})
-    assert (
-        message == "HENCHMAN_CLUSTER: Redis Cluster mode is not implemented yet (see docs/scale.md)"
-    )
+def test_the_cluster_environment_variable_turns_cluster_mode_on(tmp_path: Path) -> None:
+    env = {"HENCHMAN_CLUSTER": "true", "REDIS_URL": "redis://h1:7000"}
+    assert load_settings(cwd=tmp_path, env=env).cluster is True

@@ -119,6 +119,14 @@ def test_a_bad_shard_url_makes_the_worker_exit_2_with_one_line(tmp_path: Path) -
     assert "hunter2" not in done.stderr
 
 
-# TODO(lead): when `cluster = true` (branch clusterops) is merged, add
-# test_shards_together_with_cluster_mode_are_refused: a cluster already spreads queues over its
-# nodes, so `shards` with `cluster` must be one ConfigError line (see docs/decisions.md).
+def test_shards_together_with_cluster_mode_are_refused(tmp_path: Path) -> None:
+    write(tmp_path, "config/henchman.yml", "shards:\n  reports: redis://r:6379/1\n")
+    message = config_error(tmp_path, env={"REDIS_URL": "redis+cluster://h1:7000,h2:7001"})
+    assert message.startswith("setting 'shards' is not available in cluster mode")
+
+
+def test_a_cluster_url_as_a_shard_is_refused(tmp_path: Path) -> None:
+    write(tmp_path, "config/henchman.yml", "shards:\n  reports: redis+cluster://:pw@h1:7000\n")
+    message = config_error(tmp_path)
+    assert "the URL of queue 'reports' is a Redis Cluster URL" in message
+    assert "pw" not in message

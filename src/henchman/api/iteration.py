@@ -32,7 +32,10 @@ from henchman.iteration.progress import LedgerReport, decode_errors, rows_from_b
 
 __all__ = ["IterationRecord", "IterationState"]
 
-_STATE_PREFIX = keys.iteration_state("")
+
+def _glob(text: str) -> str:
+    """``text`` with the characters SCAN's MATCH treats specially escaped."""
+    return "".join("\\" + char if char in "*?[]\\{}" else char for char in text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,18 +84,21 @@ class IterationRecord:
 class IterationState:
     """Read (and cancel) iterable jobs by jid."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, *, layout: keys.KeyLayout | None = None) -> None:
         self.client = client
+        #: The key layout (from the client unless given).
+        self.layout = layout if layout is not None else keys.layout_of(client)
 
     def find(self, jid: str) -> IterationRecord | None:
         """Everything about job ``jid``, or ``None`` if Redis holds nothing for it."""
         pipe = self.client.pipeline(transaction=False)
-        pipe.hgetall(keys.iteration_state(jid))
-        pipe.ttl(keys.iteration_state(jid))
-        pipe.scard(keys.iteration_done_ids(jid))
-        pipe.bitcount(keys.iteration_rows(jid))
-        pipe.hgetall(keys.iteration_row_errors(jid))
-        pipe.get(keys.iteration_files(jid))
+        layout = self.layout
+        pipe.hgetall(layout.iteration_state(jid))
+        pipe.ttl(layout.iteration_state(jid))
+        pipe.scard(layout.iteration_done_ids(jid))
+        pipe.bitcount(layout.iteration_rows(jid))
+        pipe.hgetall(layout.iteration_row_errors(jid))
+        pipe.get(layout.iteration_files(jid))
         fields, ttl, done, processed, errors, files = pipe.execute()
         if not (fields or done or processed or errors or files):
             return None
@@ -112,8 +118,14 @@ class IterationState:
     def jids(self) -> Iterator[str]:
         """The jids of every job with a state hash (``SCAN``: cost grows with the keyspace)."""
         seen: set[str] = set()
-        for key in self.client.scan_iter(match=_STATE_PREFIX + "*", count=1000, _type="hash"):
-            jid = text(key)[len(_STATE_PREFIX) :]
+        prefix = self.layout.iteration_state("")
+        suffix = ""
+        if prefix.endswith("{}"):  # the cluster layout: it-{<jid>}
+            prefix, suffix = prefix[:-1], "}"
+        for key in self.client.scan_iter(match=_glob(prefix) + "*", count=1000, _type="hash"):
+            jid = text(key)[len(prefix) :]
+            if suffix:
+                jid = jid.removesuffix(suffix)
             if jid not in seen:
                 seen.add(jid)
                 yield jid
@@ -131,7 +143,7 @@ class IterationState:
 
     def processed_rows(self, jid: str) -> list[int]:
         """Every row number the job's ledger marked processed, ascending."""
-        bitmap: bytes | None = self.client.get(keys.iteration_rows(jid))  # type: ignore[assignment]
+        bitmap: bytes | None = self.client.get(self.layout.iteration_rows(jid))  # type: ignore[assignment]
         return rows_from_bitmap(bitmap)
 
     def cancel(self, jid: str) -> int:

@@ -19,6 +19,7 @@ from typing import Any
 import redis
 
 from henchman import keys
+from henchman.redis.serial import script_pipeline
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,15 +72,27 @@ def _number(fields: Mapping[bytes, bytes], name: str) -> float | None:
 class LimiterSet:
     """Every registered limiter (a process registers a limiter on its first use)."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, *, layout: keys.KeyLayout | None = None) -> None:
         self.client = client
+        #: The key layout (from the client unless given).
+        self.layout = layout if layout is not None else keys.layout_of(client)
 
     def names(self) -> list[str]:
         """Registered limiter names, sorted."""
+        if self.layout.cluster:  # no names set: the definition hashes, found with SCAN
+            found: set[str] = set()
+            prefix = "henchman:limiter:{"
+            for key in self.client.scan_iter(match=prefix + "*", count=1000, _type="hash"):
+                name = key.decode()[len(prefix) :]
+                if name.endswith("}"):
+                    found.add(name[:-1])
+            return sorted(found)
         members: set[bytes] = self.client.smembers(keys.LIMITERS)  # type: ignore[assignment]
         return sorted(n.decode() for n in members)
 
     def __len__(self) -> int:
+        if self.layout.cluster:
+            return len(self.names())
         return int(self.client.scard(keys.LIMITERS))
 
     def all(self, names: list[str] | None = None) -> list[LimiterRecord]:
@@ -89,13 +102,13 @@ class LimiterSet:
             return []
         pipe = self.client.pipeline(transaction=False)
         for name in wanted:
-            pipe.hgetall(keys.limiter(name))
+            pipe.hgetall(self.layout.limiter(name))
         definitions = pipe.execute()
-        pipe = self.client.pipeline(transaction=False)
+        pipe = script_pipeline(self.client)  # serial on a cluster client (TIME is keyless)
         pipe.time()
         for name, fields in zip(wanted, definitions, strict=True):
             kind = fields.get(b"kind", b"").decode()
-            state = keys.limiter_state(name)
+            state = self.layout.limiter_state(name)
             if kind in ("concurrent", "window"):
                 pipe.zrange(state, 0, -1, withscores=True)
             elif kind == "bucket":
@@ -129,11 +142,14 @@ class LimiterSet:
 
     def reset(self, name: str) -> None:
         """Forget a limiter's usage (leases, counts, levels); its definition stays."""
-        self.client.delete(keys.limiter_state(name), keys.limiter_wake(name))
+        layout = self.layout
+        self.client.delete(layout.limiter_state(name), layout.limiter_wake(name))
 
     def delete(self, name: str) -> None:
         """Remove a limiter's registration and usage (a process using it registers it again)."""
+        layout = self.layout
         pipe = self.client.pipeline(transaction=True)
-        pipe.srem(keys.LIMITERS, name)
-        pipe.delete(keys.limiter(name), keys.limiter_state(name), keys.limiter_wake(name))
+        if not layout.cluster:  # one slot: the names set is not in the limiter's slot
+            pipe.srem(keys.LIMITERS, name)
+        pipe.delete(layout.limiter(name), layout.limiter_state(name), layout.limiter_wake(name))
         pipe.execute()

@@ -121,8 +121,16 @@ class JobMetrics:
 class MetricsQuery:
     """Reads the metrics keys. Cheap to create; every call reads Redis."""
 
-    def __init__(self, client: redis.Redis, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        clock: Callable[[], float] = time.time,
+        layout: keys.KeyLayout | None = None,
+    ) -> None:
         self._redis = client
+        #: The key layout (from the client unless given).
+        self.layout = layout if layout is not None else keys.layout_of(client)
         self._clock = clock
 
     def top_jobs(
@@ -133,7 +141,7 @@ class MetricsQuery:
         step, starts = self._window(minutes, hours)
         pipe = self._redis.pipeline(transaction=False)
         for start in starts:
-            pipe.hgetall(_bucket_key(step, start))
+            pipe.hgetall(_bucket_key(step, start, self.layout))
         series: dict[str, list[list[int]]] = {}
         for index, reply in enumerate(pipe.execute()):
             for raw_field, value in reply.items():
@@ -164,11 +172,13 @@ class MetricsQuery:
         fields = [f"{job_class}|p", f"{job_class}|f", f"{job_class}|ms"]
         pipe: Any = self._redis.pipeline(transaction=False)
         for start in starts:
-            pipe.hmget(_bucket_key(step, start), fields)
+            pipe.hmget(_bucket_key(step, start, self.layout), fields)
         if step == 60:
             for start in starts:
                 pipe.execute_command(
-                    "BITFIELD_RO", keys.metrics_histogram(job_class, start), *_HISTOGRAM_FETCH
+                    "BITFIELD_RO",
+                    self.layout.metrics_histogram(job_class, start),
+                    *_HISTOGRAM_FETCH,
                 )
         replies = pipe.execute()
         timeline = [(count(p), count(f), count(ms)) for p, f, ms in replies[: len(starts)]]
@@ -206,7 +216,7 @@ class MetricsQuery:
         days = sorted({time.strftime("%Y%m%d", time.gmtime(t)) for t in (start, end)})
         pipe = self._redis.pipeline(transaction=False)
         for day in days:
-            pipe.hgetall(keys.metrics_marks(day))
+            pipe.hgetall(self.layout.metrics_marks(day))
         found: list[tuple[float, str]] = []
         for reply in pipe.execute():
             for raw_when, label in reply.items():
@@ -219,8 +229,8 @@ class MetricsQuery:
 _METRIC_SLOTS = {"p": 0, "f": 1, "ms": 2}
 
 
-def _bucket_key(step: int, start: float) -> str:
-    return keys.metrics_minute(start) if step == 60 else keys.metrics_ten_minutes(start)
+def _bucket_key(step: int, start: float, layout: keys.KeyLayout) -> str:
+    return layout.metrics_minute(start) if step == 60 else layout.metrics_ten_minutes(start)
 
 
 def _totals(job_class: str, rows: list[list[int]]) -> ClassMetrics:

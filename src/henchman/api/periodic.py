@@ -75,35 +75,55 @@ class PeriodicRecord:
 class PeriodicSet:
     """The published schedules. Every call reads Redis."""
 
-    def __init__(self, client: redis.Redis, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        clock: Callable[[], float] = time.time,
+        *,
+        layout: keys.KeyLayout | None = None,
+    ) -> None:
         self._redis = client
         self._clock = clock
+        #: The key layout (from the client unless given).
+        self.layout = layout if layout is not None else keys.layout_of(client)
 
     def all(self, history: int = 10) -> list[PeriodicRecord]:
         """Every schedule sorted by id, with up to ``history`` newest runs each."""
-        raw = self._redis.hgetall(keys.PERIODIC_SCHEDULES)
+        raw = self._redis.hgetall(self.layout.PERIODIC_SCHEDULES)
         loaded = [s for s in (_load(v) for v in raw.values()) if s is not None]
         return self._records(sorted(loaded, key=lambda s: s.id), history)
 
     def find(self, schedule_id: str, history: int = HISTORY_LENGTH) -> PeriodicRecord | None:
         """One schedule by id, or None."""
-        raw = self._redis.hget(keys.PERIODIC_SCHEDULES, schedule_id)
+        raw = self._redis.hget(self.layout.PERIODIC_SCHEDULES, schedule_id)
         schedule = _load(raw) if raw is not None else None
         return self._records([schedule], history)[0] if schedule is not None else None
 
     def pause(self, schedule_id: str) -> bool:
         """Pause a schedule (its ticks are passed over); False if no such schedule."""
-        if not self._redis.hexists(keys.PERIODIC_SCHEDULES, schedule_id):
+        key = self._paused_key(schedule_id)
+        if key is None:
             return False
-        self._redis.sadd(keys.PERIODIC_PAUSED, schedule_id)
+        self._redis.sadd(key, schedule_id)
         return True
 
     def unpause(self, schedule_id: str) -> bool:
         """Resume a paused schedule from its next tick; False if no such schedule."""
-        if not self._redis.hexists(keys.PERIODIC_SCHEDULES, schedule_id):
+        key = self._paused_key(schedule_id)
+        if key is None:
             return False
-        self._redis.srem(keys.PERIODIC_PAUSED, schedule_id)
+        self._redis.srem(key, schedule_id)
         return True
+
+    def _paused_key(self, schedule_id: str) -> str | None:
+        """The paused set holding ``schedule_id``'s flag; None if no such schedule."""
+        if not self.layout.cluster:
+            if not self._redis.hexists(keys.PERIODIC_SCHEDULES, schedule_id):
+                return None
+            return keys.PERIODIC_PAUSED
+        raw = self._redis.hget(self.layout.PERIODIC_SCHEDULES, schedule_id)
+        schedule = _load(raw) if raw is not None else None
+        return self.layout.periodic_paused(schedule.queue) if schedule is not None else None
 
     def enqueue_now(self, schedule_id: str) -> str | None:
         """Push one run of the schedule now (history kind ``manual``); its jid, or None if
@@ -116,9 +136,13 @@ class PeriodicSet:
     def _records(self, schedules: list[Schedule], history: int) -> list[PeriodicRecord]:
         pipe = self._redis.pipeline(transaction=False)
         for s in schedules:
-            pipe.sismember(keys.PERIODIC_PAUSED, s.id)
-            pipe.hget(keys.PERIODIC_MARKS, s.id)
-            pipe.lrange(keys.periodic_history(s.id), 0, history - 1) if history else pipe.echo("")
+            layout, queue = self.layout, s.queue
+            pipe.sismember(layout.periodic_paused(queue), s.id)
+            pipe.hget(layout.periodic_marks(queue), s.id)
+            if history:
+                pipe.lrange(layout.periodic_history(s.id, queue), 0, history - 1)
+            else:
+                pipe.echo("")
         replies = pipe.execute()
         now = datetime.fromtimestamp(self._clock(), UTC)
         out = []

@@ -126,8 +126,10 @@ class ProcessRecord:
 class ProcessSet:
     """The live processes. Iterating reads Redis each time."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, *, layout: keys.KeyLayout | None = None) -> None:
         self._redis = client
+        #: The key layout (from the client unless given).
+        self.layout = layout if layout is not None else keys.layout_of(client)
         self._prune = client.register_script(source("admin_prune_processes"))
 
     def __iter__(self) -> Iterator[ProcessRecord]:
@@ -136,10 +138,10 @@ class ProcessSet:
 
     def all(self) -> list[ProcessRecord]:
         """Live processes sorted by identity; forgets members whose hash has expired."""
-        identities = members(self._redis, keys.PROCESSES)
+        identities = members(self._redis, self.layout.PROCESSES)
         pipe = self._redis.pipeline(transaction=False)
         for identity in identities:
-            pipe.hmget(keys.process(identity), list(_FIELDS))
+            pipe.hmget(self.layout.process(identity), list(_FIELDS))
         found: list[ProcessRecord] = []
         missing: list[str] = []
         for identity, values in zip(identities, pipe.execute(), strict=True):
@@ -150,7 +152,10 @@ class ProcessSet:
             if record is not None:
                 found.append(record)
         if missing:
-            self._prune(keys=[keys.PROCESSES, *(keys.process(i) for i in missing)], args=missing)
+            self._prune(
+                keys=[self.layout.PROCESSES, *(self.layout.process(i) for i in missing)],
+                args=missing,
+            )
         return found
 
     def find(self, identity: str) -> ProcessRecord | None:
@@ -160,13 +165,13 @@ class ProcessSet:
     @property
     def leader(self) -> str | None:
         """The identity of the leader process (``dear-leader``), or None while nobody leads."""
-        value = self._redis.get(keys.LEADER)
+        value = self._redis.get(self.layout.LEADER)
         return text(value) if value is not None else None
 
     @property
     def size(self) -> int:
         """Members of the ``processes`` set."""
-        return int(self._redis.scard(keys.PROCESSES))
+        return int(self._redis.scard(self.layout.PROCESSES))
 
     @property
     def total_concurrency(self) -> int:
@@ -204,7 +209,7 @@ class ProcessSet:
         return self._signal_all("TERM")
 
     def _signal(self, identity: str, signal: str) -> None:
-        key = keys.process_signals(identity)
+        key = self.layout.process_signals(identity)
         pipe = self._redis.pipeline(transaction=True)
         pipe.lpush(key, signal)
         pipe.expire(key, SIGNAL_TTL)
@@ -262,20 +267,22 @@ class WorkRecord:
 class WorkSet:
     """Jobs running right now across live processes, oldest start first."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, *, layout: keys.KeyLayout | None = None) -> None:
         self._redis = client
+        #: The key layout (from the client unless given).
+        self.layout = layout if layout is not None else keys.layout_of(client)
 
     def __iter__(self) -> Iterator[WorkRecord]:
         return iter(self.all())
 
     def all(self) -> list[WorkRecord]:
         """Every running job of every process whose heartbeat hash still exists."""
-        identities = members(self._redis, keys.PROCESSES)
+        identities = members(self._redis, self.layout.PROCESSES)
         pipe = self._redis.pipeline(transaction=False)
         for identity in identities:
-            pipe.exists(keys.process(identity))
-            pipe.hgetall(keys.process_work(identity))
-            pipe.hgetall(keys.process_workers(identity))
+            pipe.exists(self.layout.process(identity))
+            pipe.hgetall(self.layout.process_work(identity))
+            pipe.hgetall(self.layout.process_workers(identity))
         replies = pipe.execute()
         found: list[WorkRecord] = []
         for index, identity in enumerate(identities):
@@ -290,10 +297,10 @@ class WorkSet:
     @property
     def size(self) -> int:
         """Jobs running: the sum of every process's ``busy`` (as Sidekiq counts it)."""
-        identities = members(self._redis, keys.PROCESSES)
+        identities = members(self._redis, self.layout.PROCESSES)
         pipe = self._redis.pipeline(transaction=False)
         for identity in identities:
-            pipe.hget(keys.process(identity), "busy")
+            pipe.hget(self.layout.process(identity), "busy")
         return sum(count(busy) for busy in pipe.execute())
 
     def find(self, jid: str) -> WorkRecord | None:

@@ -38,11 +38,18 @@ class Queue:
     """One queue. Cheap to create; every property reads Redis when accessed."""
 
     def __init__(
-        self, client: redis.Redis, name: str = "default", *, clock: Callable[[], float] = time.time
+        self,
+        client: redis.Redis,
+        name: str = "default",
+        *,
+        clock: Callable[[], float] = time.time,
+        layout: keys.KeyLayout | None = None,
     ) -> None:
         self._redis = client
         self.name = name
-        self.key = keys.queue(name)
+        #: The key layout (from the client unless given).
+        self.layout = layout if layout is not None else keys.layout_of(client)
+        self.key = self.layout.queue(name)
         self._clock = clock
 
     def __repr__(self) -> str:
@@ -51,8 +58,9 @@ class Queue:
     @classmethod
     def all(cls, client: redis.Redis, *, clock: Callable[[], float] = time.time) -> list[Queue]:
         """Every queue in the ``queues`` set, sorted by name."""
-        names = members(client, keys.QUEUES)
-        return [cls(client, name, clock=clock) for name in names]
+        layout = keys.layout_of(client)
+        names = members(client, layout.QUEUES)
+        return [cls(client, name, clock=clock, layout=layout) for name in names]
 
     @classmethod
     def summaries(
@@ -60,12 +68,13 @@ class Queue:
     ) -> list[QueueSummary]:
         """Name, size, latency and paused flag of every queue, sorted by name, in two round
         trips whatever the number of queues."""
-        names = members(client, keys.QUEUES)
+        layout = keys.layout_of(client)
+        names = members(client, layout.QUEUES)
         pipe = client.pipeline(transaction=False)
         for name in names:
-            pipe.llen(keys.queue(name))
-            pipe.lindex(keys.queue(name), -1)
-            pipe.sismember(keys.PAUSED, name)
+            pipe.llen(layout.queue(name))
+            pipe.lindex(layout.queue(name), -1)
+            pipe.sismember(layout.PAUSED, name)
         replies = pipe.execute()
         now = clock()
         found = []
@@ -100,20 +109,20 @@ class Queue:
     @property
     def registered(self) -> bool:
         """Whether the queue is in the ``queues`` set (listed even when empty)."""
-        return bool(self._redis.sismember(keys.QUEUES, self.name))
+        return bool(self._redis.sismember(self.layout.QUEUES, self.name))
 
     @property
     def paused(self) -> bool:
         """Whether the queue is in the ``paused`` set (workers do not fetch from it)."""
-        return bool(self._redis.sismember(keys.PAUSED, self.name))
+        return bool(self._redis.sismember(self.layout.PAUSED, self.name))
 
     def pause(self) -> None:
         """Stop workers fetching from this queue; its jobs stay where they are."""
-        self._redis.sadd(keys.PAUSED, self.name)
+        self._redis.sadd(self.layout.PAUSED, self.name)
 
     def unpause(self) -> None:
         """Let workers fetch from this queue again."""
-        self._redis.srem(keys.PAUSED, self.name)
+        self._redis.srem(self.layout.PAUSED, self.name)
 
     def __iter__(self) -> Iterator[JobRecord]:
         """Jobs from newest to oldest (head last), read in pages of 50.
@@ -173,10 +182,17 @@ class Queue:
 
     def clear(self) -> int:
         """Delete every job and forget the queue (``UNLINK`` + ``SREM queues``, as Sidekiq);
-        returns how many jobs were deleted."""
+        returns how many jobs were deleted.
+
+        In cluster mode the name stays in the queues set: the poller finds the queue's scheduled
+        and retry sets through it, and a scheduled push registering the name at that moment must
+        not be undone."""
         pipe = self._redis.pipeline(transaction=True)
         pipe.llen(self.key)
         pipe.unlink(self.key)
-        pipe.srem(keys.QUEUES, self.name)
+        if self.layout.cluster:
+            count, _ = pipe.execute()
+            return int(count)
+        pipe.srem(self.layout.QUEUES, self.name)
         count, _, _ = pipe.execute()
         return int(count)

@@ -408,9 +408,10 @@ def _payload(name: str, args: list[Any], queue: str) -> tuple[str, bytes]:
 
 def _push(client: redis.Redis, queue: str, payloads: list[bytes]) -> None:
     """``SADD queues`` + ``LPUSH queue:<q>`` in one pipeline, as every client push does."""
+    layout = keys.layout_of(client)
     pipe = client.pipeline(transaction=False)
-    pipe.sadd(keys.QUEUES, queue)
-    pipe.lpush(keys.queue(queue), *payloads)
+    pipe.sadd(layout.QUEUES, queue)
+    pipe.lpush(layout.queue(queue), *payloads)
     pipe.execute()
 
 

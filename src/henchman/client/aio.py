@@ -33,6 +33,7 @@ from henchman.client.writes import (
     single_lpush,
 )
 from henchman.redis import scripts
+from henchman.redis.serial import AsyncSerialPipeline
 
 
 class AsyncClient:
@@ -47,8 +48,11 @@ class AsyncClient:
         fallback_writer: Writer | None = None,
         hooks: Sequence[PushHook] = (),
         replica_wait: ReplicaWait | None = None,
+        layout: keys.KeyLayout = keys.SIDEKIQ,
     ) -> None:
         self._connection = connection
+        #: The key layout (Sidekiq's, or the cluster layout).
+        self.layout = layout
         #: ``WAIT`` for replicas after each write (opt-in, ``push_wait_replicas``).
         self.replica_wait = replica_wait
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aredis.Redis] = (
@@ -102,6 +106,8 @@ class AsyncClient:
             buffer.enqueue([plan], fallback)
             return plan.jid
         try:
+            if self.layout.cluster:  # the queues set is in another slot than the script's keys
+                await self.redis.sadd(self.layout.QUEUES, plan.queue)
             reply = await self._run_script(self.redis, plan.script)
         except UNAVAILABLE:
             if buffer is None or fallback is None:
@@ -112,6 +118,9 @@ class AsyncClient:
 
     def _run_script(self, client: Any, write: ScriptedWrite) -> Any:
         script = self.redis.register_script(scripts.source(write.script))
+        if isinstance(client, AsyncSerialPipeline):  # cluster mode: run in order, on the client
+            client.defer(lambda: script(keys=write.keys, args=write.args))
+            return None
         return script(keys=write.keys, args=write.args, client=client)
 
     async def push_bulk(
@@ -147,10 +156,14 @@ class AsyncClient:
             wait = self.replica_wait
             single = single_lpush(plans, self._known) if wait is None else None
             if single is not None:
-                await self.redis.lpush(keys.queue(single.queue), single.raw)
+                await self.redis.lpush(self.layout.queue(single.queue), single.raw)
                 return
-            pipe = self.redis.pipeline(transaction=False)
-            scripted = queue_writes(pipe, plans, self._run_script)
+            pipe = (
+                AsyncSerialPipeline(self.redis)  # may carry scripts: cluster pipelines refuse
+                if self.layout.cluster
+                else self.redis.pipeline(transaction=False)
+            )
+            scripted = queue_writes(pipe, plans, self._run_script, self.layout)
             if wait is not None:
                 wait.add_to(pipe)  # same connection as the writes: WAIT covers them
             replies = await pipe.execute()

@@ -11,7 +11,7 @@ import redis
 from redis.commands.core import Script
 
 from henchman import keys
-from henchman.client import capture
+from henchman.client import capture, cluster_writes
 from henchman.client.buffer import UNAVAILABLE, PushBuffer
 from henchman.client.plan import (
     ClientMiddleware,
@@ -34,6 +34,7 @@ from henchman.client.writes import (
 from henchman.redis import scripts
 from henchman.redis.lane import Lane
 from henchman.redis.scripts import source
+from henchman.redis.serial import SerialPipeline
 
 
 class Client:
@@ -47,8 +48,11 @@ class Client:
         clock: Callable[[], float] = time.time,
         hooks: Sequence[PushHook] = (),
         replica_wait: ReplicaWait | None = None,
+        layout: keys.KeyLayout = keys.SIDEKIQ,
     ) -> None:
         self._connection = connection
+        #: The key layout (Sidekiq's, or the cluster layout).
+        self.layout = layout
         #: ``WAIT`` for replicas after each write (opt-in, ``push_wait_replicas``).
         self.replica_wait = replica_wait
         self._redis: redis.Redis | None = None
@@ -116,6 +120,8 @@ class Client:
             self.buffer.write([plan], self.write_now)  # behind the backlog, in order
             return plan.jid
         try:
+            if self.layout.cluster:  # the queues set is in another slot than the script's keys
+                self.redis.sadd(self.layout.QUEUES, plan.queue)
             reply = self._run_script(self.redis, plan.script)
         except UNAVAILABLE:
             if self.buffer is None:
@@ -130,6 +136,10 @@ class Client:
             script = self._scripts[write.script] = self.redis.register_script(
                 scripts.source(write.script)
             )
+        if isinstance(client, SerialPipeline):  # cluster mode: run in order, on the client
+            found = script
+            client.defer(lambda: found(keys=write.keys, args=write.args))
+            return None
         return script(keys=write.keys, args=write.args, client=client)
 
     def push_bulk(
@@ -178,11 +188,18 @@ class Client:
         wait = self.replica_wait
         single = single_lpush(plans, self._known) if wait is None else None
         if single is not None:
+            if self.layout.cluster:
+                self.redis.lpush(self.layout.queue(single.queue), single.raw)
+                return
             lane = self._lane if self._lane is not None else self._open()[1]
             lane.execute("LPUSH", keys.queue(single.queue), single.raw)
             return
-        pipe = self.redis.pipeline(transaction=False)
-        scripted = queue_writes(pipe, plans, self._run_script)
+        pipe = (
+            SerialPipeline(self.redis)  # may carry scripts, which cluster pipelines refuse
+            if self.layout.cluster
+            else self.redis.pipeline(transaction=False)
+        )
+        scripted = queue_writes(pipe, plans, self._run_script, self.layout)
         if wait is not None:
             wait.add_to(pipe)  # same connection as the writes: WAIT covers them
         replies = pipe.execute()
@@ -194,6 +211,9 @@ class Client:
             self._known.registered(queue)
 
     def _deliver_once(self, plans: Sequence[PushPlan]) -> None:
+        if self.layout.cluster:
+            cluster_writes.deliver_once(self.redis, self.layout, plans)
+            return
         script = self._deliver_script
         if script is None:
             script = self._deliver_script = self.redis.register_script(source("deliver"))

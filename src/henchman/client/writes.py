@@ -88,63 +88,80 @@ def accepted(plan: PushPlan, reply: Any) -> bool:
 
 
 def queue_writes(
-    pipe: PipelineLike, plans: Sequence[PushPlan], run_script: RunScript | None = None
+    pipe: PipelineLike,
+    plans: Sequence[PushPlan],
+    run_script: RunScript | None = None,
+    layout: keys.KeyLayout = keys.SIDEKIQ,
 ) -> list[tuple[int, PushPlan]]:
     """Add the commands that store ``plans`` to ``pipe`` (in order within each queue).
 
     Returns the position in the pipeline's replies of each scripted write (for
     :func:`accepted`); plans with a script need ``run_script``. A write that mixes both (the
     reliable-push buffer delivering a backlog) keeps the exact order, one command per plan.
+
+    In the cluster layout a scheduled push also registers its queue (``SADD`` of the shared
+    queues set, before the ``ZADD``): the poller finds per-queue scheduled sets through it.
     """
     if any(p.script is not None for p in plans):
         if run_script is None:
             raise ValueError("scripted pushes need a client that runs scripts")
-        return _ordered_writes(pipe, plans, run_script)
+        return _ordered_writes(pipe, plans, run_script, layout)
+    register_scheduled = layout.per_queue_sets
     if len(plans) == 1:
         plan = plans[0]
         if plan.at is None:
-            pipe.sadd(keys.QUEUES, plan.queue)
-            pipe.lpush(keys.queue(plan.queue), plan.raw)
+            pipe.sadd(layout.QUEUES, plan.queue)
+            pipe.lpush(layout.queue(plan.queue), plan.raw)
         else:
-            pipe.zadd(keys.SCHEDULE, {plan.raw: plan.at})
+            if register_scheduled:
+                pipe.sadd(layout.QUEUES, plan.queue)
+            pipe.zadd(layout.schedule(plan.queue), {plan.raw: plan.at})
         return []
     for (queue, scheduled), group in group_by_target(plans).items():
         if scheduled:
-            pipe.zadd(keys.SCHEDULE, {p.raw: p.at for p in group})
+            if register_scheduled:
+                pipe.sadd(layout.QUEUES, queue)
+            pipe.zadd(layout.schedule(queue), {p.raw: p.at for p in group})
         else:
-            pipe.sadd(keys.QUEUES, queue)
-            pipe.lpush(keys.queue(queue), *(p.raw for p in group))
+            pipe.sadd(layout.QUEUES, queue)
+            pipe.lpush(layout.queue(queue), *(p.raw for p in group))
     return []
 
 
 def _ordered_writes(
-    pipe: PipelineLike, plans: Sequence[PushPlan], run_script: RunScript
+    pipe: PipelineLike, plans: Sequence[PushPlan], run_script: RunScript, layout: keys.KeyLayout
 ) -> list[tuple[int, PushPlan]]:
     position = 0
     scripted: list[tuple[int, PushPlan]] = []
     for plan in plans:
         if plan.script is not None:
+            if layout.cluster:  # the script cannot reach the queues set (another slot)
+                pipe.sadd(layout.QUEUES, plan.queue)
+                position += 1
             run_script(pipe, plan.script)
             scripted.append((position, plan))
             position += 1
         elif plan.at is None:
-            pipe.sadd(keys.QUEUES, plan.queue)
-            pipe.lpush(keys.queue(plan.queue), plan.raw)
+            pipe.sadd(layout.QUEUES, plan.queue)
+            pipe.lpush(layout.queue(plan.queue), plan.raw)
             position += 2
         else:
-            pipe.zadd(keys.SCHEDULE, {plan.raw: plan.at})
+            if layout.per_queue_sets:
+                pipe.sadd(layout.QUEUES, plan.queue)
+                position += 1
+            pipe.zadd(layout.schedule(plan.queue), {plan.raw: plan.at})
             position += 1
     return scripted
 
 
-def deliver_keys() -> list[str]:
-    """KEYS for ``deliver.lua``."""
-    return [keys.QUEUES, keys.SCHEDULE, keys.WORKING_LISTS]
+def deliver_keys(layout: keys.KeyLayout = keys.SIDEKIQ) -> list[str]:
+    """KEYS for ``deliver.lua`` (Sidekiq layout)."""
+    return [layout.QUEUES, layout.schedule(""), layout.WORKING_LISTS]
 
 
-def deliver_args(plans: Sequence[PushPlan]) -> list[Any]:
+def deliver_args(plans: Sequence[PushPlan], layout: keys.KeyLayout = keys.SIDEKIQ) -> list[Any]:
     """ARGV for ``deliver.lua``: the queue key prefix, then (queue, score or '', raw) per plan."""
-    args: list[Any] = [keys.queue("")]
+    args: list[Any] = [layout.queue("")]
     for plan in plans:
         args += [plan.queue, "" if plan.at is None else repr(float(plan.at)), plan.raw]
     return args

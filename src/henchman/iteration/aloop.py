@@ -49,8 +49,9 @@ async def arun(
 
 
 async def _arun(job: IterableJob, args: tuple[Any, ...], clock: Callable[[], float]) -> None:
+    layout = job.app.keys
     redis = job._async_redis()
-    checkpoint = await state.aload(redis, job.jid)
+    checkpoint = await state.aload(redis, job.jid, layout)
     current = begin(job, checkpoint, clock())
     if checkpoint.cancelled:
         await _afinish(job, current, CANCELLED)
@@ -60,8 +61,8 @@ async def _arun(job: IterableJob, args: tuple[Any, ...], clock: Callable[[], flo
         cursor, current.restarted = await asyncio.to_thread(files.restore, checkpoint.cursor)
         current.checkpoint.cursor = cursor
         if current.restarted:
-            await state.areset_progress(redis, job.jid)
-    if await state.aflush(redis, job.jid, current.checkpoint):
+            await state.areset_progress(redis, job.jid, layout)
+    if await state.aflush(redis, job.jid, current.checkpoint, job.app.keys):
         await _afinish(job, current, CANCELLED)
         return
     enumerator: Any = None
@@ -104,7 +105,7 @@ async def _aiterate(
         write, reason = current.before_item(
             cursor, clock(), stopping=ctx.interrupted(), quieting=ctx.quieting()
         )
-        if write and await state.aflush(redis, job.jid, current.checkpoint):
+        if write and await state.aflush(redis, job.jid, current.checkpoint, job.app.keys):
             return CANCELLED
         if reason is not None:
             return reason
@@ -142,7 +143,7 @@ async def _afinish(job: IterableJob, current: Run, outcome: Outcome) -> None:
         await _call(job.on_complete)
     if files is not None:
         await asyncio.to_thread(files.discard)
-    await state.acleanup(job._async_redis(), job.jid, type(job).keep_ledger_for)
+    await state.acleanup(job._async_redis(), job.jid, type(job).keep_ledger_for, job.app.keys)
 
 
 async def _asave_after_error(job: IterableJob, current: Run, enumerator: Any) -> None:
@@ -152,7 +153,7 @@ async def _asave_after_error(job: IterableJob, current: Run, enumerator: Any) ->
     except Exception:
         job.logger.exception("closing the enumerator or on_stop failed after the job failed")
     try:
-        await state.aflush(job._async_redis(), job.jid, current.checkpoint)
+        await state.aflush(job._async_redis(), job.jid, current.checkpoint, job.app.keys)
         if current.files is not None:
             await asyncio.to_thread(current.files.offload, current.checkpoint.cursor)
     except Exception:

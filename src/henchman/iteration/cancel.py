@@ -28,9 +28,9 @@ if TYPE_CHECKING:
     from henchman.app import Henchman
 
 
-def queue_cancel(pipe: Any, jid: str, now: float) -> None:
+def queue_cancel(pipe: Any, jid: str, now: float, layout: keys.KeyLayout = keys.SIDEKIQ) -> None:
     """Queue the cancel commands: set ``cancelled`` unless set, read it back, refresh the TTL."""
-    key = keys.iteration_state(jid)
+    key = layout.iteration_state(jid)
     pipe.hsetnx(key, "cancelled", int(now))
     pipe.hget(key, "cancelled")
     pipe.expire(key, STATE_TTL)
@@ -43,14 +43,14 @@ def _cancelled_at(replies: Sequence[Any]) -> int:
 def request_cancel(client: redis.Redis, jid: str, *, now: float | None = None) -> int:
     """Flag job ``jid`` as cancelled; return the epoch seconds of the (first) cancellation."""
     pipe = client.pipeline(transaction=True)
-    queue_cancel(pipe, jid, time.time() if now is None else now)
+    queue_cancel(pipe, jid, time.time() if now is None else now, keys.layout_of(client))
     return _cancelled_at(pipe.execute())
 
 
 async def arequest_cancel(client: aredis.Redis, jid: str, *, now: float | None = None) -> int:
     """Asyncio twin of :func:`request_cancel`."""
     pipe = client.pipeline(transaction=True)
-    queue_cancel(pipe, jid, time.time() if now is None else now)
+    queue_cancel(pipe, jid, time.time() if now is None else now, keys.layout_of(client))
     return _cancelled_at(await pipe.execute())
 
 

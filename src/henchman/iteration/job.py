@@ -137,12 +137,12 @@ class IterableJob(Job, abstract=True):
     @property
     def progress(self) -> ProcessedIds:
         """This job's processed-id set (``done(id)``, ``is_done(id)``)."""
-        return ProcessedIds(self.jid, self._sync_redis, self._async_redis)
+        return ProcessedIds(self.jid, self._sync_redis, self._async_redis, self.app.keys)
 
     @property
     def ledger(self) -> RowLedger:
         """This job's row ledger (``processed(row)``, ``failed(row, *messages)``)."""
-        return RowLedger(self.jid, self._sync_redis, self._async_redis)
+        return RowLedger(self.jid, self._sync_redis, self._async_redis, self.app.keys)
 
     def temp_file(self, name: str) -> Path:
         """The local path of temp file ``name`` (one of ``temp_files``) for this run: restored
@@ -175,7 +175,14 @@ class IterableJob(Job, abstract=True):
             return None
         settings = self.app.settings
         store = cls.file_store or store_from_url(settings.offload_url, settings.home)
-        return TempFiles(self.jid, cls.temp_files, store, self._sync_redis, ttl=cls.temp_file_ttl)
+        return TempFiles(
+            self.jid,
+            cls.temp_files,
+            store,
+            self._sync_redis,
+            ttl=cls.temp_file_ttl,
+            layout=self.app.keys,
+        )
 
 
 def _perform_sync(self: IterableJob, *args: Any) -> None:

@@ -127,8 +127,9 @@ def run(
     job: IterableJob, args: tuple[Any, ...], clock: Callable[[], float] = time.monotonic
 ) -> None:
     """Run one execution of ``job`` (its ``perform``); see the module docstring."""
+    layout = job.app.keys
     redis = job._sync_redis()
-    checkpoint = state.load(redis, job.jid)
+    checkpoint = state.load(redis, job.jid, layout)
     current = begin(job, checkpoint, clock())
     if checkpoint.cancelled:
         _finish(job, current, CANCELLED)
@@ -136,8 +137,8 @@ def run(
     if current.files is not None:
         current.checkpoint.cursor, current.restarted = current.files.restore(checkpoint.cursor)
         if current.restarted:
-            state.reset_progress(redis, job.jid)
-    if state.flush(redis, job.jid, current.checkpoint):
+            state.reset_progress(redis, job.jid, layout)
+    if state.flush(redis, job.jid, current.checkpoint, job.app.keys):
         _finish(job, current, CANCELLED)
         return
     enumerator: Any = None
@@ -163,7 +164,7 @@ def _iterate(
         write, reason = current.before_item(
             cursor, clock(), stopping=ctx.interrupted(), quieting=ctx.quieting()
         )
-        if write and state.flush(redis, job.jid, current.checkpoint):
+        if write and state.flush(redis, job.jid, current.checkpoint, job.app.keys):
             return CANCELLED
         if reason is not None:
             return reason
@@ -187,7 +188,7 @@ def _finish(job: IterableJob, current: Run, outcome: Outcome) -> None:
         job.on_complete()
     if current.files is not None:
         current.files.discard()
-    state.cleanup(job._sync_redis(), job.jid, type(job).keep_ledger_for)
+    state.cleanup(job._sync_redis(), job.jid, type(job).keep_ledger_for, job.app.keys)
 
 
 def _save_after_error(job: IterableJob, current: Run, enumerator: Any) -> None:
@@ -199,7 +200,7 @@ def _save_after_error(job: IterableJob, current: Run, enumerator: Any) -> None:
     except Exception:
         job.logger.exception("closing the enumerator or on_stop failed after the job failed")
     try:
-        state.flush(job._sync_redis(), job.jid, current.checkpoint)
+        state.flush(job._sync_redis(), job.jid, current.checkpoint, job.app.keys)
         if current.files is not None:
             current.files.offload(current.checkpoint.cursor)
     except Exception:

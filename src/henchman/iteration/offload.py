@@ -78,8 +78,10 @@ class TempFiles:
         *,
         ttl: float,
         clock: Callable[[], float] = time.time,
+        layout: keys.KeyLayout = keys.SIDEKIQ,
     ) -> None:
         self.jid = jid
+        self._files_key = layout.iteration_files(jid)
         self.names = check_names(names)
         self.store = store
         self.ttl = ttl
@@ -108,7 +110,7 @@ class TempFiles:
         the job must start over (``(None, True)``: a cursor without its files)."""
         if cursor is None:
             return None, False
-        manifest = Manifest.decode(self._connection().get(keys.iteration_files(self.jid)))
+        manifest = Manifest.decode(self._connection().get(self._files_key))
         if manifest is None:
             log.warning("job %s: no offloaded files for cursor %r: starting over", self.jid, cursor)
             return None, True
@@ -127,9 +129,7 @@ class TempFiles:
         for name in present:
             self.store.upload(self._key(name), self.path(name), ttl=self.ttl)
         manifest = Manifest(cursor, present, self._clock())
-        self._connection().set(
-            keys.iteration_files(self.jid), manifest.encode(), ex=max(int(self.ttl), 1)
-        )
+        self._connection().set(self._files_key, manifest.encode(), ex=max(int(self.ttl), 1))
         self.close()
         return manifest
 
@@ -137,7 +137,7 @@ class TempFiles:
         """The job is over: delete stored files, the manifest and the local directory."""
         for name in self.names:
             self.store.delete(self._key(name))
-        self._connection().unlink(keys.iteration_files(self.jid))
+        self._connection().unlink(self._files_key)
         self.close()
 
     def close(self) -> None:

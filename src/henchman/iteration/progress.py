@@ -49,10 +49,14 @@ class ProcessedIds:
     """The set of ids a job has marked done (``done``/``is_done``), by jid."""
 
     def __init__(
-        self, jid: str, connection: SyncConnection, aconnection: AsyncConnection = _no_async
+        self,
+        jid: str,
+        connection: SyncConnection,
+        aconnection: AsyncConnection = _no_async,
+        layout: keys.KeyLayout = keys.SIDEKIQ,
     ) -> None:
         self.jid = jid
-        self.key = keys.iteration_done_ids(jid)
+        self.key = layout.iteration_done_ids(jid)
         self._connection = connection
         self._aconnection = aconnection
 
@@ -130,11 +134,15 @@ class RowLedger:
     """An import's processed and failed rows, by jid."""
 
     def __init__(
-        self, jid: str, connection: SyncConnection, aconnection: AsyncConnection = _no_async
+        self,
+        jid: str,
+        connection: SyncConnection,
+        aconnection: AsyncConnection = _no_async,
+        layout: keys.KeyLayout = keys.SIDEKIQ,
     ) -> None:
         self.jid = jid
-        self.rows_key = keys.iteration_rows(jid)
-        self.errors_key = keys.iteration_row_errors(jid)
+        self.rows_key = layout.iteration_rows(jid)
+        self.errors_key = layout.iteration_row_errors(jid)
         self._connection = connection
         self._aconnection = aconnection
 

@@ -150,9 +150,11 @@ class RunClock:
 # --- Redis I/O: the same commands for both shells ------------------------------------------
 
 
-def queue_flush(pipe: Any, jid: str, checkpoint: Checkpoint) -> None:
+def queue_flush(
+    pipe: Any, jid: str, checkpoint: Checkpoint, layout: keys.KeyLayout = keys.SIDEKIQ
+) -> None:
     """Queue a state write: fields, TTL refresh, and the ``cancelled`` read-back."""
-    key = keys.iteration_state(jid)
+    key = layout.iteration_state(jid)
     pipe.hset(key, mapping=checkpoint.encode())
     pipe.expire(key, STATE_TTL)
     pipe.hget(key, "cancelled")
@@ -163,36 +165,46 @@ def flush_cancelled(replies: Sequence[Any]) -> bool:
     return bool(replies[-1])
 
 
-def load(client: redis.Redis, jid: str) -> Checkpoint:
+def load(client: redis.Redis, jid: str, layout: keys.KeyLayout = keys.SIDEKIQ) -> Checkpoint:
     """Read a job's state (defaults if it has none)."""
-    return decode(client.hgetall(keys.iteration_state(jid)))
+    return decode(client.hgetall(layout.iteration_state(jid)))
 
 
-async def aload(client: aredis.Redis, jid: str) -> Checkpoint:
+async def aload(
+    client: aredis.Redis, jid: str, layout: keys.KeyLayout = keys.SIDEKIQ
+) -> Checkpoint:
     """Asyncio twin of :func:`load`."""
-    return decode(await client.hgetall(keys.iteration_state(jid)))
+    return decode(await client.hgetall(layout.iteration_state(jid)))
 
 
-def flush(client: redis.Redis, jid: str, checkpoint: Checkpoint) -> bool:
+def flush(
+    client: redis.Redis, jid: str, checkpoint: Checkpoint, layout: keys.KeyLayout = keys.SIDEKIQ
+) -> bool:
     """Write a job's state in one transaction; return whether it has been cancelled."""
     pipe = client.pipeline(transaction=True)
-    queue_flush(pipe, jid, checkpoint)
+    queue_flush(pipe, jid, checkpoint, layout)
     return flush_cancelled(pipe.execute())
 
 
-async def aflush(client: aredis.Redis, jid: str, checkpoint: Checkpoint) -> bool:
+async def aflush(
+    client: aredis.Redis, jid: str, checkpoint: Checkpoint, layout: keys.KeyLayout = keys.SIDEKIQ
+) -> bool:
     """Asyncio twin of :func:`flush`."""
     pipe = client.pipeline(transaction=True)
-    queue_flush(pipe, jid, checkpoint)
+    queue_flush(pipe, jid, checkpoint, layout)
     return flush_cancelled(await pipe.execute())
 
 
-def queue_cleanup(pipe: Any, jid: str, keep_ledger_for: float) -> None:
+def queue_cleanup(
+    pipe: Any, jid: str, keep_ledger_for: float, layout: keys.KeyLayout = keys.SIDEKIQ
+) -> None:
     """Queue the end of a job's iteration data (completed or cancelled): state, processed-id set
     and file manifest go; the row ledger stays ``keep_ledger_for`` seconds (0: goes too) so the
     outcome of an import can still be read."""
-    pipe.unlink(keys.iteration_state(jid), keys.iteration_done_ids(jid), keys.iteration_files(jid))
-    ledger = (keys.iteration_rows(jid), keys.iteration_row_errors(jid))
+    pipe.unlink(
+        layout.iteration_state(jid), layout.iteration_done_ids(jid), layout.iteration_files(jid)
+    )
+    ledger = (layout.iteration_rows(jid), layout.iteration_row_errors(jid))
     if keep_ledger_for > 0:
         for key in ledger:
             pipe.expire(key, max(int(keep_ledger_for), 1))
@@ -200,40 +212,46 @@ def queue_cleanup(pipe: Any, jid: str, keep_ledger_for: float) -> None:
         pipe.unlink(*ledger)
 
 
-def cleanup(client: redis.Redis, jid: str, keep_ledger_for: float) -> None:
+def cleanup(
+    client: redis.Redis, jid: str, keep_ledger_for: float, layout: keys.KeyLayout = keys.SIDEKIQ
+) -> None:
     """Run :func:`queue_cleanup` in one transaction."""
     pipe = client.pipeline(transaction=True)
-    queue_cleanup(pipe, jid, keep_ledger_for)
+    queue_cleanup(pipe, jid, keep_ledger_for, layout)
     pipe.execute()
 
 
-async def acleanup(client: aredis.Redis, jid: str, keep_ledger_for: float) -> None:
+async def acleanup(
+    client: aredis.Redis, jid: str, keep_ledger_for: float, layout: keys.KeyLayout = keys.SIDEKIQ
+) -> None:
     """Asyncio twin of :func:`cleanup`."""
     pipe = client.pipeline(transaction=True)
-    queue_cleanup(pipe, jid, keep_ledger_for)
+    queue_cleanup(pipe, jid, keep_ledger_for, layout)
     await pipe.execute()
 
 
-def queue_reset_progress(pipe: Any, jid: str) -> None:
+def queue_reset_progress(pipe: Any, jid: str, layout: keys.KeyLayout = keys.SIDEKIQ) -> None:
     """Queue the removal of a job's progress (done ids, ledger, file manifest): it is starting
     over because its offloaded files are gone."""
     pipe.unlink(
-        keys.iteration_done_ids(jid),
-        keys.iteration_rows(jid),
-        keys.iteration_row_errors(jid),
-        keys.iteration_files(jid),
+        layout.iteration_done_ids(jid),
+        layout.iteration_rows(jid),
+        layout.iteration_row_errors(jid),
+        layout.iteration_files(jid),
     )
 
 
-def reset_progress(client: redis.Redis, jid: str) -> None:
+def reset_progress(client: redis.Redis, jid: str, layout: keys.KeyLayout = keys.SIDEKIQ) -> None:
     """Run :func:`queue_reset_progress`."""
     pipe = client.pipeline(transaction=True)
-    queue_reset_progress(pipe, jid)
+    queue_reset_progress(pipe, jid, layout)
     pipe.execute()
 
 
-async def areset_progress(client: aredis.Redis, jid: str) -> None:
+async def areset_progress(
+    client: aredis.Redis, jid: str, layout: keys.KeyLayout = keys.SIDEKIQ
+) -> None:
     """Asyncio twin of :func:`reset_progress`."""
     pipe = client.pipeline(transaction=True)
-    queue_reset_progress(pipe, jid)
+    queue_reset_progress(pipe, jid, layout)
     await pipe.execute()

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import redis
 
-from henchman import keys
 from henchman.app_default import default_app
 from henchman.errors import OverLimit
 from henchman.limits import scripts, waiting
@@ -81,12 +80,7 @@ class Limiter:
         self._rng = random.Random()
         self._lane: tuple[redis.Redis, Lane] | None = None
         self._lane_lock = threading.Lock()
-        self._keys = [
-            keys.LIMITERS,
-            keys.limiter(self.name),
-            keys.limiter_state(self.name),
-            keys.limiter_wake(self.name),
-        ]
+        self._key_list: list[str] | None = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} {self.definition()}>"
@@ -112,6 +106,15 @@ class Limiter:
         return None
 
     # --- shared plumbing ------------------------------------------------------------------------
+
+    @property
+    def _keys(self) -> list[str]:
+        """The scripts' KEYS, named by the app's layout (the app may be the default one,
+        resolved on first use)."""
+        found = self._key_list
+        if found is None:
+            found = self._key_list = self.app.keys.limiter_keys(self.name)
+        return found
 
     @property
     def app(self) -> Henchman:

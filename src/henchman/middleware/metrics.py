@@ -48,8 +48,15 @@ class Metrics(Middleware):
 
     name = "metrics"
 
-    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.time,
+        layout: Callable[[], keys.KeyLayout] = lambda: keys.SIDEKIQ,
+    ) -> None:
         self._clock = clock
+        #: The app's key layout, read at each flush (the app's settings load lazily).
+        self._layout = layout
         self._lock = threading.Lock()
         self._pending: dict[tuple[str, int], _Tally] = {}
 
@@ -109,8 +116,9 @@ class Metrics(Middleware):
         try:
             pipe = client.pipeline(transaction=True)
             expiring: dict[str, int] = {}
+            layout = self._layout()
             for (job_class, minute), tally in pending.items():
-                _write(pipe, job_class, minute * 60, tally, expiring)
+                _write(pipe, job_class, minute * 60, tally, expiring, layout)
             for key, ttl in expiring.items():
                 pipe.expire(key, ttl)
             pipe.execute()
@@ -139,12 +147,17 @@ class Metrics(Middleware):
 
 
 def _write(
-    pipe: Any, job_class: str, at: float, tally: _Tally, expiring: dict[str, int]
+    pipe: Any,
+    job_class: str,
+    at: float,
+    tally: _Tally,
+    expiring: dict[str, int],
+    layout: keys.KeyLayout = keys.SIDEKIQ,
 ) -> None:
     """Queue the commands for one (class, minute) tally; keys to expire go in ``expiring``."""
     processed, failed, ms, histogram = tally
-    for key, ttl in ((keys.metrics_minute(at), MINUTE_TTL),
-                     (keys.metrics_ten_minutes(at), TEN_MINUTE_TTL)):  # fmt: skip
+    for key, ttl in ((layout.metrics_minute(at), MINUTE_TTL),
+                     (layout.metrics_ten_minutes(at), TEN_MINUTE_TTL)):  # fmt: skip
         pipe.hincrby(key, f"{job_class}|p", processed)
         if failed:
             pipe.hincrby(key, f"{job_class}|f", failed)
@@ -152,7 +165,7 @@ def _write(
             pipe.hincrby(key, f"{job_class}|ms", round(ms))
         expiring[key] = ttl
     if histogram is not None:
-        key = keys.metrics_histogram(job_class, at)
+        key = layout.metrics_histogram(job_class, at)
         increments: list[Any] = []
         for index, value in enumerate(histogram):
             if value:

@@ -38,11 +38,13 @@ def _entry(tick: float, jid: str | None, now: float, kind: str, count: int = 1) 
     return orjson.dumps({"tick": tick, "jid": jid, "at": now, "kind": kind, "count": count})
 
 
-def _keys(schedule: Schedule, queue: str) -> list[str]:
-    return [
-        keys.LEADER, keys.PERIODIC_MARKS, keys.periodic_history(schedule.id), keys.QUEUES,
-        keys.queue(queue), keys.PERIODIC_PAUSED,
-    ]  # fmt: skip
+def _keys(schedule: Schedule, queue: str, layout: keys.KeyLayout) -> list[str]:
+    if layout.cluster and queue != schedule.queue:
+        raise ValueError(
+            f"periodic job {schedule.id!r}: a client middleware moved it to queue {queue!r}; "
+            "that is not available in cluster mode (its marks live in its own queue's slot)"
+        )
+    return layout.periodic_tick_keys(schedule.id, queue)
 
 
 class TickEnqueuer:
@@ -55,8 +57,10 @@ class TickEnqueuer:
         middleware: Sequence[ClientMiddleware],
         *,
         history_length: int = HISTORY_LENGTH,
+        layout: keys.KeyLayout = keys.SIDEKIQ,
     ) -> None:
         self.client = client
+        self.layout = layout
         self.identity = identity
         self.middleware = middleware
         self.history_length = history_length
@@ -66,7 +70,10 @@ class TickEnqueuer:
         """Each schedule's mark (newest handled tick), None for a schedule never handled."""
         if not schedules:
             return []
-        found = self.client.hmget(keys.PERIODIC_MARKS, [s.id for s in schedules])
+        if self.layout.cluster:  # one marks hash per queue
+            found = [self.client.hget(self.layout.periodic_marks(s.queue), s.id) for s in schedules]
+        else:
+            found = self.client.hmget(keys.PERIODIC_MARKS, [s.id for s in schedules])
         return [float(v) if v is not None else None for v in found]
 
     def init(self, schedule: Schedule, at: float) -> None:
@@ -99,7 +106,9 @@ class TickEnqueuer:
     ) -> str:
         args: list[Any] = [self.identity, schedule.id, repr(tick), raw, queue, entry,
                            self.history_length, mode]  # fmt: skip
-        result = self._script(keys=_keys(schedule, queue), args=args)
+        if self.layout.cluster and mode != "init":  # the queues set is in another slot
+            self.client.sadd(self.layout.QUEUES, queue)
+        result = self._script(keys=_keys(schedule, queue, self.layout), args=args)
         return result.decode() if isinstance(result, bytes) else str(result)
 
 
@@ -120,8 +129,11 @@ def enqueue_now(client: redis.Redis, schedule: Schedule, now: float | None = Non
     script = client.register_script(source("periodic_tick"))
     queue = str(payload["queue"])
     entry = _entry(at, str(payload["jid"]), at, "manual")
+    layout = keys.layout_of(client)
+    if layout.cluster:  # the queues set is in another slot
+        client.sadd(layout.QUEUES, queue)
     script(
-        keys=_keys(schedule, queue),
+        keys=_keys(schedule, queue, layout),
         args=["", schedule.id, repr(at), wire.encode(payload), queue, entry, HISTORY_LENGTH,
               "manual"],
     )  # fmt: skip

@@ -35,7 +35,14 @@ class LeaseState:
 class LeaderLease:
     """Take, renew or give up the lease for ``identity``."""
 
-    def __init__(self, client: redis.Redis, identity: str, lease: float) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        identity: str,
+        lease: float,
+        layout: keys.KeyLayout = keys.SIDEKIQ,
+    ) -> None:
+        self._key = layout.LEADER
         self.identity = identity
         self.lease_ms = max(1, int(lease * 1000))
         self._script = client.register_script(source("leader"))
@@ -43,11 +50,11 @@ class LeaderLease:
     def hold(self) -> LeaseState:
         """Take the lease if it is free, renew it if ours; report who leads."""
         leader, newly, remaining = self._script(
-            keys=[keys.LEADER], args=[self.identity, self.lease_ms, "hold"]
+            keys=[self._key], args=[self.identity, self.lease_ms, "hold"]
         )
         left = int(remaining)
         return LeaseState(bool(leader), bool(newly), left / 1000 if left >= 0 else None)
 
     def resign(self) -> bool:
         """Give the lease up if we hold it (on stop); True if we did."""
-        return bool(self._script(keys=[keys.LEADER], args=[self.identity, self.lease_ms, "resign"]))
+        return bool(self._script(keys=[self._key], args=[self.identity, self.lease_ms, "resign"]))

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import redis
 
-from henchman import cron, keys
+from henchman import cron
 from henchman.periodic.enqueuer import TickEnqueuer
 from henchman.periodic.lease import LeaderLease, LeaseState
 from henchman.periodic.ticks import TickPlan, plan_ticks
@@ -83,8 +83,8 @@ class PeriodicService:
         schedules = schedules_for(app, settings)
         return cls(
             client, identity, schedules,
-            TickEnqueuer(client, identity, app.client_middleware),
-            LeaderLease(client, identity, settings.leader_lease),
+            TickEnqueuer(client, identity, app.client_middleware, layout=app.keys),
+            LeaderLease(client, identity, settings.leader_lease, app.keys),
             renew_interval=settings.leader_renew_interval,
             check_interval=settings.leader_check_interval,
         )  # fmt: skip
@@ -157,9 +157,10 @@ class PeriodicService:
     def _publish(self) -> None:
         """Replace the published schedule definitions with this leader's (CLI and Web UI)."""
         pipe = self.client.pipeline(transaction=True)
-        pipe.delete(keys.PERIODIC_SCHEDULES)
+        published = self.enqueuer.layout.PERIODIC_SCHEDULES
+        pipe.delete(published)
         if self.schedules:
-            pipe.hset(keys.PERIODIC_SCHEDULES, mapping={s.id: s.to_json() for s in self.schedules})
+            pipe.hset(published, mapping={s.id: s.to_json() for s in self.schedules})
         pipe.execute()
 
     def _tick(self, now: float) -> float | None:

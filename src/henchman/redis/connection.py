@@ -23,8 +23,9 @@ from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from henchman.cluster_url import ClusterTarget, parse_cluster_url
 from henchman.config import Settings
-from henchman.errors import RedisUnavailable
+from henchman.errors import ConfigError, RedisUnavailable
 from henchman.redis.sentinel import MasterWatch, async_master, check_sentinels, sync_master
 from henchman.sentinel_url import SentinelTarget, is_sentinel_url, parse_sentinel_url
 from henchman.urls import mask_url
@@ -45,8 +46,15 @@ def driver_identity() -> dict[str, Any]:
 
 
 def client_for_url(url: str, **options: Any) -> redis.Redis:
-    """A sync client for any URL henchman accepts (``redis://``, ``unix://``, sentinel URLs),
+    """A sync client for any URL henchman accepts (``redis://``, ``unix://``, sentinel and
+    cluster URLs),
     for tools that hold a URL rather than :class:`~henchman.config.Settings`."""
+    from henchman.cluster_url import is_cluster_url
+
+    if is_cluster_url(url):
+        from henchman.redis.cluster_client import sync_cluster
+
+        return sync_cluster(parse_cluster_url(url), **options)
     if is_sentinel_url(url):
         target = parse_sentinel_url(url)
         timeout = float(options.get("socket_connect_timeout") or 5.0)
@@ -62,6 +70,20 @@ class Connector:
         self._url: str | None = settings.redis_url
         self._lock = threading.Lock()
         self._sentinel: tuple[SentinelTarget, MasterWatch] | None = None
+        self._cluster: ClusterTarget | None = None
+
+    @property
+    def cluster(self) -> bool:
+        """Whether clients talk to a Redis Cluster (``cluster = true`` or a cluster URL)."""
+        return self.settings.cluster
+
+    def _cluster_target(self) -> ClusterTarget | None:
+        """The parsed cluster URL (its seed nodes and credentials) in cluster mode."""
+        if self._cluster is None and self.settings.cluster:
+            if self._url is None:  # Settings refuses this; a hand-made Connector may not
+                raise ConfigError("cluster mode needs redis_url to name a cluster node")
+            self._cluster = parse_cluster_url(self._url)
+        return self._cluster
 
     def _sentinel_target(self) -> tuple[SentinelTarget, MasterWatch] | None:
         """The parsed sentinel URL and its failover log, if the URL names a sentinel service."""
@@ -89,6 +111,17 @@ class Connector:
     def sync(self, *, max_connections: int | None = None) -> redis.Redis:
         """A redis-py client (bytes responses, socket timeouts, health checks)."""
         timeout = self.settings.redis_timeout
+        if (cluster_target := self._cluster_target()) is not None:
+            from henchman.redis.cluster_client import sync_cluster
+
+            return sync_cluster(
+                cluster_target,
+                socket_timeout=timeout + self.settings.fetch_timeout,
+                socket_connect_timeout=timeout,
+                health_check_interval=30,
+                max_connections=max_connections,
+                **driver_identity(),
+            )
         if (sentinel := self._sentinel_target()) is not None:
             return sync_master(
                 *sentinel,
@@ -117,6 +150,19 @@ class Connector:
         connection, not fail.
         """
         timeout = self.settings.redis_timeout
+        if (cluster_target := self._cluster_target()) is not None:
+            from henchman.redis.cluster_client import async_cluster
+
+            # redis-py's asyncio cluster pools do not wait for a free connection: size each
+            # node's pool for every command this process can have in flight at once.
+            return async_cluster(
+                cluster_target,
+                max_connections=max_connections + self.settings.async_concurrency,
+                socket_timeout=timeout + self.settings.fetch_timeout,
+                socket_connect_timeout=timeout,
+                health_check_interval=30,
+                **driver_identity(),
+            )
         if (sentinel := self._sentinel_target()) is not None:
             return async_master(
                 *sentinel,
@@ -150,7 +196,27 @@ class Connector:
         client = self.sync()
         try:
             client.ping()
+            if (cluster_target := self._cluster_target()) is not None:
+                from henchman.redis.cluster_client import check_cluster
+
+                check_cluster(client, cluster_target)
+            elif _cluster_enabled(client):
+                raise ConfigError(
+                    f"{mask_url(url)} is a Redis Cluster node: set cluster = true "
+                    "(or use a redis+cluster:// URL) to run in cluster mode"
+                )
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
             client.close()
             raise RedisUnavailable(f"cannot reach Redis at {mask_url(url)}: {exc}") from None
+        except ConfigError:
+            client.close()
+            raise
         return client
+
+
+def _cluster_enabled(client: redis.Redis) -> bool:
+    """Whether a standalone client's server is a cluster node (its commands would be MOVED)."""
+    try:
+        return str(client.info("cluster").get("cluster_enabled", 0)) == "1"
+    except redis.ResponseError:  # INFO may be restricted on managed servers
+        return False

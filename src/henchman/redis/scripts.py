@@ -32,6 +32,9 @@ NAMES = (
     "reclaim",
     "unique_push",
     "unique_release",
+    "deliver_queue",
+    "schedule_queue",
+    "recover_queue",
 )
 
 

@@ -18,7 +18,9 @@ import redis.asyncio as aredis
 from henchman import keys
 from henchman.config import QueueSpec
 from henchman.redis.scripts import AsyncScripts
+from henchman.redis.serial import async_script_pipeline
 from henchman.server import queue_order
+from henchman.server.cluster_fetch import afetch_round, give_back_calls
 from henchman.server.fetch import (
     UnitOfWork,
     block_time,
@@ -59,11 +61,13 @@ class AsyncReliableFetcher:
         rng: random.Random | None = None,
         acks: collections.deque[UnitOfWork] | None = None,
         reconciler: Reconciler | None = None,
+        layout: keys.KeyLayout = keys.SIDEKIQ,
     ) -> None:
         self._redis = client
         self._scripts = scripts
+        self.layout = layout
         self._queues = as_queue_list(queues)
-        self.working = working_keys(identity, queues)
+        self.working = working_keys(identity, queues, layout)
         self._block = block_time(block_timeout, len(queues))
         self._outages = outages
         self._is_quiet = is_quiet
@@ -156,7 +160,11 @@ class AsyncReliableFetcher:
             self._blocking = True
             try:
                 raw = await self._redis.blmove(
-                    keys.queue(first), self.working[first], cast(int, self._block), "RIGHT", "LEFT"
+                    self.layout.queue(first),
+                    self.working[first],
+                    cast(int, self._block),
+                    "RIGHT",
+                    "LEFT",
                 )
             finally:
                 self._blocking = False
@@ -167,6 +175,10 @@ class AsyncReliableFetcher:
 
     async def _fetch_call(self, order: Sequence[str], acks: list[UnitOfWork]) -> Any:
         """See :meth:`ReliableFetcher._fetch_call`."""
+        if self.layout.cluster:  # one call per queue slot (see cluster_fetch)
+            return await afetch_round(
+                self._scripts, self.layout, order, self.working, self._idle, acks
+            )
         call = ("fetch", fetch_keys(order, self.working), fetch_args(self._idle, order, acks))
         scripted = finishing(acks)
         if not scripted:
@@ -179,9 +191,13 @@ class AsyncReliableFetcher:
 
     async def _give_back(self, units: list[UnitOfWork]) -> None:
         try:
-            pipe = self._redis.pipeline(transaction=True)
-            queue_give_back(pipe, units)
-            await pipe.execute()
+            if self.layout.cluster:  # one atomic step per job, in its queue's slot
+                for call in give_back_calls(units, self.layout):
+                    await self._scripts(*call)
+            else:
+                pipe = self._redis.pipeline(transaction=True)
+                queue_give_back(pipe, units)
+                await pipe.execute()
         except TRANSIENT as exc:
             self._outages.failed(exc)  # a later reconcile (or the stop) gives them back
         self._ledger.discard(units)
@@ -190,7 +206,7 @@ class AsyncReliableFetcher:
         acks = drain(self.acks)
         if not acks:
             return
-        pipe = self._redis.pipeline(transaction=False)
+        pipe = async_script_pipeline(self._redis)
         calls = queue_acks(pipe, acks, self._scripts)
         try:
             log_errors(await self._scripts.execute(pipe, calls))

@@ -21,7 +21,9 @@ import redis
 import redis.asyncio as aredis
 
 from henchman.config import QueueSpec
+from henchman.errors import ConfigError
 from henchman.redis.scripts import AsyncScripts, Scripts
+from henchman.redis.serial import async_script_pipeline, script_pipeline
 from henchman.server.afetch import AsyncReliableFetcher
 from henchman.server.fetch import (
     FetcherFactory,
@@ -87,6 +89,14 @@ class Capsule:
         #: Set when a stop begins (TERM): running jobs see ``interrupted()`` become true.
         self.interrupting = threading.Event()
         factory: FetcherFactory = fetcher_factory or ReliableFetcher
+        #: The key layout (Sidekiq's, or the cluster layout).
+        self.layout = app.keys
+        # Only the built-in fetchers know the cluster layout; a custom one is refused there.
+        layout_arg: dict[str, Any] = {}
+        if fetcher_factory is None:
+            layout_arg["layout"] = self.layout
+        elif self.layout.cluster:
+            raise ConfigError("a custom fetcher_factory is not available in cluster mode yet")
         self.fetcher = factory(
             client,
             self._scripts,
@@ -94,6 +104,7 @@ class Capsule:
             self.queues,
             block_timeout=settings.fetch_timeout,
             outages=outages,
+            **layout_arg,
         )
         validate(self.fetcher)
         #: The ledger and gate of the capsule's fetchers; ``None`` for a custom fetcher without
@@ -217,6 +228,7 @@ class Capsule:
             self._scripts,
             self.fetcher.working,
             timeout=self.settings.fetch_timeout + 1,
+            layout=self.layout,
         )
         return moved or 0
 
@@ -252,7 +264,7 @@ class Capsule:
         """The write's script, after its ``before`` calls in the same pipeline if it has any."""
         if not write.before:
             return self._scripts(write.script, write.keys, write.args)
-        pipe = self._redis.pipeline(transaction=False)
+        pipe = script_pipeline(self._redis)  # serial on a cluster client: no EVALSHA pipelines
         calls = [*((c.script, c.keys, c.args) for c in write.before),
                  (write.script, write.keys, write.args)]  # fmt: skip
         for call in calls:
@@ -307,6 +319,7 @@ class Capsule:
             is_quiet=self.fetcher.quiet.is_set,
             acks=getattr(self.fetcher, "pending_acks", None),
             reconciler=self.reconciler,
+            layout=self.layout,
         )
         try:
             await asyncio.gather(
@@ -346,7 +359,7 @@ class Capsule:
         if not write.before:
             return await scripts(write.script, write.keys, write.args)
         assert self._aredis is not None
-        pipe = self._aredis.pipeline(transaction=False)
+        pipe = async_script_pipeline(self._aredis)
         calls = [*((c.script, c.keys, c.args) for c in write.before),
                  (write.script, write.keys, write.args)]  # fmt: skip
         for call in calls:

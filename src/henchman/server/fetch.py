@@ -42,7 +42,9 @@ from henchman.config import QueueSpec
 from henchman.errors import ConfigError
 from henchman.redis.lane import Lane
 from henchman.redis.scripts import ScriptCall, Scripts
+from henchman.redis.serial import script_pipeline
 from henchman.server import queue_order
+from henchman.server.cluster_fetch import fetch_round, give_back_calls
 from henchman.server.outage import TRANSIENT, OutageLog, backoff_delay
 from henchman.server.pacing import Pacing
 from henchman.server.queue_list import ALL_PAUSED_WAIT, PAUSE_BLOCK, as_queue_list
@@ -179,12 +181,14 @@ def finishing(acks: Sequence[UnitOfWork]) -> list[UnitOfWork]:
     return [unit for unit in acks if unit.finish is not None]
 
 
-def queue_give_back(pipe: Any, units: Sequence[UnitOfWork]) -> None:
+def queue_give_back(
+    pipe: Any, units: Sequence[UnitOfWork], layout: keys.KeyLayout = keys.SIDEKIQ
+) -> None:
     """Add the commands that move fetched jobs from their working lists back to the head of
     their queues, first fetched at the very head (for a MULTI pipeline)."""
     for unit in reversed(units):
         pipe.lrem(unit.working_key, 1, unit.raw)
-        pipe.rpush(keys.queue(unit.queue), unit.raw)
+        pipe.rpush(layout.queue(unit.queue), unit.raw)
 
 
 def send_acks(
@@ -198,7 +202,7 @@ def send_acks(
     acks = drain(pending)
     if not acks:
         return 0
-    pipe = client.pipeline(transaction=False)
+    pipe = script_pipeline(client)
     calls = queue_acks(pipe, acks, scripts)
     try:
         if scripts is None:
@@ -236,16 +240,20 @@ def last_reply(replies: Sequence[Any]) -> Any:
     return replies[-1]
 
 
-def working_keys(identity: str, queues: Sequence[QueueSpec]) -> dict[str, str]:
+def working_keys(
+    identity: str, queues: Sequence[QueueSpec], layout: keys.KeyLayout = keys.SIDEKIQ
+) -> dict[str, str]:
     """Queue name -> working-list key for one process."""
-    return {q.name: keys.working(identity, q.name) for q in queues}
+    return {q.name: layout.working(identity, q.name) for q in queues}
 
 
-def fetch_keys(order: Sequence[str], working: dict[str, str]) -> list[str]:
+def fetch_keys(
+    order: Sequence[str], working: dict[str, str], layout: keys.KeyLayout = keys.SIDEKIQ
+) -> list[str]:
     """KEYS for ``fetch.lua``: queue key and working key, pairwise, in fetch order."""
     out: list[str] = []
     for name in order:
-        out += [keys.queue(name), working[name]]
+        out += [layout.queue(name), working[name]]
     return out
 
 
@@ -280,13 +288,15 @@ class ReliableFetcher:
         sleep: Callable[[float], bool] | None = None,
         reconciler: Reconciler | None = None,
         pacing: Pacing | None = None,
+        layout: keys.KeyLayout = keys.SIDEKIQ,
     ) -> None:
         self._redis = client
         self._scripts = scripts
+        self.layout = layout
         self._queues = as_queue_list(queues)
         #: The fetch's own connection: only the thread holding the fetch lock uses it.
         self._lane = Lane(client)
-        self.working = working_keys(identity, queues)
+        self.working = working_keys(identity, queues, layout)
         self._block = block_time(block_timeout, len(queues))
         self._outages = outages
         self._rng = rng or random.Random()
@@ -392,9 +402,13 @@ class ReliableFetcher:
 
     def _give_back_safely(self, units: list[UnitOfWork]) -> None:
         try:
-            pipe = self._redis.pipeline(transaction=True)
-            queue_give_back(pipe, units)
-            pipe.execute()
+            if self.layout.cluster:  # one atomic step per job, in its queue's slot
+                for call in give_back_calls(units, self.layout):
+                    self._scripts(*call)
+            else:
+                pipe = self._redis.pipeline(transaction=True)
+                queue_give_back(pipe, units)
+                pipe.execute()
         except TRANSIENT as exc:
             self._outages.failed(exc)  # a later reconcile (or the stop) gives them back
         self._ledger.discard(units)
@@ -403,7 +417,7 @@ class ReliableFetcher:
         """Give back jobs in this process's working lists that it does not hold (see
         :mod:`henchman.server.reconcile`); ``None`` if it could not run now."""
         return self.reconciler.reconcile(
-            self._redis, self._scripts, self.working, timeout=self._block + 1
+            self._redis, self._scripts, self.working, timeout=self._block + 1, layout=self.layout
         )
 
     def _reconcile_safely(self) -> None:
@@ -473,7 +487,11 @@ class ReliableFetcher:
             self._blocking = True
             try:
                 raw = self._redis.blmove(
-                    keys.queue(first), self.working[first], cast(int, self._block), "RIGHT", "LEFT"
+                    self.layout.queue(first),
+                    self.working[first],
+                    cast(int, self._block),
+                    "RIGHT",
+                    "LEFT",
                 )
             finally:
                 self._blocking = False
@@ -484,6 +502,10 @@ class ReliableFetcher:
 
     def _fetch_call(self, order: Sequence[str], acks: list[UnitOfWork]) -> Any:
         """``fetch.lua``, after the finishing scripts of ``acks`` in the same round trip."""
+        if self.layout.cluster:  # one call per queue slot (see cluster_fetch)
+            return fetch_round(
+                self._scripts, self.layout, order, self.working, self._idle, acks, self._redis
+            )
         call = ("fetch", fetch_keys(order, self.working), fetch_args(self._idle, order, acks))
         scripted = finishing(acks)
         if not scripted:
@@ -540,6 +562,6 @@ class ReliableFetcher:
         self.drop_buffered()
         moved = 0
         for name, working in self.working.items():
-            moved += int(self._scripts("requeue", [working, keys.queue(name)], []))
+            moved += int(self._scripts("requeue", [working, self.layout.queue(name)], []))
         self._ledger.clear()
         return moved

@@ -120,7 +120,9 @@ class Heartbeat:
         working_lists: Mapping[str, bytes] | None = None,
         clock: Callable[[], float] = time.time,
         skew: SkewWatch | None = None,
+        layout: keys.KeyLayout = keys.SIDEKIQ,
     ) -> None:
+        self._layout = layout
         self._redis = client
         self.identity = identity
         #: Compares the server's TIME with ``clock`` on every beat (logs a skew above 5 s).
@@ -153,17 +155,18 @@ class Heartbeat:
         try:
             pipe = self._redis.pipeline(transaction=True)
             self._add_stats(pipe, processed, failed, now)
-            for key in (keys.process_work(identity), keys.process_workers(identity)):
+            layout = self._layout
+            for key in (layout.process_work(identity), layout.process_workers(identity)):
                 pipe.delete(key)
                 entries = work_entries(work)
                 if entries:
                     pipe.hset(key, mapping=entries)  # type: ignore[arg-type]
                     pipe.expire(key, self._ttl)
             if self._working_lists:
-                pipe.hset(keys.WORKING_LISTS, mapping=self._working_lists)  # type: ignore[arg-type]
-            pipe.sadd(keys.PROCESSES, identity)
+                pipe.hset(self._layout.WORKING_LISTS, mapping=self._working_lists)  # type: ignore[arg-type]
+            pipe.sadd(self._layout.PROCESSES, identity)
             pipe.hset(
-                keys.process(identity),
+                self._layout.process(identity),
                 mapping={
                     "info": self._info,
                     "busy": busy,
@@ -175,8 +178,8 @@ class Heartbeat:
                     "placement": placement,
                 },
             )
-            pipe.expire(keys.process(identity), self._ttl)
-            pipe.rpop(keys.process_signals(identity))
+            pipe.expire(self._layout.process(identity), self._ttl)
+            pipe.rpop(self._layout.process_signals(identity))
             replies = pipe.execute()
         except Exception:
             self._counters.give_back(processed, failed)
@@ -187,8 +190,8 @@ class Heartbeat:
     def _add_stats(self, pipe: Any, processed: int, failed: int, now: float) -> None:
         day = day_of(now)
         for total, daily, count in (
-            (keys.STAT_PROCESSED, keys.stat_processed_day(day), processed),
-            (keys.STAT_FAILED, keys.stat_failed_day(day), failed),
+            (self._layout.STAT_PROCESSED, self._layout.stat_processed_day(day), processed),
+            (self._layout.STAT_FAILED, self._layout.stat_failed_day(day), failed),
         ):
             if count:
                 pipe.incrby(total, count)
@@ -200,10 +203,10 @@ class Heartbeat:
         processed, failed = self._counters.take()
         pipe = self._redis.pipeline(transaction=True)
         self._add_stats(pipe, processed, failed, self._clock())
-        pipe.srem(keys.PROCESSES, self.identity)
+        pipe.srem(self._layout.PROCESSES, self.identity)
         pipe.unlink(
-            keys.process(self.identity),
-            keys.process_work(self.identity),
-            keys.process_workers(self.identity),
+            self._layout.process(self.identity),
+            self._layout.process_work(self.identity),
+            self._layout.process_workers(self.identity),
         )
         pipe.execute()

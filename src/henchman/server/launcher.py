@@ -35,6 +35,7 @@ from henchman.redis.scripts import Scripts
 from henchman.server import signals, startup
 from henchman.server.capsule import Capsule
 from henchman.server.capsule_report import capsule_info, describe, queue_text
+from henchman.server.cluster_check import refuse_unavailable
 from henchman.server.heartbeat import Heartbeat, info, new_identity
 from henchman.server.outage import TRANSIENT, OutageLog
 from henchman.server.poller import Poller, next_wait
@@ -111,6 +112,7 @@ class Launcher:
         """Check the server, register, and start working (returns once workers run)."""
         settings = self.settings
         check_composition(settings)
+        refuse_unavailable(self.app, settings)
         client = self.connector.check()
         self.redis = client
         self.scripts = Scripts(client)
@@ -126,6 +128,8 @@ class Launcher:
             concurrency=f"{prefix}concurrency {settings.concurrency} threads, "
             f"{settings.async_concurrency} async",
         )
+        if self.connector.cluster:
+            startup.log_cluster_mode(client)
         if settings.shards:  # queues on other servers: a capsule per capsule and shard
             from henchman.shards.worker import ShardWorkers
 
@@ -143,7 +147,7 @@ class Launcher:
             log.info("%s", describe(capsule))
         served_here = self.shards.default_capsules if self.shards else self.capsules
         working = {k: v for c in served_here for k, v in c.fetcher.working.items()}
-        register_working_lists(client, self.identity, working)
+        register_working_lists(client, self.identity, working, self.app.keys)
         self.heartbeat = Heartbeat(
             client,
             self.identity,
@@ -160,8 +164,9 @@ class Launcher:
             concurrency=sum(c.concurrency for c in self.capsules),
             working_lists=registry_entries(self.identity, working),
             clock=self.clock,
+            layout=self.app.keys,
         )
-        self.poller = Poller(client, self.scripts, self.clock)
+        self.poller = Poller(client, self.scripts, self.clock, self.app.keys)
         self.recovery = OrphanRecovery(
             client,
             self.scripts,
@@ -170,6 +175,7 @@ class Launcher:
             dead_max_jobs=settings.dead_max_jobs,
             dead_timeout=settings.dead_timeout,
             clock=self.clock,
+            layout=self.app.keys,
         )
         self._beat()
         self._local(self._refresh_paused)
@@ -299,7 +305,9 @@ class Launcher:
         self._guard(self.heartbeat.clear)
         self._guard(
             lambda: unregister_working_lists(
-                self.redis, {k: v for c in self.capsules for k, v in c.fetcher.working.items()}
+                self.redis,
+                {k: v for c in self.capsules for k, v in c.fetcher.working.items()},
+                self.app.keys,
             )
         )
         if self.shards is not None:
@@ -357,7 +365,7 @@ class Launcher:
         is logged: fetches fail then anyway and report the outage themselves, and a step this
         frequent would otherwise log a fresh outage for every stale pooled connection."""
         with contextlib.suppress(*TRANSIENT):
-            self.paused.refresh(self.redis)
+            self.paused.refresh(self.redis, self.app.keys)
 
     def _flush_middleware(self) -> None:
         """Let middleware that buffers data in memory (e.g. metrics) write it: every

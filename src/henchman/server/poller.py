@@ -30,13 +30,22 @@ def next_wait(process_count: int, average: float | None, rng: random.Random) -> 
 class Poller:
     """Moves due scheduled and retry jobs."""
 
-    def __init__(self, client: redis.Redis, scripts: Scripts, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        scripts: Scripts,
+        clock: Callable[[], float],
+        layout: keys.KeyLayout = keys.SIDEKIQ,
+    ) -> None:
         self._redis = client
         self._scripts = scripts
         self._clock = clock
+        self._layout = layout
 
     def enqueue_due(self) -> int:
         """Move every job due now from both sets; return how many moved."""
+        if self._layout.per_queue_sets:
+            return self._enqueue_due_per_queue()
         moved = 0
         for zset in (keys.SCHEDULE, keys.RETRY):
             while True:
@@ -52,6 +61,27 @@ class Poller:
                     break
         return moved
 
+    def _enqueue_due_per_queue(self) -> int:
+        """Cluster layout: every queue of the shared queues set has its own scheduled and retry
+        sets in its own slot; each is moved with ``schedule_queue.lua``."""
+        layout = self._layout
+        moved = 0
+        for member in self._redis.smembers(layout.QUEUES):
+            name = member.decode() if isinstance(member, bytes) else str(member)
+            for zset in (layout.schedule(name), layout.retry(name)):
+                while True:
+                    count = int(
+                        self._scripts(
+                            "schedule_queue",
+                            [zset, layout.queue(name)],
+                            [repr(self._clock()), BATCH],
+                        )
+                    )
+                    moved += count
+                    if count < BATCH:
+                        break
+        return moved
+
     def process_count(self) -> int:
         """Live processes (for the poll interval)."""
-        return int(self._redis.scard(keys.PROCESSES))
+        return int(self._redis.scard(self._layout.PROCESSES))

@@ -90,9 +90,26 @@ class Begun:
     error: BaseException | None = None
 
 
-def _acknowledge(unit: UnitOfWork) -> Write:
-    """The write that only acknowledges (success, or a discarded failure); batchable."""
+def _acknowledge(unit: UnitOfWork, per_queue: keys.KeyLayout | None = None) -> Write:
+    """The write that only acknowledges (success, or a discarded failure); batchable.
+    ``per_queue``: the cluster layout, whose retry set of the job's queue is in its slot (a
+    finisher may turn the acknowledgement into a script call with these keys)."""
+    if per_queue is not None:
+        return Write(
+            [unit.working_key, per_queue.retry(unit.queue)], [unit.raw, "", ""], ack_only=True
+        )
     return Write([unit.working_key, keys.RETRY], [unit.raw, "", ""], ack_only=True)
+
+
+def requeue_keys(layout: keys.KeyLayout, unit: UnitOfWork, queue: str) -> list[str]:
+    """KEYS of ``requeue_one.lua``. The cluster layout keeps every key in the slot of the queue
+    the job was fetched from (it goes back there: a move to another queue would cross slots),
+    and names that queue's list again instead of the queues set (registered already: the job
+    was fetched from it), which tells the script to skip its ``SADD``."""
+    if layout.cluster:
+        own = layout.queue(unit.queue)
+        return [unit.working_key, own, own]
+    return [unit.working_key, keys.queue(queue), keys.QUEUES]
 
 
 def _score(value: float) -> str:
@@ -115,6 +132,9 @@ class Processor:
         quieting: Callable[[], bool] | None = None,
     ) -> None:
         self.app = app
+        #: The key layout (Sidekiq's, or the cluster layout with per-queue sets).
+        self.keys = app.keys
+        self._per_queue = self.keys if self.keys.per_queue_sets else None
         self.settings = settings
         self.counters = counters
         self.interrupted = interrupted
@@ -159,7 +179,7 @@ class Processor:
             payload = exc.payload if exc.payload is not None else begun.context.payload
             queue = str(payload.get("queue") or unit.queue)
             write = Write(
-                [unit.working_key, keys.queue(queue), keys.QUEUES],
+                requeue_keys(self.keys, unit, queue),
                 [unit.raw, wire.encode(payload), "head" if exc.at_head else "tail", queue],
                 script="requeue_one",
             )
@@ -167,14 +187,14 @@ class Processor:
         if isinstance(exc, RescheduleJob):  # acknowledged only together with the schedule entry
             self.counters.processed_one()
             write = Write(
-                [unit.working_key, keys.SCHEDULE],
+                [unit.working_key, self.keys.schedule(unit.queue)],
                 [unit.raw, _score(exc.at), wire.encode(exc.payload), "", ""],
             )
             # Not finished: a batch keeps it pending, a result record keeps its status.
             return self._finished(begun, "requeue", write)
         if exc is None:
             self.counters.processed_one()
-            return self._finished(begun, "success", _acknowledge(unit))
+            return self._finished(begun, "success", _acknowledge(unit, self._per_queue))
         self.counters.failed_one()
         payload = begun.context.payload
         definition = begun.definition
@@ -194,13 +214,13 @@ class Processor:
             self._exhausted(definition, decision.payload, exc)
         if decision.outcome is retry.Outcome.RETRY:
             write = Write(
-                [unit.working_key, keys.RETRY],
+                [unit.working_key, self.keys.retry(unit.queue)],
                 [unit.raw, _score(decision.at), wire.encode(decision.payload), "", ""],
             )
             return self._finished(begun, "retry", write)
         if decision.outcome is retry.Outcome.DEAD:
             return self._finished(begun, "dead", self._dead_write(unit, decision.payload, now))
-        return self._finished(begun, "discard", _acknowledge(unit))
+        return self._finished(begun, "discard", _acknowledge(unit, self._per_queue))
 
     def _finished(self, begun: Begun, outcome: str, write: Write) -> Write:
         """Let the app's finishers (e.g. batch accounting) see the outcome and extend the write."""
@@ -214,7 +234,7 @@ class Processor:
     def _dead_write(self, unit: UnitOfWork, record: dict[str, Any], now: float) -> Write:
         cutoff = now - self.settings.dead_timeout
         return Write(
-            [unit.working_key, keys.DEAD],
+            [unit.working_key, self.keys.dead(unit.queue)],
             [
                 unit.raw,
                 _score(now),

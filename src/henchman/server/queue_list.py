@@ -40,10 +40,10 @@ class PausedQueues:
         #: Replaced (never mutated) on a change, so readers compare identities.
         self.names = names
 
-    def refresh(self, client: redis.Redis) -> None:
+    def refresh(self, client: redis.Redis, layout: keys.KeyLayout = keys.SIDEKIQ) -> None:
         """Read the ``paused`` set (one SMEMBERS); log what changed."""
         found = frozenset(
-            m.decode() if isinstance(m, bytes) else str(m) for m in client.smembers(keys.PAUSED)
+            m.decode() if isinstance(m, bytes) else str(m) for m in client.smembers(layout.PAUSED)
         )
         self.update(found)
 

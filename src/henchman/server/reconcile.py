@@ -186,6 +186,7 @@ class Reconciler:
         working: Mapping[str, str],
         *,
         timeout: float,
+        layout: keys.KeyLayout = keys.SIDEKIQ,
     ) -> int | None:
         """Give back every job of ``working`` (queue -> working-list key) that this process does
         not hold; return how many, or ``None`` if a fetch stayed in flight past ``timeout`` s or
@@ -204,7 +205,7 @@ class Reconciler:
                         continue
                     lost = strays(listed, self.ledger.held_in(key))
                     if lost:
-                        moved += int(scripts("reclaim", [key, keys.queue(queue)], lost))
+                        moved += int(scripts("reclaim", [key, layout.queue(queue)], lost))
             self._settled = failures
         finally:
             self._lock.release()

@@ -37,15 +37,22 @@ def registry_entries(identity: str, working: dict[str, str]) -> dict[str, bytes]
     return {key: orjson.dumps([identity, queue]) for queue, key in working.items()}
 
 
-def register_working_lists(client: redis.Redis, identity: str, working: dict[str, str]) -> None:
+def register_working_lists(
+    client: redis.Redis,
+    identity: str,
+    working: dict[str, str],
+    layout: keys.KeyLayout = keys.SIDEKIQ,
+) -> None:
     """Record this process's working lists so they can be recovered after its death."""
-    client.hset(keys.WORKING_LISTS, mapping=registry_entries(identity, working))  # type: ignore[arg-type]
+    client.hset(layout.WORKING_LISTS, mapping=registry_entries(identity, working))  # type: ignore[arg-type]
 
 
-def unregister_working_lists(client: redis.Redis, working: dict[str, str]) -> None:
+def unregister_working_lists(
+    client: redis.Redis, working: dict[str, str], layout: keys.KeyLayout = keys.SIDEKIQ
+) -> None:
     """Forget this process's (now empty) working lists at a clean exit."""
     if working:
-        client.hdel(keys.WORKING_LISTS, *working.values())
+        client.hdel(layout.WORKING_LISTS, *working.values())
 
 
 class OrphanRecovery:
@@ -61,7 +68,9 @@ class OrphanRecovery:
         dead_max_jobs: int,
         dead_timeout: float,
         clock: Callable[[], float],
+        layout: keys.KeyLayout = keys.SIDEKIQ,
     ) -> None:
+        self._layout = layout
         self._redis = client
         self._scripts = scripts
         self._identity = identity
@@ -73,38 +82,42 @@ class OrphanRecovery:
     def run_once(self) -> int:
         """Recover every orphaned working list now (if no other process is); return jobs moved."""
         lock_token = self._identity.encode()
-        if not self._redis.set(keys.RECOVERY_LOCK, lock_token, nx=True, px=LOCK_TTL_MS):
+        if not self._redis.set(self._layout.RECOVERY_LOCK, lock_token, nx=True, px=LOCK_TTL_MS):
             return 0
         try:
             moved = self._recover_all()
             self._bury_poison()
             return moved
         finally:
-            if self._redis.get(keys.RECOVERY_LOCK) == lock_token:
-                self._redis.delete(keys.RECOVERY_LOCK)
+            if self._redis.get(self._layout.RECOVERY_LOCK) == lock_token:
+                self._redis.delete(self._layout.RECOVERY_LOCK)
 
     def _recover_all(self) -> int:
         total = 0
-        for field, value in self._redis.hgetall(keys.WORKING_LISTS).items():
+        layout = self._layout
+        for field, value in self._redis.hgetall(layout.WORKING_LISTS).items():
             try:
                 owner, queue = orjson.loads(value)
             except (orjson.JSONDecodeError, ValueError, TypeError):
-                self._redis.hdel(keys.WORKING_LISTS, field)
+                self._redis.hdel(layout.WORKING_LISTS, field)
                 continue
             if owner == self._identity:
                 continue
-            moved, poisoned = self._scripts(
-                "recover",
-                [
-                    _text(field),
-                    keys.queue(queue),
-                    keys.process(owner),
-                    keys.RECOVERIES,
-                    keys.POISON,
-                    keys.WORKING_LISTS,
-                ],
-                [field, self._poison_limit, RECOVERIES_TTL],
-            )
+            if layout.cluster:
+                moved, poisoned = self._recover_in_slot(_text(field), owner, queue)
+            else:
+                moved, poisoned = self._scripts(
+                    "recover",
+                    [
+                        _text(field),
+                        keys.queue(queue),
+                        keys.process(owner),
+                        keys.RECOVERIES,
+                        keys.POISON,
+                        keys.WORKING_LISTS,
+                    ],
+                    [field, self._poison_limit, RECOVERIES_TTL],
+                )
             if moved < 0:
                 continue  # owner is alive
             if moved or poisoned:
@@ -119,18 +132,46 @@ class OrphanRecovery:
             total += int(moved)
         return total
 
+    def _recover_in_slot(self, field: str, owner: str, queue: str) -> tuple[int, int]:
+        """Cluster layout: the owner check (shared slot), the move (``recover_queue.lua``, in
+        the queue's slot), then the registry entry's removal, as three steps. A crash between
+        them leaves the entry, and the next run finds an empty list: nothing is lost. The owner
+        is checked outside the move, so one that comes back in that instant may run a job that
+        was also given back (at least once, as after any recovery)."""
+        layout = self._layout
+        if self._redis.exists(layout.process(owner)):
+            return -1, 0
+        moved, poisoned = self._scripts(
+            "recover_queue",
+            [field, layout.queue(queue), layout.recoveries(queue), layout.poison(queue)],
+            [self._poison_limit, RECOVERIES_TTL],
+        )
+        self._redis.hdel(layout.WORKING_LISTS, field)
+        return int(moved), int(poisoned)
+
     def _count(self, moved: int) -> None:
         if moved:
-            day = keys.stat_recovered_day(day_of(self._clock()))
+            layout = self._layout
+            day = layout.stat_recovered_day(day_of(self._clock()))
             pipe = self._redis.pipeline(transaction=False)
-            pipe.incrby(keys.STAT_RECOVERED, moved)
+            pipe.incrby(layout.STAT_RECOVERED, moved)
             pipe.incrby(day, moved)
             pipe.expire(day, 5 * 365 * 24 * 3600)
             pipe.execute()
 
     def _bury_poison(self) -> None:
-        """Write the dead record of every poison pill waiting in the poison list."""
-        for raw in self._redis.lrange(keys.POISON, 0, -1):
+        """Write the dead record of every poison pill waiting in a poison list (the one list,
+        or in the cluster layout each queue's own)."""
+        layout = self._layout
+        if not layout.per_queue_sets:
+            self._bury_poison_of(keys.POISON, keys.DEAD)
+            return
+        for member in self._redis.smembers(layout.QUEUES):
+            name = _text(member)
+            self._bury_poison_of(layout.poison(name), layout.dead(name))
+
+    def _bury_poison_of(self, poison: str, dead: str) -> None:
+        for raw in self._redis.lrange(poison, 0, -1):
             now = self._clock()
             try:
                 record = wire.decode_loose(raw)
@@ -151,7 +192,7 @@ class OrphanRecovery:
             )
             self._scripts(
                 "ack",
-                [keys.POISON, keys.DEAD],
+                [poison, dead],
                 [
                     raw,
                     repr(now),

@@ -88,3 +88,15 @@ def _text(value: Any) -> str | None:
     if value is None:
         return None
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def log_cluster_mode(client: redis.Redis) -> None:
+    """The startup line of cluster mode: how many masters, and that it is not Sidekiq's layout."""
+    from redis.cluster import RedisCluster
+
+    masters = len(client.get_primaries()) if isinstance(client, RedisCluster) else 0
+    log.info(
+        "Redis Cluster mode, %d masters: keys use the cluster layout, which is not "
+        "Sidekiq-compatible (Sidekiq and its Web UI cannot see these jobs)",
+        masters,
+    )

@@ -30,11 +30,11 @@ def given_secret(secret: str | bytes) -> bytes:
 
 def shared_secret(client: redis.Redis) -> bytes:
     """The secret every web process on this Redis shares, created on first use."""
-    client.set(keys.WEB_SECRET, secrets.token_hex(_SECRET_BYTES), nx=True)
-    value = client.get(keys.WEB_SECRET)
+    client.set(keys.layout_of(client).WEB_SECRET, secrets.token_hex(_SECRET_BYTES), nx=True)
+    value = client.get(keys.layout_of(client).WEB_SECRET)
     if not value:  # deleted between the two commands: try once more
-        client.set(keys.WEB_SECRET, secrets.token_hex(_SECRET_BYTES), nx=True)
-        value = client.get(keys.WEB_SECRET)
+        client.set(keys.layout_of(client).WEB_SECRET, secrets.token_hex(_SECRET_BYTES), nx=True)
+        value = client.get(keys.layout_of(client).WEB_SECRET)
     if not value:
         raise redis.ConnectionError("could not read the Web UI secret from Redis")
     return value.encode() if isinstance(value, str) else bytes(value)

@@ -4,6 +4,9 @@
 -- restart can therefore never enqueue a tick twice, nor enqueue an older tick after a newer one.
 -- KEYS[1]: dear-leader; KEYS[2]: marks hash; KEYS[3]: the schedule's history list;
 -- KEYS[4]: queues set; KEYS[5]: the queue list; KEYS[6]: paused set
+-- In the cluster layout KEYS[1] and KEYS[4] are the queue list again (the leader key and the
+-- queues set are in another slot): the leadership check and the SADD are skipped (the lease
+-- loop decides who ticks, the mark keeps each tick once, the caller registers the queue).
 -- ARGV[1]: identity; ARGV[2]: schedule id; ARGV[3]: tick epoch; ARGV[4]: payload; ARGV[5]: queue
 -- ARGV[6]: history entry (JSON); ARGV[7]: history length kept; ARGV[8]: mode
 -- mode 'tick' enqueues (unless paused), 'skip' only records, 'manual' enqueues without touching
@@ -16,7 +19,7 @@ if mode == 'init' then
   return 'initialized'
 end
 if mode ~= 'manual' then
-  if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  if KEYS[1] ~= KEYS[5] and redis.call('GET', KEYS[1]) ~= ARGV[1] then
     return 'not-leader'
   end
   local mark = redis.call('HGET', KEYS[2], ARGV[2])
@@ -33,6 +36,8 @@ redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[7]) - 1)
 if mode == 'skip' then
   return 'skipped'
 end
-redis.call('SADD', KEYS[4], ARGV[5])
+if KEYS[4] ~= KEYS[5] then
+  redis.call('SADD', KEYS[4], ARGV[5])
+end
 redis.call('LPUSH', KEYS[5], ARGV[4])
 return 'enqueued'
