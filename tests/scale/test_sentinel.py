@@ -67,13 +67,13 @@ def executions(path: Path) -> list[tuple[str, float]]:
 
 
 # Three sentinels notice the dead master after 1 s (down-after-milliseconds) and promote the
-# replica within the 3 s failover timeout; with 2,000 jobs to push, drain and check on a loaded
+# replica within the 3 s failover timeout; with 5,000 jobs to push, drain and check on a loaded
 # two-core machine the scenario takes 20-40 s, so it gets more than the default 120 s budget.
 @pytest.mark.timeout(180)
 def test_worker_follows_a_sentinel_failover_and_loses_no_replicated_job(
     topology: SentinelTopology, tmp_path: Path
 ) -> None:
-    total = 2000
+    total = 5000
     url = topology.url()
     app = Henchman(Settings(redis_url=url, reliable_push=False))
     jids = app.client.push_bulk("scale_jobs.record", [[i] for i in range(total)], OPTIONS)
@@ -104,7 +104,7 @@ def test_worker_follows_a_sentinel_failover_and_loses_no_replicated_job(
 
     pusher = threading.Thread(target=push_during_failover, daemon=True)
     try:
-        wait_until(lambda: len(executions(runs)) >= 400, 60, "400 jobs done")
+        wait_until(lambda: len(executions(runs)) >= 1000, 60, "1,000 jobs done")
         pusher.start()
         time.sleep(0.5)
         topology.master.kill()
