@@ -114,7 +114,10 @@ def drain(
     try:
         deadline = time.monotonic() + DRAIN_TIMEOUT
         last_done, last_change = 0, time.monotonic()
+        cpu_start: tuple[int, float] | None = None  # (jobs done, worker CPU) at the first job
         while (done := int(bench.get(bench_jobs.K_DONE) or 0)) < total:
+            if cpu_start is None and done:
+                cpu_start = (done, sum(cpu_seconds(w.pid) for w in workers))
             if any(w.poll() is not None for w in workers):
                 raise SystemExit(f"a worker exited after {done}/{total} jobs; see {logs}")
             if done != last_done:
@@ -123,6 +126,9 @@ def drain(
                 raise SystemExit(f"drain stalled at {done}/{total} jobs; see {logs}")
             time.sleep(0.05)
         worker_cpu = sum(cpu_seconds(w.pid) for w in workers)
+        counted = total
+        if cpu_start is not None and cpu_start[0] < total:  # start-up excluded
+            counted, worker_cpu = total - cpu_start[0], worker_cpu - cpu_start[1]
     finally:
         for worker in workers:
             worker.send_signal(signal.SIGTERM)
@@ -136,19 +142,21 @@ def drain(
     last = float(bench.get(bench_jobs.K_LAST) or 0)
     seconds = last - first
     cpu = sum(cpu_seconds(s.process.pid) for s in servers) - sum(cpu_before)
-    calls = sum(
-        int(stat["calls"])
-        for server in servers
-        for name, stat in server.client().info("commandstats").items()
-        if name not in ("cmdstat_info", "cmdstat_config|resetstat")
-    )
+    by_command: dict[str, int] = {}
+    for server in servers:
+        for name, stat in server.client().info("commandstats").items():
+            if name not in ("cmdstat_info", "cmdstat_config|resetstat"):
+                command = name.removeprefix("cmdstat_")
+                by_command[command] = by_command.get(command, 0) + int(stat["calls"])
+    calls = sum(by_command.values())
     return {
         "rate": (total - 1) / seconds if seconds > 0 else 0.0,
         "seconds": seconds,
         "server_cpu": cpu / seconds if seconds > 0 else 0.0,
         "jobs": float(total),
         "commands": calls / total,
-        "worker_cpu_us": worker_cpu / total * 1e6,
+        "worker_cpu_us": worker_cpu / counted * 1e6,
+        **{f"cmd:{name}": count / total for name, count in by_command.items()},
     }
 
 
@@ -158,6 +166,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="drains per target (default 2)")
     parser.add_argument("--queues", type=int, default=12, help="queues (default 12)")
     parser.add_argument("--concurrency", type=int, default=10, help="threads per worker")
+    parser.add_argument(
+        "--commands", action="store_true", help="print each drain's Redis commands per job"
+    )
     options = parser.parse_args()
     queues = [f"bench{i}" for i in range(options.queues)]
     with tempfile.TemporaryDirectory(prefix="henchman-cluster-bench-") as tmp:
@@ -191,6 +202,12 @@ def main() -> None:
                     f"{result['worker_cpu_us']:.0f} us of worker CPU per job)",
                     flush=True,
                 )
+                if options.commands:
+                    shown = sorted(
+                        ((k[4:], v) for k, v in result.items() if k.startswith("cmd:")),
+                        key=lambda item: -item[1],
+                    )
+                    print("    per job: " + ", ".join(f"{k} {v:.3f}" for k, v in shown))
                 if name == "single":
                     single.client().flushall()
                 else:

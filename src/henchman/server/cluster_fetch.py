@@ -12,7 +12,8 @@ the fetcher turns it into units the same way.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, Protocol
 
 import redis
@@ -36,12 +37,14 @@ def fetch_round(
     want: int,
     acks: Sequence[Any],
     client: Any = None,
+    send: Callable[[list[tuple[Any, ...]]], list[Any]] | None = None,
 ) -> list[Any]:
     """Run a round: finishing scripts, then per-queue ``fetch.lua`` calls; the flat reply.
 
     Given the cluster ``client``, the first queue's fetch and the other queues'
     acknowledgements (independent calls) go out together, one write per master (see
-    :func:`_parallel_round`)."""
+    :func:`_parallel_round`), through ``send`` if given (the fetcher's held connections,
+    :class:`~henchman.redis.cluster_lanes.ClusterLanes`), else :func:`send_all`."""
     plain, finishing = _split_acks(acks)
     for call in finishing:
         try:
@@ -49,7 +52,9 @@ def fetch_round(
         except redis.ResponseError as exc:  # a bug, not an outage: never loop on it
             _log.error("acknowledging a job failed: %s", exc)
     if order and is_cluster_client(client):
-        return _parallel_round(scripts, layout, order, working, want, plain, client)
+        if send is None:
+            send = partial(send_all, client)
+        return _parallel_round(scripts, layout, order, working, want, plain, send)
     out: list[Any] = []
     got = 0
     for index, name in enumerate(order, 1):
@@ -85,7 +90,7 @@ def _parallel_round(
     working: dict[str, str],
     want: int,
     plain: dict[str, list[bytes]],
-    client: Any,
+    send: Callable[[list[tuple[Any, ...]]], list[Any]],
 ) -> list[Any]:
     """The first queue's fetch (with its acknowledgements) and every other queue's
     acknowledgements in one parallel round trip; then, only if the first queue was short, the
@@ -103,7 +108,7 @@ def _parallel_round(
     collected = _Collected()
     for call in calls:
         scripts.queue(collected, *call)
-    replies = send_all(client, collected.commands)
+    replies = send(collected.commands)
     for position, reply in enumerate(replies):
         if isinstance(reply, NoScriptError):
             replies[position] = scripts(*calls[position])
