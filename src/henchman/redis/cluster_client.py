@@ -46,7 +46,9 @@ __all__ = [
     "ClusterUnavailable",
     "async_cluster",
     "check_cluster",
+    "first_key",
     "is_cluster_client",
+    "master_of",
     "send_all",
     "sidekiq_keys_on",
     "sync_cluster",
@@ -89,7 +91,7 @@ _SINGLE_KEY_COMMANDS = frozenset(
 _MULTI_KEY_COMMANDS = frozenset({"EXISTS", "DEL", "UNLINK"})
 #: Replies after which the command did not run here: resent through redis-py's routing, which
 #: refreshes the slot map (MOVED/ASK after a failover or resharding, a dead node).
-_REROUTED = (
+REROUTED = (
     redis.exceptions.MovedError,
     redis.exceptions.AskError,
     redis.exceptions.TryAgainError,
@@ -98,7 +100,7 @@ _REROUTED = (
 )
 
 
-def _first_key(args: tuple[Any, ...]) -> Any:
+def first_key(args: tuple[Any, ...]) -> Any:
     """The first key of a command henchman sends on the direct path, or ``None``."""
     name = args[0].upper() if isinstance(args[0], str) else ""
     if name in _SCRIPT_COMMANDS:
@@ -110,6 +112,18 @@ def _first_key(args: tuple[Any, ...]) -> Any:
             return None
         return args[1]
     return None
+
+
+def master_of(rc: Any, slot: int) -> Any:
+    """The master node serving ``slot`` in redis-py's slot map (``rc.nodes_manager``).
+
+    Read from the map directly: redis-py's ``get_node_from_slot`` inspects its arguments for
+    deprecations on every call, which costs more than the rest of a command's routing. A slot the
+    map does not cover goes through it, which raises ``SlotNotCoveredError``."""
+    nodes = rc.nodes_manager.slots_cache.get(slot)
+    if nodes:
+        return nodes[0]
+    return rc.nodes_manager.get_node_from_slot(slot)
 
 
 class _Cluster(cluster.RedisCluster):
@@ -135,11 +149,11 @@ class _Cluster(cluster.RedisCluster):
             raise ClusterUnavailable(f"Redis Cluster unavailable: {exc}") from exc
 
     def _execute(self, args: tuple[Any, ...], options: dict[str, Any]) -> Any:
-        key = None if options.keys() - {"keys"} else _first_key(args)
+        key = None if options.keys() - {"keys"} else first_key(args)
         if key is None:
             return super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
         try:
-            node = self.nodes_manager.get_node_from_slot(self.keyslot(key))  # type: ignore[no-untyped-call]
+            node = master_of(self, self.keyslot(key))  # type: ignore[no-untyped-call]
             direct = node.redis_connection
         except SlotNotCoveredError:
             direct = None
@@ -149,7 +163,7 @@ class _Cluster(cluster.RedisCluster):
             return direct.execute_command(*args, **options)
         except redis.TimeoutError:
             raise
-        except (redis.ConnectionError, *_REROUTED):
+        except (redis.ConnectionError, *REROUTED):
             # Nothing ran (a refused connection, a redirection): redis-py's full path re-reads
             # the slot map and retries with its backoff.
             return super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
@@ -212,7 +226,7 @@ def send_all(client: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
         for pool, connection, _ in sent:
             pool.release(connection)
     for index, reply in enumerate(replies):
-        if isinstance(reply, _REROUTED):
+        if isinstance(reply, REROUTED):
             try:
                 replies[index] = rc.execute_command(*commands[index])  # type: ignore[no-untyped-call]
             except redis.ResponseError as exc:
@@ -226,10 +240,10 @@ def _by_master(
     """Command positions grouped by the master that serves each one's key."""
     groups: dict[str, tuple[Any, list[int]]] = {}
     for index, command in enumerate(commands):
-        key = _first_key(command)
+        key = first_key(command)
         if key is None:
             raise ValueError(f"send_all needs keyed commands, got {command[0]!r}")
-        node = rc.nodes_manager.get_node_from_slot(rc.keyslot(key))  # type: ignore[no-untyped-call]
+        node = master_of(rc, rc.keyslot(key))  # type: ignore[no-untyped-call]
         groups.setdefault(node.name, (node, []))[1].append(index)
     return groups
 

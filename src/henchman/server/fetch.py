@@ -40,6 +40,8 @@ import redis
 from henchman import keys
 from henchman.config import QueueSpec
 from henchman.errors import ConfigError
+from henchman.redis.cluster_client import is_cluster_client
+from henchman.redis.cluster_lanes import ClusterLanes
 from henchman.redis.lane import Lane
 from henchman.redis.scripts import ScriptCall, Scripts
 from henchman.redis.serial import script_pipeline
@@ -296,6 +298,8 @@ class ReliableFetcher:
         self._queues = as_queue_list(queues)
         #: The fetch's own connection: only the thread holding the fetch lock uses it.
         self._lane = Lane(client)
+        #: In cluster mode, its held connection to each master (same rule as the lane).
+        self._cluster_lanes = ClusterLanes(client) if is_cluster_client(client) else None
         self.working = working_keys(identity, queues, layout)
         self._block = block_time(block_timeout, len(queues))
         self._outages = outages
@@ -503,8 +507,9 @@ class ReliableFetcher:
     def _fetch_call(self, order: Sequence[str], acks: list[UnitOfWork]) -> Any:
         """``fetch.lua``, after the finishing scripts of ``acks`` in the same round trip."""
         if self.layout.cluster:  # one call per queue slot (see cluster_fetch)
+            send = self._cluster_lanes.send_all if self._cluster_lanes is not None else None
             return fetch_round(
-                self._scripts, self.layout, order, self.working, self._idle, acks, self._redis
+                self._scripts, self.layout, order, self.working, self._idle, acks, self._redis, send
             )
         call = ("fetch", fetch_keys(order, self.working), fetch_args(self._idle, order, acks))
         scripted = finishing(acks)
