@@ -117,3 +117,56 @@ def test_a_quiet_process_shares_the_surplus_without_waiting_for_its_owner() -> N
     in_thread(lambda: pacing.wait_for_owner(["job"], lambda: True))
     assert time.monotonic() - started < 20
     assert pacing.shared
+
+
+def test_an_idle_thread_does_not_park_when_nothing_is_kept() -> None:
+    pacing = Pacing(pinned=lambda: False)
+    pacing.new_round(surplus=False)
+    started = time.monotonic()
+    assert in_thread(lambda: pacing.park(30.0)) is False
+    assert time.monotonic() - started < 20
+
+
+def test_parked_threads_wake_when_the_kept_surplus_is_shared() -> None:
+    pacing = Pacing(wait=30.0, pinned=lambda: False)
+    pacing.new_round(surplus=True)
+    woke: list[float] = []
+    parked = [threading.Thread(target=lambda: woke.append(pacing.park(30.0))) for _ in range(3)]
+    for thread in parked:
+        thread.start()
+    time.sleep(0.2)  # all three asleep (one of them the watch)
+    assert woke == []
+    in_thread(lambda: pacing.wait_for_owner(["job"], lambda: True))  # a quiet process shares
+    for thread in parked:
+        thread.join(20)
+    assert woke == [True, True, True]
+
+
+def test_the_watch_shares_a_surplus_kept_too_long_with_no_thread_at_the_fetch_lock() -> None:
+    pacing = Pacing(wait=0.05, pinned=lambda: False)
+    pacing.new_round(surplus=True)  # its owner is busy and no thread waits at the fetch lock
+    started = time.monotonic()
+    assert in_thread(lambda: pacing.park(30.0)) is True
+    assert time.monotonic() - started < 20  # not the 30 s park timeout
+    assert pacing.shared
+
+
+def test_the_watch_leaves_a_surplus_kept_while_its_round_is_new() -> None:
+    now = [100.0]
+    pacing = Pacing(clock=lambda: now[0], wait=5.0, pinned=lambda: False)
+    pacing.new_round(surplus=True)
+    assert in_thread(lambda: pacing.park(0.05)) is True  # the park timeout, 0.05 s of real time
+    assert not pacing.shared
+
+
+def test_a_round_that_fetched_nothing_wakes_parked_threads() -> None:
+    pacing = Pacing(wait=30.0, pinned=lambda: False)
+    pacing.new_round(surplus=True)
+    woke: list[float] = []
+    thread = threading.Thread(target=lambda: woke.append(pacing.park(30.0)))
+    thread.start()
+    time.sleep(0.1)
+    pacing.share()
+    thread.join(20)
+    assert woke == [True]
+    assert pacing.shared
