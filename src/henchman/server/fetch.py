@@ -364,8 +364,13 @@ class ReliableFetcher:
                 return ready
             if self.quiet.is_set():
                 return None
-            if not self._fetch_lock.acquire(blocking=False) and not self._wait_for_lock():
-                continue
+            if not self._fetch_lock.acquire(blocking=False):
+                if self._blocking:
+                    # The fetching thread is blocked in BLMOVE: send our acknowledgements
+                    # ourselves rather than let them wait up to a block timeout.
+                    self._flush_acks_safely()
+                if not self._fetch_lock.acquire(timeout=self._lock_wait):
+                    continue
             try:
                 if self._nothing_to_fetch():
                     continue
@@ -379,24 +384,12 @@ class ReliableFetcher:
                     return None
             finally:
                 self._fetch_lock.release()
-            if not units:  # nothing fetched (idle, paused, quiet, failed): nothing is kept
-                self._pacing.share()
             if units is None:
                 return None
             if units:
                 self._pacing.new_round(len(units) > 1)
                 self._buffer.extend(units[1:])
                 return units[0]
-
-    def _wait_for_lock(self) -> bool:
-        """The fetch lock is taken: wait for it (``True`` once held) or for other work."""
-        if self._blocking:
-            # The fetching thread is blocked in BLMOVE: send our acknowledgements ourselves
-            # rather than let them wait up to a block timeout.
-            self._flush_acks_safely()
-        if not self._pacing.shared and self._pacing.park(self._lock_wait):
-            return False  # a surplus is kept for its owner: parked, not queued (pacing.py)
-        return self._fetch_lock.acquire(timeout=self._lock_wait)
 
     def _nothing_to_fetch(self) -> bool:
         """Holding the fetch lock: whether jobs are ready already (or the process is quiet).

@@ -22,13 +22,6 @@ one job after another, and the other idle threads keep sleeping:
   asking for the next one (the job and its acknowledgement) is :data:`HOT_JOB` or more, every
   round's surplus is shared at once, so workers of longer (I/O-bound) jobs start every fetched
   job immediately, exactly as without pacing.
-* The other idle threads are *parked* meanwhile (:meth:`Pacing.park`), not queued on the fetch
-  lock: each release of a lock with waiters wakes one of them (on the other CPU), only for it to
-  find the surplus kept and go back to sleep. Parked, they wake when a surplus is shared, when
-  a fetch found nothing (the queues are empty, paused, or the process went quiet) or after the
-  fetch lock's usual wait; one of them, the watch, after :data:`HOT_WAIT`, to share a surplus
-  whose owner is slow when no thread waits at the fetch lock. So the owner and the thread that
-  takes the free fetch lock next alternate, and the fetch lock's release wakes nobody.
 * Only when the threads may run on several CPUs: kept on one CPU (``cpu_affinity``, ``taskset``,
   a one-CPU container) a hand-over is a plain context switch, and threads running side by side
   let Python run while each job waits for its round trip, so every surplus is shared.
@@ -94,12 +87,6 @@ class Pacing:
         #: True: any thread may take the surplus; False: only its owner.
         self.shared = True
         self._drained = threading.Event()
-        #: Idle threads parked while the surplus is kept for its owner (see :meth:`park`).
-        self._parked = threading.Condition(threading.Lock())
-        #: Whether a parked thread keeps watch for a slow owner (see :meth:`park`).
-        self._watch = False
-        #: When the kept surplus was fetched (:meth:`wait_for_owner` shares it HOT_WAIT later).
-        self._kept_at = 0.0
 
     def asking(self) -> None:
         """A thread asks for its next job: the time since it took its last one is a sample."""
@@ -123,66 +110,7 @@ class Pacing:
         """The calling thread fetched a round; ``surplus``: it holds more than one job."""
         self._owner = threading.get_ident()
         hot = surplus and keep_hot(self.job_time, self._hot_job) and not self._pinned()
-        if hot:
-            self._kept_at = self._clock()
-            self.shared = False
-        else:
-            self._share()
-
-    def _share(self) -> None:
-        """Any thread may take the surplus now: parked threads wake (if it was kept)."""
-        if not self.shared:
-            self.shared = True
-            self.unpark()
-
-    def park(self, timeout: float) -> bool:
-        """Called by an idle thread that found no job it may take and the fetch lock taken.
-        While the surplus is kept for its owner, sleep here instead of queueing on the fetch
-        lock (whose next release would wake it, only for it to find the surplus kept): until a
-        surplus is shared, :meth:`unpark` or ``timeout``. One parked thread, the *watch*, also
-        shares a surplus kept longer than :data:`HOT_WAIT` since its fetch (its owner is slow),
-        as the thread waiting at the fetch lock does, in case no thread waits there. ``True``
-        if it slept (the caller looks for work again), ``False`` if nothing is kept (the caller
-        queues on the fetch lock)."""
-        with self._parked:
-            if self.shared:
-                return False
-            if self._watch:
-                self._parked.wait(timeout)
-                return True
-            self._watch = True
-            try:
-                self._keep_watch(timeout)
-            finally:
-                self._watch = False
-            return True
-
-    def _keep_watch(self, timeout: float) -> None:
-        """Holding ``_parked``: sleep until woken, ``timeout``, or a kept surplus is overdue
-        (then share it). Each new round moves the deadline; the watch wakes no other thread."""
-        end = self._clock() + timeout
-        while not self.shared:
-            due = self._kept_at + self._wait
-            now = self._clock()
-            if now >= due:
-                self.shared = True  # the owner is slow: anyone may take the surplus now
-                self._parked.notify_all()
-                return
-            if due >= end:  # the park's timeout comes first
-                self._parked.wait(end - now)
-                return
-            if self._parked.wait(due - now):
-                return
-
-    def share(self) -> None:
-        """Any thread may take the surplus now (called when a round fetched nothing: nothing is
-        kept then, and idle threads go back to queueing on the fetch lock)."""
-        self._share()
-
-    def unpark(self) -> None:
-        """Wake every parked thread (they look for work again)."""
-        with self._parked:
-            self._parked.notify_all()
+        self.shared = not hot
 
     def wait_for_owner(self, surplus: Sized, quiet: Callable[[], bool]) -> None:
         """Called holding the fetch lock with ``surplus`` not empty: wait until the owner took
@@ -191,11 +119,11 @@ class Pacing:
         if self.shared:
             return
         self._drained.clear()
-        deadline = self._kept_at + self._wait  # from the fetch: a parked watch may come late
+        deadline = self._clock() + self._wait
         while len(surplus) and not self.shared and not quiet():
             left = deadline - self._clock()
             if left <= 0:
                 break
             self._drained.wait(min(left, QUIET_CHECK))
         if len(surplus):
-            self._share()
+            self.shared = True
