@@ -143,6 +143,7 @@ class Batch:
                 self.parent_bid = enclosing.bid
             elif job is not None and isinstance(job.payload.get("bid"), str):
                 self.parent_bid = job.payload["bid"]
+            self.bid = model.family_bid(self.bid, self.parent_bid, self.app.keys.cluster)
         fields: dict[str, Any] = {}
         if self.new:
             fields = model.callback_fields(self._callbacks, self.callback_queue, self.parent_bid)
@@ -150,7 +151,7 @@ class Batch:
                 fields["description"] = str(self.description)
             if self.callback_queue is not None:
                 fields["cbq"] = str(self.callback_queue)
-        stage = Stage(self.bid, self.new, self.parent_bid, fields)
+        stage = Stage(self.bid, self.new, self.parent_bid, fields, layout=self.app.keys)
         return stage, outer
 
     @contextmanager

@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import redis
@@ -262,6 +263,8 @@ class Capsule:
 
     def _send(self, write: Write) -> Any:
         """The write's script, after its ``before`` calls in the same pipeline if it has any."""
+        if write.wrap is not None:
+            return write.wrap.send(self._redis, lambda: self._send(replace(write, wrap=None)))
         if not write.before:
             return self._scripts(write.script, write.keys, write.args)
         pipe = script_pipeline(self._redis)  # serial on a cluster client: no EVALSHA pipelines
@@ -356,6 +359,9 @@ class Capsule:
 
     async def _asend(self, scripts: AsyncScripts, write: Write) -> Any:
         """Asyncio twin of :meth:`_send`."""
+        if write.wrap is not None:
+            bare = replace(write, wrap=None)
+            return await write.wrap.asend(self._aredis, lambda: self._asend(scripts, bare))
         if not write.before:
             return await scripts(write.script, write.keys, write.args)
         assert self._aredis is not None
