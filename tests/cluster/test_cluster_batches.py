@@ -5,6 +5,7 @@ No step may raise CROSSSLOT (every node's ``INFO errorstats`` is read before and
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -74,6 +75,11 @@ def _register(capp: Henchman, calls: Calls) -> dict[str, Any]:
     def work(n: int) -> None:
         calls.add("work", n)
 
+    @capp.job
+    async def awork(n: int) -> None:
+        await asyncio.sleep(0)
+        calls.add("work", n)
+
     @capp.job(retry=5)
     def flaky(n: int) -> None:
         calls.add("flaky", n)
@@ -88,7 +94,7 @@ def _register(capp: Henchman, calls: Calls) -> dict[str, Any]:
     def callback(status: dict[str, Any], options: dict[str, Any]) -> None:
         calls.add(status["event"], (status, options))
 
-    return {"work": work, "flaky": flaky, "doomed": doomed, "callback": callback}
+    return {"work": work, "awork": awork, "flaky": flaky, "doomed": doomed, "callback": callback}
 
 
 @pytest.mark.usefixtures("no_crossslot")
@@ -100,8 +106,8 @@ def test_success_and_complete_fire_once_for_jobs_on_queues_in_different_slots(
     batch = henchman.Batch(description="spread", app=capp, callback_queue=names[0])
     batch.on("complete", jobs["callback"], {"n": 1}).on("success", jobs["callback"], {"n": 2})
     with batch.jobs():
-        for n in range(6):
-            jobs["work"].set(queue=names[n % 3]).perform_async(n)
+        for n in range(6):  # sync and async workers
+            jobs["work" if n % 2 else "awork"].set(queue=names[n % 3]).perform_async(n)
     assert BatchStatus(batch.bid, app=capp).total == 6
     with running_worker(capp, cluster.settings(queues=queues(*names), concurrency=3)):
         wait_for(lambda: calls.of("success"), what="the success callback")
@@ -276,3 +282,21 @@ def test_the_sweeper_puts_back_entries_a_crashed_deliverer_left_in_flight(
     assert sweeper.sweep() == 1
     assert rc.llen(inflight) == 0
     assert rc.lrange(L.queue(names[0]), 0, -1) == [entry]
+
+
+@pytest.mark.usefixtures("no_crossslot")
+def test_an_async_jobs_block_commits_and_delivers_in_cluster_mode(
+    capp: Henchman, calls: Calls, rc: RedisCluster
+) -> None:
+    jobs = _register(capp, calls)
+    names = spread_queues(2)
+    batch = henchman.Batch(app=capp)
+
+    async def block() -> None:
+        async with batch.ajobs():
+            await jobs["work"].set(queue=names[0]).aperform_async(1)
+            await jobs["work"].set(queue=names[1]).aperform_async(2)
+
+    asyncio.run(block())
+    assert BatchStatus(batch.bid, app=capp).total == 2
+    assert rc.llen(L.queue(names[0])) == rc.llen(L.queue(names[1])) == 1
