@@ -164,9 +164,10 @@ def test_a_child_batch_opened_in_a_job_shares_its_roots_slot_and_finishes_first(
         child = henchman.Batch(app=capp, callback_queue=names[0]).on(
             "success", jobs["callback"], {"level": 2}
         )
+        made = child.bid
         with child.jobs():
             jobs["work"].set(queue=names[1]).perform_async(n)
-        calls.add("child", child.bid)
+        calls.add("child", (made, child.bid))
 
     top = henchman.Batch(app=capp, callback_queue=names[1]).on(
         "success", jobs["callback"], {"level": 1}
@@ -175,7 +176,8 @@ def test_a_child_batch_opened_in_a_job_shares_its_roots_slot_and_finishes_first(
         spawn.set(queue=names[0]).perform_async(7)
     with running_worker(capp, cluster.settings(queues=queues(*names))):
         wait_for(lambda: len(calls.of("success")) == 2, what="both success callbacks")
-    (child_bid,) = calls.of("child")
+    ((made, child_bid),) = calls.of("child")
+    assert made == child_bid  # fixed when made inside its parent's job
     assert child_bid.startswith(top.bid + ".")
     assert rc.keyslot(L.batch(child_bid)) == rc.keyslot(L.batch(top.bid))
     levels = [options["level"] for _, options in calls.of("success")]
