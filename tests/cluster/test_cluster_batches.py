@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -302,3 +303,39 @@ def test_an_async_jobs_block_commits_and_delivers_in_cluster_mode(
     asyncio.run(block())
     assert BatchStatus(batch.bid, app=capp).total == 2
     assert rc.llen(L.queue(names[0])) == rc.llen(L.queue(names[1])) == 1
+
+
+@pytest.mark.usefixtures("no_crossslot")
+def test_a_chain_with_a_group_runs_its_steps_in_order_in_cluster_mode(
+    capp: Henchman, cluster: ClusterDB, calls: Calls
+) -> None:
+    jobs = _register(capp, calls)
+    names = spread_queues(3)
+    work = [jobs["work"].set(queue=name) for name in names]
+    flow = henchman.chain(work[0].s(1), henchman.group(work[1].s(2), work[2].s(3)), work[0].s(4))
+    root = flow.on("success", jobs["callback"].set(queue=names[1])).perform_async()
+    with running_worker(capp, cluster.settings(queues=queues(*names), concurrency=2)):
+        wait_for(lambda: calls.of("success"), what="the workflow's success callback")
+    done = calls.of("work")
+    assert done[0] == 1
+    assert sorted(done[1:3]) == [2, 3]
+    assert done[3] == 4
+    assert len(calls.of("success")) == 1
+    assert BatchStatus(root.bid, app=capp).success
+
+
+def test_the_sweeper_drops_a_succeeded_family_from_the_registry_after_its_grace(
+    capp: Henchman, calls: Calls, rc: RedisCluster
+) -> None:
+    jobs = _register(capp, calls)
+    batch = henchman.Batch(app=capp)
+    with batch.jobs():
+        jobs["work"].set(queue="q0").perform_async(1)
+    later = OutboxSweeper(rc, L, clock=lambda: time.time() + outbox.GRACE + 60)
+    later.sweep()
+    assert rc.zcard(L.BATCH_FAMILIES) == 1  # still pending: kept
+    rc.hset(L.batch(batch.bid), "success_at", time.time())
+    OutboxSweeper(rc, L).sweep()
+    assert rc.zcard(L.BATCH_FAMILIES) == 1  # succeeded, but committed within the grace
+    later.sweep()
+    assert rc.zcard(L.BATCH_FAMILIES) == 0
