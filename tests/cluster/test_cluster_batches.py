@@ -296,9 +296,12 @@ def test_an_async_jobs_block_commits_and_delivers_in_cluster_mode(
     batch = henchman.Batch(app=capp)
 
     async def block() -> None:
-        async with batch.ajobs():
-            await jobs["work"].set(queue=names[0]).aperform_async(1)
-            await jobs["work"].set(queue=names[1]).aperform_async(2)
+        try:
+            async with batch.ajobs():
+                await jobs["work"].set(queue=names[0]).aperform_async(1)
+                await jobs["work"].set(queue=names[1]).aperform_async(2)
+        finally:
+            await capp.aclient.redis.aclose()
 
     asyncio.run(block())
     assert BatchStatus(batch.bid, app=capp).total == 2
