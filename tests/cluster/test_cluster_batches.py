@@ -342,3 +342,28 @@ def test_the_sweeper_drops_a_succeeded_family_from_the_registry_after_its_grace(
     assert rc.zcard(L.BATCH_FAMILIES) == 1  # succeeded, but committed within the grace
     later.sweep()
     assert rc.zcard(L.BATCH_FAMILIES) == 0
+
+
+@pytest.mark.usefixtures("no_crossslot")
+def test_a_job_adds_jobs_to_its_own_batch_in_cluster_mode(
+    capp: Henchman, cluster: ClusterDB, calls: Calls
+) -> None:
+    jobs = _register(capp, calls)
+    names = spread_queues(2)
+
+    @capp.job
+    def grow(n: int) -> None:
+        reopened = henchman.current_batch()
+        assert reopened is not None
+        with reopened.jobs():
+            jobs["work"].set(queue=names[1]).perform_async(n + 1)
+
+    batch = henchman.Batch(app=capp, callback_queue=names[0]).on("success", jobs["callback"])
+    with batch.jobs():
+        grow.set(queue=names[0]).perform_async(1)
+    with running_worker(capp, cluster.settings(queues=queues(*names))):
+        wait_for(lambda: calls.of("success"), what="the success callback")
+    assert calls.of("work") == [2]
+    status = BatchStatus(batch.bid, app=capp)
+    assert status.total == 2
+    assert status.child_bids == []
