@@ -19,8 +19,9 @@ stay pending until they run again.
 In the cluster layout the batch's keys (its family's slot) and the job's working list (its
 queue's slot) cannot be one script: the write becomes three steps (:class:`ClusterSteps`):
 ``batch_count.lua`` in the family's slot (idempotent per jid; fired callbacks go to the family's
-outbox), then the acknowledgement itself, then the outbox's delivery. A crash after the count
-runs the job again (counted once); a crash before the delivery leaves it to the sweeper.
+outbox), then the acknowledgement itself and the outbox's delivery (a success's plain ack rides
+the next fetch, so its delivery comes first). A crash after the count runs the job again
+(counted once); a crash before the delivery leaves it to the sweeper.
 """
 
 from __future__ import annotations
@@ -63,7 +64,9 @@ class BatchFinisher:
             return write
         if self.app.keys.cluster:
             steps = ClusterSteps(self.app.keys, self._count_args(counted, context.jid, bid))
-            return replace(write, ack_only=False, deferrable=False, wrap=steps)
+            # A success's (or discard's) plain ack still rides the next fetch: the count and
+            # delivery run first, as the capsule sends a wrapped ack_only write.
+            return replace(write, deferrable=False, wrap=steps)
         args = list(write.args) + [""] * (5 - len(write.args))
         return replace(  # replace(): no server import for apps that only push
             write,
