@@ -230,6 +230,11 @@ def batch_stage_jids(bid: str) -> str:
     return f"{BATCH_PREFIX}{bid}-stage-jids"
 
 
+def batch_root(bid: str) -> str:
+    """The root batch of ``bid``'s family: a cluster-mode child's bid is ``<root>.<own>``."""
+    return bid.split(".", 1)[0]
+
+
 def batch_keys(bid: str) -> tuple[str, ...]:
     """Every long-lived key of one batch (staging keys excluded)."""
     return (
@@ -476,6 +481,46 @@ class KeyLayout:
             self.periodic_paused(queue_name),
         ]
 
+    # Batches: the module functions above. ``batch_tag`` is what the Lua scripts insert between
+    # the prefix and the bid (nothing here); ``batch_outbox`` is ``None``: callbacks are pushed
+    # to their queues by the accounting script itself.
+    BATCHES = BATCHES
+    #: ZSET of batch families whose outbox the sweeper watches (cluster layout only).
+    BATCH_FAMILIES: str | None = None
+
+    def batch_tag(self, bid: str) -> str:
+        return ""
+
+    def batch(self, bid: str) -> str:
+        return batch(bid)
+
+    def batch_jids(self, bid: str) -> str:
+        return batch_jids(bid)
+
+    def batch_failed(self, bid: str) -> str:
+        return batch_failed(bid)
+
+    def batch_died(self, bid: str) -> str:
+        return batch_died(bid)
+
+    def batch_kids(self, bid: str) -> str:
+        return batch_kids(bid)
+
+    def batch_stage(self, bid: str, queue_name: str) -> str:
+        return batch_stage(bid, queue_name)
+
+    def batch_stage_scheduled(self, bid: str) -> str:
+        return batch_stage_scheduled(bid)
+
+    def batch_stage_jids(self, bid: str) -> str:
+        return batch_stage_jids(bid)
+
+    def batch_outbox(self, bid: str) -> str | None:
+        return None
+
+    def batch_inflight(self, bid: str) -> str | None:
+        return None
+
     def require(self, feature: str) -> None:
         """Refuse ``feature`` (e.g. ``"batches"``) if it has no design in this layout; the
         Sidekiq layout supports every feature."""
@@ -488,7 +533,7 @@ SIDEKIQ = KeyLayout()
 CLUSTER_SHARED_TAG = "{henchman}"
 
 #: Features with no cluster key design yet: refused in cluster mode with one line.
-CLUSTER_UNSUPPORTED = frozenset({"batches"})
+CLUSTER_UNSUPPORTED: frozenset[str] = frozenset()
 
 
 class ClusterKeyLayout(KeyLayout):
@@ -634,6 +679,50 @@ class ClusterKeyLayout(KeyLayout):
             own,
             self.periodic_paused(queue_name),
         ]
+
+    # A batch *family* (a root batch and every batch opened inside it, with their staging keys
+    # and the family's outbox) shares the tag ``{b:<root bid>}``: a child's bid starts with its
+    # root's (``<root>.<own>``), so any bid names its family's slot, and the accounting of a
+    # child and its parents stays one script. The index of batches and the registry of
+    # families are shared ``{henchman}`` keys, written before a family's keys exist.
+    BATCHES = _S + "batches"
+    BATCH_FAMILIES = _S + "batch-families"
+
+    def batch_tag(self, bid: str) -> str:
+        return "{b:" + batch_root(bid) + "}"
+
+    def batch(self, bid: str) -> str:
+        return BATCH_PREFIX + self.batch_tag(bid) + bid
+
+    def batch_jids(self, bid: str) -> str:
+        return self.batch(bid) + "-jids"
+
+    def batch_failed(self, bid: str) -> str:
+        return self.batch(bid) + "-failed"
+
+    def batch_died(self, bid: str) -> str:
+        return self.batch(bid) + "-died"
+
+    def batch_kids(self, bid: str) -> str:
+        return self.batch(bid) + "-kids"
+
+    def batch_stage(self, bid: str, queue_name: str) -> str:
+        return self.batch(bid) + "-stage:" + queue_name
+
+    def batch_stage_scheduled(self, bid: str) -> str:
+        return self.batch(bid) + "-stage-at"
+
+    def batch_stage_jids(self, bid: str) -> str:
+        return self.batch(bid) + "-stage-jids"
+
+    def batch_outbox(self, bid: str) -> str | None:
+        """LIST of the family's jobs waiting to be pushed to their queues (JSON entries
+        ``[queue, payload]`` or ``["", payload, run_at]``), oldest at the right."""
+        return BATCH_PREFIX + self.batch_tag(bid) + ":outbox"
+
+    def batch_inflight(self, bid: str) -> str | None:
+        """LIST of outbox entries a deliverer took and has not pushed yet."""
+        return BATCH_PREFIX + self.batch_tag(bid) + ":inflight"
 
     def require(self, feature: str) -> None:
         if feature in CLUSTER_UNSUPPORTED:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from redis.cluster import ClusterNode, RedisCluster
 from redis.crc import key_slot
 
@@ -38,3 +40,9 @@ def spread_queues(count: int) -> list[str]:
             names.append(name)
         index += 1
     return names
+
+
+def crossslot_errors(node: Any) -> int:
+    """CROSSSLOT errors a node has replied since it started (``INFO errorstats``)."""
+    stats = node.client().info("errorstats")
+    return int(stats.get("errorstat_CROSSSLOT", {}).get("count", 0))

@@ -19,7 +19,6 @@ from henchman import keys
 from henchman.api import DeadSet, JobResult, RetrySet, Stats
 from henchman.app import Henchman
 from henchman.errors import ConfigError
-from henchman.keys import ClusterModeUnavailable
 from henchman.server.launcher import Launcher
 from tests.cluster._helpers import cluster_client, spread_queues
 from tests.conftest import ClusterDB
@@ -302,11 +301,6 @@ def test_a_queue_name_with_braces_is_refused_in_cluster_mode(
             launcher.stop()
     with pytest.raises(ValueError, match="cannot be used in cluster mode"):
         capp.enqueue("Work", queue="x}")
-
-
-def test_batches_are_refused_in_cluster_mode(capp: Henchman) -> None:
-    with pytest.raises(ClusterModeUnavailable, match="batches are not available in cluster mode"):
-        henchman.Batch(app=capp)
 
 
 def test_a_concurrent_limiter_admits_up_to_its_size_in_cluster_mode(

@@ -19,7 +19,8 @@ import pytest
 
 from henchman.app import Henchman
 from henchman.config import Settings
-from tests.support.cluster import ClusterNode, ClusterTopology
+from tests.cluster._helpers import crossslot_errors
+from tests.support.cluster import ClusterTopology
 from tests.support.worker_process import fast_env, henchman_bin, stop, wait_for
 
 QUEUES = [f"q{i}" for i in range(20)]
@@ -38,11 +39,6 @@ _ledger = redis.Redis(port=int(os.environ["LEDGER_PORT"]), socket_timeout=10)
 def record(n):
     _ledger.rpush("ledger:done", henchman.current_job().jid)
 """
-
-
-def crossslot_errors(node: ClusterNode) -> int:
-    stats = node.client().info("errorstats")
-    return int(stats.get("errorstat_CROSSSLOT", {}).get("count", 0))
 
 
 def start_worker(directory: Path, env: dict[str, str], index: int) -> subprocess.Popen[bytes]:

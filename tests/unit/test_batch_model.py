@@ -83,3 +83,13 @@ def test_parse_reads_counts_times_and_callbacks() -> None:
 
 def test_parse_of_a_missing_batch_is_none() -> None:
     assert model.parse("bid", {}, 0, set(), set(), set()) is None
+
+
+def test_a_cluster_child_bid_starts_with_its_roots_bid() -> None:
+    from henchman.batches.model import family_bid
+
+    assert family_bid("own", None, True) == "own"
+    assert family_bid("own", "root", True) == "root.own"
+    assert family_bid("own", "root.mid", True) == "root.own"
+    assert family_bid("root.own", "root.mid", True) == "root.own"
+    assert family_bid("own", "root", False) == "own"

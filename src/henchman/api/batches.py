@@ -40,15 +40,16 @@ class BatchSet:
 
     def __init__(self, client: redis.Redis | None = None, *, app: Henchman | None = None) -> None:
         self._client = client_for(client, app)
+        self._layout = keys.layout_of(self._client)
 
     @property
     def size(self) -> int:
         """Batches in the index (some may have expired and not been met yet)."""
-        return int(self._client.zcard(keys.BATCHES))
+        return int(self._client.zcard(self._layout.BATCHES))
 
     def page(self, offset: int = 0, limit: int = 25) -> list[Snapshot]:
         """Up to ``limit`` batches from position ``offset``, newest first."""
-        bids = self._client.zrevrange(keys.BATCHES, offset, offset + max(limit, 1) - 1)
+        bids = self._client.zrevrange(self._layout.BATCHES, offset, offset + max(limit, 1) - 1)
         return self._read_many([text(b) for b in bids])
 
     def _read_many(self, bids: list[str]) -> list[Snapshot]:
@@ -56,7 +57,7 @@ class BatchSet:
             return []
         pipe = self._client.pipeline(transaction=False)
         for bid in bids:
-            queue_read(pipe, bid)
+            queue_read(pipe, bid, self._layout)
         replies = pipe.execute()
         found, gone = [], []
         for index, bid in enumerate(bids):
@@ -66,10 +67,10 @@ class BatchSet:
             else:
                 found.append(snap)
         if gone:
-            self._client.zrem(keys.BATCHES, *gone)
+            self._client.zrem(self._layout.BATCHES, *gone)
         return found
 
     def __iter__(self) -> Iterator[Snapshot]:
-        bids = [text(b) for b in self._client.zrevrange(keys.BATCHES, 0, -1)]
+        bids = [text(b) for b in self._client.zrevrange(self._layout.BATCHES, 0, -1)]
         for start in range(0, len(bids), 100):
             yield from self._read_many(bids[start : start + 100])

@@ -70,6 +70,18 @@ class _Sink:
             await pipe.execute()
 
 
+def _context_parent() -> str | None:
+    """The batch a new batch opened here belongs to: the innermost open ``jobs()`` block's, else
+    the running job's."""
+    enclosing = _stage.get()
+    if enclosing is not None:
+        return enclosing.bid
+    job = current_job()
+    if job is not None and isinstance(job.payload.get("bid"), str):
+        return str(job.payload["bid"])
+    return None
+
+
 def _callback_name(app: Henchman, job: Any) -> tuple[str, dict[str, Any]]:
     """The wire name and options of a callback job, which must be registered in ``app``
     (``job.set(queue=...)`` keeps its overrides)."""
@@ -116,6 +128,8 @@ class Batch:
         self.callback_queue = callback_queue
         self.parent_bid: str | None = None
         self._callbacks: list[model.Callback] = []
+        if self.new and app.keys.cluster:  # a child's bid names its family's slot
+            self.bid = model.family_bid(self.bid, _context_parent(), True)
 
     def __repr__(self) -> str:
         return f"<henchman.Batch {self.bid}{' (new)' if self.new else ''}>"
@@ -137,12 +151,8 @@ class Batch:
     def _open(self) -> tuple[Stage, _Block | None]:
         outer = _block.get()
         if self.new and self.parent_bid is None:
-            enclosing = _stage.get()
-            job = current_job()
-            if enclosing is not None:
-                self.parent_bid = enclosing.bid
-            elif job is not None and isinstance(job.payload.get("bid"), str):
-                self.parent_bid = job.payload["bid"]
+            self.parent_bid = _context_parent()
+            self.bid = model.family_bid(self.bid, self.parent_bid, self.app.keys.cluster)
         fields: dict[str, Any] = {}
         if self.new:
             fields = model.callback_fields(self._callbacks, self.callback_queue, self.parent_bid)
@@ -150,7 +160,7 @@ class Batch:
                 fields["description"] = str(self.description)
             if self.callback_queue is not None:
                 fields["cbq"] = str(self.callback_queue)
-        stage = Stage(self.bid, self.new, self.parent_bid, fields)
+        stage = Stage(self.bid, self.new, self.parent_bid, fields, layout=self.app.keys)
         return stage, outer
 
     @contextmanager

@@ -33,6 +33,18 @@ def new_bid() -> str:
     return secrets.token_urlsafe(10)
 
 
+def family_bid(bid: str, parent: str | None, cluster: bool) -> str:
+    """The bid a new batch takes once its parent is known: in the cluster layout a child's bid
+    starts with its root's (``<root>.<own>``) so its keys share the family's hash tag; else
+    ``bid`` unchanged."""
+    if not cluster or parent is None:
+        return bid
+    root = parent.split(".", 1)[0]
+    if bid.startswith(root + "."):
+        return bid
+    return f"{root}.{bid.rsplit('.', 1)[-1]}"
+
+
 def check_event(event: str) -> str:
     """``event`` if it is a callback name, else :class:`BatchError` naming the choices."""
     if event not in EVENTS:

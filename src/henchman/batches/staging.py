@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+import redis
 
 from henchman import keys
-from henchman.batches import model
+from henchman.batches import model, outbox
 from henchman.client.plan import PushPlan
 from henchman.errors import BatchError
 from henchman.redis.scripts import AsyncScripts, Scripts
@@ -53,6 +54,8 @@ class Stage:
     count: int = 0
     #: Jids that join the batch without being pushed now (a workflow's later steps).
     registered: list[str] = field(default_factory=list)
+    #: The key layout the stage writes in (the cluster layout tags a family's keys).
+    layout: keys.KeyLayout = keys.SIDEKIQ
 
     def take(self, plans: Sequence[PushPlan]) -> bool:
         """Add ``plans`` (marked with this batch's bid); True when a slice is ready to stage."""
@@ -91,17 +94,17 @@ class Stage:
         immediate, later = self.immediate, self.later
         self.forget()
         for name, raws in immediate.items():
-            stage = keys.batch_stage(self.bid, name)
+            stage = self.layout.batch_stage(self.bid, name)
             pipe.lpush(stage, *raws)
             pipe.expire(stage, STAGE_TTL)
             self.queues.add(name)
         if later:
-            stage = keys.batch_stage_scheduled(self.bid)
+            stage = self.layout.batch_stage_scheduled(self.bid)
             pipe.zadd(stage, later)
             pipe.expire(stage, STAGE_TTL)
             self.scheduled = True
         if jids:
-            staged = keys.batch_stage_jids(self.bid)
+            staged = self.layout.batch_stage_jids(self.bid)
             pipe.sadd(staged, *jids)
             pipe.expire(staged, STAGE_TTL)
 
@@ -118,13 +121,17 @@ class Stage:
 
     def staging_keys(self) -> list[str]:
         """Every key this stage may have written (for a rollback)."""
-        names = [keys.batch_stage(self.bid, q) for q in self.queues]
-        return [*names, keys.batch_stage_scheduled(self.bid), keys.batch_stage_jids(self.bid)]
+        layout = self.layout
+        names = [layout.batch_stage(self.bid, q) for q in self.queues]
+        return [*names, layout.batch_stage_scheduled(self.bid), layout.batch_stage_jids(self.bid)]
 
 
 def commit(client: Any, stages: Sequence[Stage], settings: Any) -> None:
     """Stage what is left and run the commit in one round trip (sync); on a refusal, delete the
     staging keys and raise :class:`BatchError` (nothing was pushed)."""
+    if stages and stages[0].layout.cluster:
+        _commit_cluster(client, stages, settings)
+        return
     scripts = Scripts(client)
     pipe = client.pipeline(transaction=False)
     for stage in stages:
@@ -140,6 +147,9 @@ def commit(client: Any, stages: Sequence[Stage], settings: Any) -> None:
 
 async def acommit(client: Any, stages: Sequence[Stage], settings: Any) -> None:
     """Asyncio twin of :func:`commit`."""
+    if stages and stages[0].layout.cluster:
+        await _acommit_cluster(client, stages, settings)
+        return
     scripts = AsyncScripts(client)
     pipe = client.pipeline(transaction=False)
     for stage in stages:
@@ -151,6 +161,58 @@ async def acommit(client: Any, stages: Sequence[Stage], settings: Any) -> None:
     if error is not None:
         await arollback(client, stages)
         raise error
+
+
+def _registry_writes(pipe: Any, stages: Sequence[Stage], now: float) -> None:
+    layout = stages[0].layout
+    for stage in stages:
+        if stage.new:
+            pipe.zadd(layout.BATCHES, {stage.bid: now})
+    outbox.register(pipe, layout, [stage.bid for stage in stages], now)
+
+
+def _commit_cluster(client: Any, stages: Sequence[Stage], settings: Any) -> None:
+    """Cluster layout: the index and the registry of families first (shared slot), then the
+    staging writes and the commit in the family's slot (payloads to the family's outbox), then
+    the outbox's delivery to the queues (a crash during it is completed by the sweeper)."""
+    now = time.time()
+    pipe = client.pipeline(transaction=False)
+    _registry_writes(pipe, stages, now)
+    pipe.execute()
+    pipe = client.pipeline(transaction=False)
+    for stage in stages:
+        stage.queue_slice(pipe)
+    pipe.execute()
+    call = commit_call(stages, settings, now)
+    try:
+        Scripts(client)(*call)
+    except redis.ResponseError as exc:  # an error reply becomes a BatchError
+        error = commit_error(exc)
+        assert error is not None
+        rollback(client, stages)
+        raise error from None
+    outbox.deliver(client, stages[0].layout, stages[0].bid)
+
+
+async def _acommit_cluster(client: Any, stages: Sequence[Stage], settings: Any) -> None:
+    """Asyncio twin of :func:`_commit_cluster`."""
+    now = time.time()
+    pipe = client.pipeline(transaction=False)
+    _registry_writes(pipe, stages, now)
+    await pipe.execute()
+    pipe = client.pipeline(transaction=False)
+    for stage in stages:
+        stage.queue_slice(pipe)
+    await pipe.execute()
+    call = commit_call(stages, settings, now)
+    try:
+        await AsyncScripts(client)(*call)
+    except redis.ResponseError as exc:  # an error reply becomes a BatchError
+        error = commit_error(exc)
+        assert error is not None
+        await arollback(client, stages)
+        raise error from None
+    await outbox.adeliver(client, stages[0].layout, stages[0].bid)
 
 
 def _forget(stages: Sequence[Stage]) -> list[str]:
@@ -173,25 +235,28 @@ async def arollback(client: Any, stages: Sequence[Stage]) -> None:
         await client.delete(*names)
 
 
-def commit_call(stages: Sequence[Stage], settings: Any) -> tuple[str, list[str], list[Any]]:
+def commit_call(
+    stages: Sequence[Stage], settings: Any, now: float | None = None
+) -> tuple[str, list[str], list[Any]]:
     """The ``batch_commit.lua`` call for a block's stages (parents first)."""
     specs = orjson.dumps([stage.spec() for stage in stages]).decode()
-    return (
-        "batch_commit",
-        [keys.QUEUES, keys.SCHEDULE, keys.BATCHES],
-        [
-            specs,
-            repr(time.time()),
-            keys.BATCH_PREFIX,
-            keys.QUEUE_PREFIX,
-            model.PENDING_TTL,
-            model.SUCCESS_TTL,
-            int(settings.dead_timeout),
-            _STAGE_SUFFIX,
-            _STAGE_AT_SUFFIX,
-            _STAGE_JIDS_SUFFIX,
-        ],
-    )
+    layout = stages[0].layout if stages else keys.SIDEKIQ
+    args: list[Any] = [
+        specs,
+        repr(time.time() if now is None else now),
+        keys.BATCH_PREFIX,
+        keys.QUEUE_PREFIX,
+        model.PENDING_TTL,
+        model.SUCCESS_TTL,
+        int(settings.dead_timeout),
+        _STAGE_SUFFIX,
+        _STAGE_AT_SUFFIX,
+        _STAGE_JIDS_SUFFIX,
+    ]
+    box = layout.batch_outbox(stages[0].bid) if stages else None
+    if box is None:
+        return ("batch_commit", [keys.QUEUES, keys.SCHEDULE, keys.BATCHES], args)
+    return ("batch_commit", [box, box, box], [*args, layout.batch_tag(stages[0].bid)])
 
 
 def commit_error(reply: Any) -> BatchError | None:

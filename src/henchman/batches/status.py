@@ -26,26 +26,28 @@ __all__ = ["BatchStatus", "aread", "client_for", "queue_read", "read"]
 _UNTIL = ("complete", "success")
 
 
-def queue_read(pipe: Any, bid: str) -> None:
+def queue_read(pipe: Any, bid: str, layout: keys.KeyLayout = keys.SIDEKIQ) -> None:
     """Queue the reads of batch ``bid`` on ``pipe`` (five replies, for :func:`parse`)."""
-    pipe.hgetall(keys.batch(bid))
-    pipe.scard(keys.batch_jids(bid))
-    pipe.smembers(keys.batch_failed(bid))
-    pipe.smembers(keys.batch_died(bid))
-    pipe.smembers(keys.batch_kids(bid))
+    pipe.hgetall(layout.batch(bid))
+    pipe.scard(layout.batch_jids(bid))
+    pipe.smembers(layout.batch_failed(bid))
+    pipe.smembers(layout.batch_died(bid))
+    pipe.smembers(layout.batch_kids(bid))
 
 
 def read(client: redis.Redis, bid: str) -> Snapshot | None:
     """One batch's snapshot in one round trip, or ``None`` if it does not exist (any more)."""
-    pipe = client.pipeline(transaction=True)
-    queue_read(pipe, bid)
+    layout = keys.layout_of(client)
+    pipe = client.pipeline(transaction=not layout.cluster)  # one slot, one node in a cluster
+    queue_read(pipe, bid, layout)
     return parse(bid, *pipe.execute())
 
 
 async def aread(client: aredis.Redis, bid: str) -> Snapshot | None:
     """Asyncio twin of :func:`read`."""
-    pipe = client.pipeline(transaction=True)
-    queue_read(pipe, bid)
+    layout = keys.layout_of(client)
+    pipe = client.pipeline(transaction=not layout.cluster)
+    queue_read(pipe, bid, layout)
     return parse(bid, *(await pipe.execute()))
 
 

@@ -150,7 +150,8 @@ class _Builder:
         self.now = time.time()
 
     def child(self, parent: Stage) -> Stage:
-        stage = Stage(model.new_bid(), True, parent.bid, {})
+        bid = model.family_bid(model.new_bid(), parent.bid, parent.layout.cluster)
+        stage = Stage(bid, True, parent.bid, {}, layout=parent.layout)
         self.stages[stage.bid] = stage
         self.add(stage)
         return stage

@@ -27,6 +27,8 @@ NAMES = (
     "recover",
     "batch_ack",
     "batch_commit",
+    "batch_count",
+    "batch_rescue",
     "result_write",
     "result_fail",
     "reclaim",

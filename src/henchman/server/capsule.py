@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import redis
@@ -44,6 +45,10 @@ if TYPE_CHECKING:
     from henchman.config import Settings
 
 log = logging.getLogger("henchman")
+
+
+async def _atrue() -> bool:
+    return True
 
 
 class Capsule:
@@ -243,7 +248,11 @@ class Capsule:
                     return
                 continue
             write = self.processor.run(unit)
-            if write.ack_only:
+            if write.wrap is not None and write.ack_only:  # its other steps first, then the ack
+                if not self._wrap_first(write):
+                    continue  # stopping in an outage: the job stays in its working list
+                fetcher.acknowledge_later(unit)
+            elif write.ack_only:
                 fetcher.acknowledge_later(unit)
             elif write.deferrable and getattr(fetcher, "defers_writes", False):
                 fetcher.acknowledge_later(deferred(unit, write))
@@ -255,6 +264,14 @@ class Capsule:
         if done is not None:
             self._release(unit)
 
+    def _wrap_first(self, write: Write) -> bool:
+        """Run the steps of other slots that go with an acknowledgement that rides the next fetch
+        (:attr:`Write.wrap`; the ack itself is sent later); False if stopping cut them off."""
+        done = call_until_done(
+            lambda: write.wrap.send(self._redis, lambda: True), self.outages, self.stopping.is_set
+        )
+        return done is not None
+
     def _release(self, unit: UnitOfWork) -> None:
         """Redis confirmed the job's final write: it leaves the ledger."""
         if self.reconciler is not None:
@@ -262,6 +279,8 @@ class Capsule:
 
     def _send(self, write: Write) -> Any:
         """The write's script, after its ``before`` calls in the same pipeline if it has any."""
+        if write.wrap is not None:
+            return write.wrap.send(self._redis, lambda: self._send(replace(write, wrap=None)))
         if not write.before:
             return self._scripts(write.script, write.keys, write.args)
         pipe = script_pipeline(self._redis)  # serial on a cluster client: no EVALSHA pipelines
@@ -340,12 +359,22 @@ class Capsule:
             write = await self.processor.arun(unit)
             if write is None:  # a sync job: the worker threads run it (it stays in its list)
                 await asyncio.wrap_future(self.fetcher.hand_over(unit))
+            elif write.wrap is not None and write.ack_only:  # its other steps first, then the ack
+                if await self._awrap_first(write):
+                    self._afetcher.acks.append(unit)
             elif write.ack_only:
                 self._afetcher.acks.append(unit)
             elif write.deferrable and getattr(self.fetcher, "defers_writes", False):
                 self._afetcher.acks.append(deferred(unit, write))
             else:
                 await self._afinish(scripts, unit, write)
+
+    async def _awrap_first(self, write: Write) -> bool:
+        """Asyncio twin of :meth:`_wrap_first`."""
+        done = await acall_until_done(
+            lambda: write.wrap.asend(self._aredis, _atrue), self.outages, self.stopping.is_set
+        )
+        return done is not None
 
     async def _afinish(self, scripts: AsyncScripts, unit: UnitOfWork, write: Write) -> None:
         done = await acall_until_done(
@@ -356,6 +385,9 @@ class Capsule:
 
     async def _asend(self, scripts: AsyncScripts, write: Write) -> Any:
         """Asyncio twin of :meth:`_send`."""
+        if write.wrap is not None:
+            bare = replace(write, wrap=None)
+            return await write.wrap.asend(self._aredis, lambda: self._asend(scripts, bare))
         if not write.before:
             return await scripts(write.script, write.keys, write.args)
         assert self._aredis is not None

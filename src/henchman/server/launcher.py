@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
+from henchman.batches.outbox import OutboxSweeper
 from henchman.composition import check_settings as check_composition
 from henchman.periodic.service import PeriodicService
 from henchman.redis.connection import Connector
@@ -167,6 +168,8 @@ class Launcher:
             layout=self.app.keys,
         )
         self.poller = Poller(client, self.scripts, self.clock, self.app.keys)
+        # Cluster layout: batch outboxes a crash left undelivered (a no-op in Sidekiq's layout).
+        self.outboxes = OutboxSweeper(client, self.app.keys, self.clock, self.scripts)
         self.recovery = OrphanRecovery(
             client,
             self.scripts,
@@ -345,6 +348,7 @@ class Launcher:
                 next_beat = now + settings.heartbeat_interval
             if now >= next_poll and not self.quiet_event.is_set():
                 self._guard(self.poller.enqueue_due)
+                self._guard(self.outboxes.sweep, proves=False)
                 if self.shards is not None:
                     self.shards.poll()
                 count = self._guard(self.poller.process_count) or 1

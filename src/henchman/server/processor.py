@@ -58,6 +58,11 @@ class Write:
     #: Script calls sent in the same pipeline just before this one (one round trip): records
     #: that go with the job's end but need no part in its atomic step (a result record).
     before: tuple[ScriptCall, ...] = ()
+    #: Steps of another slot around this write (cluster layout: a batch job's accounting before
+    #: its acknowledgement, the delivery of callbacks after it): an object with
+    #: ``send(client, send_write)`` and ``asend(client, asend_write)`` that calls the given
+    #: function to send the write itself and returns its reply.
+    wrap: Any = None
 
 
 class Finisher(Protocol):

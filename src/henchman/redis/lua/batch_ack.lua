@@ -23,24 +23,5 @@ if ARGV[3] ~= '' then
 end
 CFG.now, CFG.prefix, CFG.qprefix, CFG.queues = ARGV[9], ARGV[10], ARGV[11], KEYS[3]
 CFG.success_ttl, CFG.dead_ttl = ARGV[12], ARGV[13]
-local outcome, jid, bid = ARGV[6], ARGV[7], ARGV[8]
-if outcome == 'success' then
-  if redis.call('SREM', key(bid, '-jids'), jid) == 1 then
-    if redis.call('SREM', key(bid, '-failed'), jid) == 1 then  -- only a failed job can be dead
-      redis.call('SREM', key(bid, '-died'), jid)
-    end
-    check(bid)
-  end
-elseif redis.call('SISMEMBER', key(bid, '-jids'), jid) == 1 then
-  if redis.call('SADD', key(bid, '-failed'), jid) == 1 then
-    touch(bid, key(bid, '-failed'))
-  end
-  if outcome == 'dead' then
-    if redis.call('SADD', key(bid, '-died'), jid) == 1 then
-      touch(bid, key(bid, '-died'))
-    end
-    died(bid)
-  end
-  check(bid)
-end
+count(ARGV[6], ARGV[7], ARGV[8])
 return 1

@@ -10,8 +10,15 @@
 -- is kept while pending; ARGV[6]: seconds kept after success; ARGV[7]: seconds the dead set keeps
 -- a job; ARGV[8]: staging suffix of queue lists ('-stage:'); ARGV[9]: of the scheduled zset;
 -- ARGV[10]: of the jid set
+-- ARGV[11] (cluster layout only): the family's hash tag. Then KEYS[1..3] are all the family's
+-- outbox: the staged payloads (and any callback that fires) move to the outbox, oldest at the
+-- right, instead of their queues and the schedule (henchman.batches.outbox delivers them), and
+-- the index of batches is written by the caller before this step.
 -- Returns {bid, jobs added} per spec, or an error naming the batch that cannot take jobs.
 CFG.now, CFG.prefix, CFG.qprefix, CFG.queues = ARGV[2], ARGV[3], ARGV[4], KEYS[1]
+if ARGV[11] then
+  CFG.tag, CFG.outbox = ARGV[11], KEYS[1]
+end
 CFG.success_ttl, CFG.dead_ttl = ARGV[6], ARGV[7]
 local specs = cjson.decode(ARGV[1])
 local creating = {}
@@ -65,7 +72,9 @@ for _, spec in ipairs(specs) do
       redis.call('SADD', key(spec['parent'], '-kids'), bid)
       touch(spec['parent'], key(spec['parent'], '-kids'))
     end
-    redis.call('ZADD', KEYS[3], CFG.now, bid)
+    if not CFG.outbox then
+      redis.call('ZADD', KEYS[3], CFG.now, bid)
+    end
   end
   local staged = key(bid, ARGV[10])
   local target = key(bid, '-jids')
@@ -87,6 +96,18 @@ for _, spec in ipairs(specs) do
     local qkey = CFG.qprefix .. queue
     if redis.call('EXISTS', list) == 0 then
       -- nothing staged for this queue
+    elseif CFG.outbox then
+      while true do
+        local oldest = redis.call('LRANGE', list, -1000, -1)
+        if #oldest == 0 then
+          break
+        end
+        for i = #oldest, 1, -1 do
+          redis.call('LPUSH', CFG.outbox, cjson.encode({queue, oldest[i]}))
+        end
+        redis.call('LTRIM', list, 0, -(#oldest + 1))
+      end
+      redis.call('DEL', list)
     elseif redis.call('EXISTS', qkey) == 0 then
       redis.call('RENAME', list, qkey)
       redis.call('PERSIST', qkey)
@@ -105,12 +126,20 @@ for _, spec in ipairs(specs) do
       end
       redis.call('DEL', list)
     end
-    redis.call('SADD', KEYS[1], queue)
+    if not CFG.outbox then
+      redis.call('SADD', KEYS[1], queue)
+    end
   end
   if spec['scheduled'] then
     local at = key(bid, ARGV[9])
     local flat = redis.call('ZRANGE', at, 0, -1, 'WITHSCORES')
     local args = {}
+    if CFG.outbox then
+      for i = 1, #flat, 2 do
+        redis.call('LPUSH', CFG.outbox, cjson.encode({'', flat[i], flat[i + 1]}))
+      end
+      flat = {}
+    end
     for i = 1, #flat, 2 do
       args[#args + 1] = flat[i + 1]
       args[#args + 1] = flat[i]

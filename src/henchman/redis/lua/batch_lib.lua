@@ -14,7 +14,12 @@ local SUFFIXES = {'', '-jids', '-failed', '-died', '-kids', '-kcomplete', '-ksuc
 local STATUS_MARK = '"__henchman_batch_status_7c1e__"'
 local JID_MARK = '__henchman_batch_jid_52ab__'
 
+-- CFG.tag: the family's hash tag in the cluster layout (nil in Sidekiq's layout); CFG.outbox:
+-- the family's outbox list in the cluster layout, where fired callbacks wait to be delivered.
 local function key(bid, suffix)
+  if CFG.tag then
+    return CFG.prefix .. CFG.tag .. bid .. suffix
+  end
   return CFG.prefix .. bid .. suffix
 end
 
@@ -80,8 +85,12 @@ local function fire(bid, event)
         touch(parent, key(parent, '-jids'))
       end
     end
-    redis.call('SADD', CFG.queues, queue)
-    redis.call('LPUSH', CFG.qprefix .. queue, raw)
+    if CFG.outbox then
+      redis.call('LPUSH', CFG.outbox, cjson.encode({queue, raw}))
+    else
+      redis.call('SADD', CFG.queues, queue)
+      redis.call('LPUSH', CFG.qprefix .. queue, raw)
+    end
   end
 end
 
@@ -142,5 +151,28 @@ local function died(bid)
       fire(b, 'death')
     end
     b = redis.call('HGET', h, 'parent')
+  end
+end
+
+-- Count one finished job of `bid` ('success', 'failure' or 'dead'); idempotent per jid.
+local function count(outcome, jid, bid)
+  if outcome == 'success' then
+    if redis.call('SREM', key(bid, '-jids'), jid) == 1 then
+      if redis.call('SREM', key(bid, '-failed'), jid) == 1 then  -- only a failed job can be dead
+        redis.call('SREM', key(bid, '-died'), jid)
+      end
+      check(bid)
+    end
+  elseif redis.call('SISMEMBER', key(bid, '-jids'), jid) == 1 then
+    if redis.call('SADD', key(bid, '-failed'), jid) == 1 then
+      touch(bid, key(bid, '-failed'))
+    end
+    if outcome == 'dead' then
+      if redis.call('SADD', key(bid, '-died'), jid) == 1 then
+        touch(bid, key(bid, '-died'))
+      end
+      died(bid)
+    end
+    check(bid)
   end
 end
