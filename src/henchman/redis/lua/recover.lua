@@ -1,3 +1,4 @@
+-- requires: recover_lib
 -- Orphan recovery: give a dead process's working list back to its queue.
 -- Re-checks that the owner is dead (its heartbeat hash expired) inside the script, so a slow
 -- process that comes back is never robbed. A job recovered ARGV[2] times is a poison pill: it goes
@@ -10,26 +11,6 @@
 if redis.call('EXISTS', KEYS[3]) == 1 then
   return {-1, 0}
 end
-local limit = tonumber(ARGV[2])
-local moved, poisoned = 0, 0
-while true do
-  local raw = redis.call('LPOP', KEYS[1])
-  if not raw then break end
-  local ok, job = pcall(cjson.decode, raw)
-  local count = 0
-  if ok and type(job) == 'table' and type(job['jid']) == 'string' then
-    count = redis.call('HINCRBY', KEYS[4], job['jid'], 1)
-  end
-  if limit > 0 and count >= limit then
-    redis.call('LPUSH', KEYS[5], raw)
-    poisoned = poisoned + 1
-  else
-    redis.call('RPUSH', KEYS[2], raw)
-    moved = moved + 1
-  end
-end
-if moved + poisoned > 0 then
-  redis.call('EXPIRE', KEYS[4], ARGV[3])
-end
+local result = give_back(KEYS[1], KEYS[2], KEYS[4], KEYS[5], tonumber(ARGV[2]), ARGV[3])
 redis.call('HDEL', KEYS[6], ARGV[1])
-return {moved, poisoned}
+return result
