@@ -1,3 +1,4 @@
+-- requires: payload_lib
 -- Move chosen jobs from a sorted set (schedule, retry or dead) to their queues now:
 -- the admin's "retry now" / "add to queue". Each job is in the set or in its queue, never in
 -- neither and never in both; a job no longer in the set (the poller moved it, another admin
@@ -11,22 +12,6 @@
 -- JSON object with a queue goes unchanged to queue 'default', where the worker records it as dead
 -- with the reason (the worker owns error records, Lua does not), as schedule.lua does.
 -- Returns the number of jobs moved.
-
--- Set the top-level numeric field `key` of the JSON object `raw` (decoded as `job`) to `value`.
-local function set_number(raw, job, key, value)
-  if job[key] == nil then
-    return '{"' .. key .. '":' .. value .. ',' .. string.sub(raw, 2)
-  end
-  local pattern = '"' .. key .. '":%s*%-?[%d%.eE%+%-]+'
-  local _, count = string.gsub(raw, pattern, '')
-  if count == 1 then
-    return (string.gsub(raw, pattern, '"' .. key .. '":' .. value))
-  end
-  -- The key also appears inside args (or is not a number): append; JSON readers keep the last
-  -- duplicate.
-  return string.sub(raw, 1, -2) .. ',"' .. key .. '":' .. value .. '}'
-end
-
 local decrement = ARGV[3] == '1'
 local moved = 0
 for i = 4, #ARGV do

@@ -1,3 +1,4 @@
+-- requires: payload_lib
 -- Cluster layout: admin_move.lua for one queue's sorted set (scheduled, retry or dead). Both keys
 -- carry the queue's hash tag: each chosen job is in the set or in the queue, never in neither and
 -- never in both; a job no longer in the set is skipped. The queue is already in the shared queues
@@ -9,18 +10,6 @@
 -- admin_move.lua does; a payload that is not a JSON object is moved unchanged (the worker
 -- records it as dead with the reason).
 -- Returns the number of jobs moved.
-local function set_number(raw, job, key, value)
-  if job[key] == nil then
-    return '{"' .. key .. '":' .. value .. ',' .. string.sub(raw, 2)
-  end
-  local pattern = '"' .. key .. '":%s*%-?[%d%.eE%+%-]+'
-  local _, count = string.gsub(raw, pattern, '')
-  if count == 1 then
-    return (string.gsub(raw, pattern, '"' .. key .. '":' .. value))
-  end
-  return string.sub(raw, 1, -2) .. ',"' .. key .. '":' .. value .. '}'
-end
-
 local decrement = ARGV[2] == '1'
 local moved = 0
 for i = 3, #ARGV do

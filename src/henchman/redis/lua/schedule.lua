@@ -1,3 +1,4 @@
+-- requires: payload_lib
 -- Move due jobs from a sorted set (schedule or retry) to their queues, atomically:
 -- each job is in the set or in its queue, never in neither and never in both.
 -- KEYS[1]: schedule or retry zset; KEYS[2]: the queues set
@@ -6,19 +7,6 @@
 -- re-encoded, so every other byte (float formatting, key order) is kept. A payload that is not a
 -- JSON object with a queue goes to queue 'default', where the worker records it as dead with the
 -- reason (the worker owns error records, Lua does not).
-local function stamp(raw, job, now)
-  if job['enqueued_at'] == nil then
-    return '{"enqueued_at":' .. now .. ',' .. string.sub(raw, 2)
-  end
-  local pattern = '"enqueued_at":%s*%-?[%d%.eE%+%-]+'
-  local _, count = string.gsub(raw, pattern, '')
-  if count == 1 then
-    return (string.gsub(raw, pattern, '"enqueued_at":' .. now))
-  end
-  -- The key also appears inside args: append; JSON readers keep the last duplicate.
-  return string.sub(raw, 1, -2) .. ',"enqueued_at":' .. now .. '}'
-end
-
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 for _, raw in ipairs(due) do
   redis.call('ZREM', KEYS[1], raw)
@@ -28,7 +16,7 @@ for _, raw in ipairs(due) do
   if ok and type(job) == 'table' and type(job['queue']) == 'string' and job['queue'] ~= ''
       and string.sub(raw, 1, 1) == '{' and string.sub(raw, -1) == '}' and next(job) ~= nil then
     queue = job['queue']
-    out = stamp(raw, job, ARGV[1])
+    out = set_number(raw, job, 'enqueued_at', ARGV[1])
   end
   redis.call('SADD', KEYS[2], queue)
   redis.call('LPUSH', ARGV[3] .. queue, out)

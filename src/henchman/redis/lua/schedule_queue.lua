@@ -1,3 +1,4 @@
+-- requires: payload_lib
 -- Cluster layout: schedule.lua for one queue's scheduled or retry set. Both keys carry the
 -- queue's hash tag, so the move is one atomic step in one slot: each job is in the set or in the
 -- queue, never in neither and never in both. The queue is already in the shared queues set (the
@@ -7,18 +8,6 @@
 -- Moved jobs get a fresh top-level enqueued_at = ARGV[1], edited into the payload text as
 -- schedule.lua does. A payload that is not a JSON object is moved unchanged: the worker records
 -- it as dead with the reason.
-local function stamp(raw, job, now)
-  if job['enqueued_at'] == nil then
-    return '{"enqueued_at":' .. now .. ',' .. string.sub(raw, 2)
-  end
-  local pattern = '"enqueued_at":%s*%-?[%d%.eE%+%-]+'
-  local _, count = string.gsub(raw, pattern, '')
-  if count == 1 then
-    return (string.gsub(raw, pattern, '"enqueued_at":' .. now))
-  end
-  return string.sub(raw, 1, -2) .. ',"enqueued_at":' .. now .. '}'
-end
-
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 for _, raw in ipairs(due) do
   redis.call('ZREM', KEYS[1], raw)
@@ -26,7 +15,7 @@ for _, raw in ipairs(due) do
   local out = raw
   if ok and type(job) == 'table' and string.sub(raw, 1, 1) == '{' and string.sub(raw, -1) == '}'
       and next(job) ~= nil then
-    out = stamp(raw, job, ARGV[1])
+    out = set_number(raw, job, 'enqueued_at', ARGV[1])
   end
   redis.call('LPUSH', KEYS[2], out)
 end
