@@ -29,6 +29,15 @@ def free_port() -> int:
         return port
 
 
+def server_command(port: int, workdir: Path, *args: str) -> list[str]:
+    """``valkey-server`` on 127.0.0.1:``port``, no persistence, files in ``workdir``; + ``args``."""
+    return [
+        str(find_binary()),
+        *("--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"),
+        *("--dir", str(workdir), *args),
+    ]
+
+
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -83,20 +92,7 @@ class SentinelTopology:
         workdir.mkdir(parents=True, exist_ok=True)
         with open(workdir / "server.log", "ab") as log:
             process = subprocess.Popen(
-                [
-                    str(find_binary()),
-                    "--port",
-                    str(port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    str(workdir),
-                    *args,
-                ],
+                server_command(port, workdir, *args),
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )

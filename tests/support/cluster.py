@@ -26,8 +26,7 @@ from pathlib import Path
 
 import redis
 
-from henchman.redis.embedded import find_binary
-from tests.scale.topology import free_port, wait_until
+from tests.scale.topology import free_port, server_command, wait_until
 
 SLOTS = 16384
 
@@ -131,18 +130,9 @@ class ClusterTopology:
         workdir.mkdir(parents=True, exist_ok=True)
         with open(workdir / "server.log", "ab") as log:
             process = subprocess.Popen(
-                [
-                    str(find_binary()),
-                    "--port",
-                    str(port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    str(workdir),
+                server_command(
+                    port,
+                    workdir,
                     "--cluster-enabled",
                     "yes" if cluster else "no",
                     "--cluster-port",
@@ -157,7 +147,7 @@ class ClusterTopology:
                     # Keep serving the slots that are still covered while one shard fails over.
                     "--cluster-require-full-coverage",
                     "yes" if self.require_full_coverage else "no",
-                ],
+                ),
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
