@@ -311,10 +311,6 @@ def unique_lock(digest: str) -> str:
 # --- layouts: the one object every user gets its key names from -------------------------------
 
 
-class ClusterModeUnavailable(RuntimeError):
-    """A feature whose keys have no cluster design yet was used in cluster mode."""
-
-
 class KeyLayout:
     """Sidekiq's layout (the default): the names above, byte for byte.
 
@@ -521,19 +517,12 @@ class KeyLayout:
     def batch_inflight(self, bid: str) -> str | None:
         return None
 
-    def require(self, feature: str) -> None:
-        """Refuse ``feature`` (e.g. ``"batches"``) if it has no design in this layout; the
-        Sidekiq layout supports every feature."""
-
 
 #: The one Sidekiq-layout instance (stateless, so sharing it is safe).
 SIDEKIQ = KeyLayout()
 
 #: The hash tag of every shared registry in cluster mode: one slot for processes, stats, ...
 CLUSTER_SHARED_TAG = "{henchman}"
-
-#: Features with no cluster key design yet: refused in cluster mode with one line.
-CLUSTER_UNSUPPORTED: frozenset[str] = frozenset()
 
 
 class ClusterKeyLayout(KeyLayout):
@@ -723,11 +712,6 @@ class ClusterKeyLayout(KeyLayout):
     def batch_inflight(self, bid: str) -> str | None:
         """LIST of outbox entries a deliverer took and has not pushed yet."""
         return BATCH_PREFIX + self.batch_tag(bid) + ":inflight"
-
-    def require(self, feature: str) -> None:
-        if feature in CLUSTER_UNSUPPORTED:
-            verb = "is" if feature == "iteration" else "are"
-            raise ClusterModeUnavailable(f"{feature} {verb} not available in cluster mode yet")
 
 
 #: The one cluster-layout instance.

@@ -120,7 +120,6 @@ class Batch:
             raise BatchError(f"a batch id must be a non-empty string, not {bid!r}")
         if app is None:
             app = default_app()
-        app.keys.require("batches")
         self.app = app
         self.new = bid is None
         self.bid = bid or model.new_bid()

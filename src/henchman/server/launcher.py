@@ -36,7 +36,7 @@ from henchman.redis.scripts import Scripts
 from henchman.server import signals, startup
 from henchman.server.capsule import Capsule
 from henchman.server.capsule_report import capsule_info, describe, queue_text
-from henchman.server.cluster_check import refuse_unavailable
+from henchman.server.cluster_check import refuse_untaggable_queues
 from henchman.server.heartbeat import Heartbeat, info, new_identity
 from henchman.server.outage import TRANSIENT, OutageLog
 from henchman.server.poller import Poller, next_wait
@@ -113,7 +113,7 @@ class Launcher:
         """Check the server, register, and start working (returns once workers run)."""
         settings = self.settings
         check_composition(settings)
-        refuse_unavailable(self.app, settings)
+        refuse_untaggable_queues(self.app, settings)
         client = self.connector.check()
         self.redis = client
         self.scripts = Scripts(client)
