@@ -89,7 +89,7 @@ def drain(client: redis.Redis, url: str, n: int, extra: Sequence[str], pythonpat
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
     command = [sys.executable, "-c", ENTRY, "run", "-r", "bench_jobs", "-q", "bench", "-l",
-               "warning", *extra]  # fmt: skip
+               "warning", "-P", "1", *extra]  # fmt: skip
     with log.open("ab") as out:
         worker = subprocess.Popen(command, cwd=HERE, env=env, stdin=subprocess.DEVNULL,
                                   stdout=out, stderr=subprocess.STDOUT)  # fmt: skip

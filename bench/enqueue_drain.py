@@ -103,7 +103,7 @@ def drain(
     env = {k: v for k, v in os.environ.items() if not k.startswith("HENCHMAN_")}
     env.update(REDIS_URL=url, BENCH_REDIS_URL=url)
     command = [*henchman_command(), "run", "-r", "bench_jobs", "-q", QUEUE, "-l", "warning",
-               *extra]
+               "-P", "1", *extra]
     with log_path.open("wb") as log:
         spawned = time.time()
         worker = subprocess.Popen(command, cwd=HERE, env=env, stdin=subprocess.DEVNULL,

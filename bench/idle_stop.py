@@ -32,7 +32,7 @@ def one_stop(workdir: Path) -> tuple[float, float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HENCHMAN_")}
     env["HENCHMAN_HOME"] = str(workdir / ".henchman")
     with open(log, "wb") as out:
-        worker = subprocess.Popen([henchman, "run", "-r", "jobs"], cwd=workdir, env=env,
+        worker = subprocess.Popen([henchman, "run", "-r", "jobs", "-P", "1"], cwd=workdir, env=env,
                                   stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
     while "started" not in log.read_text():
         time.sleep(0.05)

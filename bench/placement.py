@@ -118,7 +118,7 @@ def measure(
     with open(HERE / "placement.log", "ab") as log:
         worker = subprocess.Popen(
             [str(Path(sys.executable).with_name("henchman")), "run", "-r", "placement_jobs",
-             "-q", "placement", "-c", "4", "-l", "warning", *flags],
+             "-q", "placement", "-c", "4", "-P", "1", "-l", "warning", *flags],
             cwd=HERE, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:

@@ -42,7 +42,7 @@ def main() -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("HENCHMAN_")}
         env["REDIS_URL"] = url
         command = [str(Path(sys.executable).with_name("henchman")), "run", "-r", "recovery_jobs",
-                   "-l", "warning"]
+                   "-l", "warning", "-P", "1"]
         try:
             subprocess.run([sys.executable, "-c", "import recovery_jobs; "
                             "recovery_jobs.long_job.perform_async()"], cwd=home, env=env,

@@ -57,7 +57,7 @@ def main() -> None:
         with open(log, "wb") as out:
             worker = subprocess.Popen(
                 [str(Path(sys.executable).with_name("henchman")), "run", "-r", "hang_jobs",
-                 "-c", "10"], cwd=home, env=env, stdout=out, stderr=subprocess.STDOUT,
+                 "-c", "10", "-P", "1"], cwd=home, env=env, stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip
         try:
             while client.llen("bench:done") < FREEZE_AT:

@@ -51,7 +51,7 @@ def drain(
     }
     with open(HERE / "suite-worker.log", "ab") as log:
         worker = subprocess.Popen(
-            [henchman_bin(), "run", "-r", "suite_jobs", "-l", "warning", *args],
+            [henchman_bin(), "run", "-r", "suite_jobs", "-l", "warning", "-P", "1", *args],
             cwd=HERE,
             env=full_env,
             stdout=log,

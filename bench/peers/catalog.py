@@ -2,7 +2,8 @@
 
 Each :class:`System` is one row of the table: which virtual environment it runs in and what goes
 into it (from PyPI; Ruby Sidekiq from Debian's packages), the worker command line (each system's
-documented default worker, one process, logging at WARNING), the module under ``jobs/`` that holds
+documented default worker command, logging at WARNING: one process, or one per CPU where
+that is the system's default, as for Celery, Dramatiq and henchman), the module under ``jobs/`` that holds
 its no-op job and its client calls, and one line saying what is default and what is not.
 Placeholders in ``worker`` and ``env``: ``{bin}`` the environment's bin directory, ``{python}`` its
 interpreter, ``{jobs}`` the ``jobs/`` directory, ``{url}`` the benchmark server.
@@ -54,18 +55,28 @@ SYSTEMS: tuple[System, ...] = (
     System(
         "henchman", "henchman", (HENCHMAN,), "henchman_jobs",
         ("{bin}/henchman", "run", "-r", "henchman_jobs", "-q", "bench", "--log-level", "warning"),
-        "1 `henchman run` process with every default (reliable fetch, 10 threads, stats and "
-        "metrics middleware, cpu_affinity off), --log-level warning like the peers; enqueue with "
-        "perform_async, bulk with perform_bulk",
+        "1 `henchman run` with every default: one worker process per usable CPU (2 here) under "
+        "its supervisor, 10 threads each, reliable fetch, stats and metrics middleware, "
+        "cpu_affinity off; --log-level warning like the peers; enqueue with perform_async, bulk "
+        "with perform_bulk",
         versions=("henchman", "redis", "hiredis"), env=(("REDIS_URL", "{url}"),),
         family="henchman",
+    ),
+    System(
+        "henchman -P 1", "henchman", (HENCHMAN,), "henchman_jobs",
+        ("{bin}/henchman", "run", "-r", "henchman_jobs", "-q", "bench", "--log-level", "warning",
+         "-P", "1"),
+        "NOT default: as henchman with -P 1, one worker process (10 threads), to compare one "
+        "process with one process",
+        versions=("henchman", "redis", "hiredis"), env=(("REDIS_URL", "{url}"),),
+        default=False, family="henchman",
     ),
     System(
         "henchman-pinned", "henchman", (HENCHMAN,), "henchman_jobs",
         ("{bin}/henchman", "run", "-r", "henchman_jobs", "-q", "bench", "--log-level", "warning",
          "--cpu-affinity", "auto"),
-        "NOT default: as henchman with the opt-in --cpu-affinity auto (threads on one CPU), to "
-        "compare with sidekiq-pinned",
+        "NOT default: as henchman with the opt-in --cpu-affinity auto (each worker process's "
+        "threads on a CPU of its own), to compare with sidekiq-pinned",
         versions=("henchman", "redis", "hiredis"), env=(("REDIS_URL", "{url}"),),
         default=False, family="henchman",
     ),
@@ -108,8 +119,8 @@ SYSTEMS: tuple[System, ...] = (
     ),
     System(
         "dramatiq", "dramatiq", ("dramatiq[redis]",), "dramatiq_jobs",
-        ("{bin}/dramatiq", "dramatiq_jobs", "--processes", "1"),
-        "`dramatiq --processes 1` (one process like the others; default 8 threads, default "
+        ("{bin}/dramatiq", "dramatiq_jobs"),
+        "`dramatiq` with its defaults (one process per CPU, 8 threads each, default "
         "middleware); enqueue with actor.send()",
         versions=("dramatiq", "redis"),
     ),
@@ -135,9 +146,8 @@ SYSTEMS: tuple[System, ...] = (
     ),
     System(
         "taskiq", "taskiq", ("taskiq", "taskiq-redis"), "taskiq_jobs",
-        ("{bin}/taskiq", "worker", "taskiq_jobs:broker", "--workers", "1", "--log-level",
-         "WARNING"),
-        "`taskiq worker --workers 1` (one process like the others), RedisStreamBroker (acks), "
+        ("{bin}/taskiq", "worker", "taskiq_jobs:broker", "--log-level", "WARNING"),
+        "`taskiq worker` with its defaults (2 worker processes), RedisStreamBroker (acks), "
         "default max-async-tasks; enqueue with task.kiq()",
         versions=("taskiq", "taskiq-redis", "redis"),
     ),

@@ -59,7 +59,10 @@ class Settings:
     capsules: tuple[CapsuleSpec, ...] = ()
     labels: tuple[str, ...] = ()
     require: tuple[str, ...] = ()
-    processes: int = 1
+    #: Worker processes for ``henchman run``: a number, or None for ``auto`` (the default), one
+    #: per CPU this process may use (:func:`henchman.cpus.machine_cpus`): one CPython process
+    #: runs Python on one core at a time, so this is what uses the machine.
+    processes: int | None = None
     log_level: str = "INFO"
     json_logs: bool = False
     #: ``off`` (the kernel places threads), ``auto`` (opt-in: one CPU, moved or released as the

@@ -395,8 +395,8 @@ def _coerce(name: str, value: Any, source: str) -> Any:
     if name in ("periodic", "shards"):  # checked by their own parsers
         return _to_periodic(value, source) if name == "periodic" else _to_shards(value, source)
     if isinstance(hint, UnionType):  # only ``X | None`` occurs in Settings
-        if value is None:
-            return None
+        if value is None or (name == "processes" and _is_auto(value)):
+            return None  # processes: None is auto, one per usable CPU (counted at start)
         hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
     if name == "cpu_affinity" and isinstance(value, bool):  # YAML reads `off` as false
         value = "auto" if value else "off"
@@ -416,8 +416,13 @@ def _coerce(name: str, value: Any, source: str) -> Any:
     else:  # tuple[str, ...]
         result = _to_strings(value)
     if result is None or result == "":
-        raise ConfigError(f"setting '{name}' in {source} {_EXPECTED[hint]}, got {_show(value)}")
+        expected = "must be a positive integer or auto" if name == "processes" else _EXPECTED[hint]
+        raise ConfigError(f"setting '{name}' in {source} {expected}, got {_show(value)}")
     return _check_range(name, result, source)
+
+
+def _is_auto(value: Any) -> bool:
+    return isinstance(value, str) and value.strip().lower() == "auto"
 
 
 def _check_range(name: str, value: Any, source: str) -> Any:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from henchman import keys
+from henchman.cpus import machine_cpus
 from henchman.server.supervisor import is_boot_failure, restart_delay
 from tests.conftest import RedisDB
 from tests.support.worker_process import fast_env, henchman_bin, stop, wait_for, write_jobs
@@ -96,3 +97,63 @@ def test_restart_backoff_and_boot_failure_rules() -> None:
     assert not is_boot_failure(1, was_up=False, any_up=True)
     assert not is_boot_failure(-9, was_up=False, any_up=False)
     assert not is_boot_failure(1, was_up=True, any_up=True)
+
+
+def default_env(redis_db: RedisDB) -> dict[str, str]:
+    """:func:`fast_env` without its ``-P 1``: the worker picks its process count itself."""
+    env = fast_env(redis_db.url)
+    del env["HENCHMAN_PROCESSES"]
+    return env
+
+
+@pytest.mark.skipif(machine_cpus() < 2, reason="needs a machine with at least 2 usable CPUs")
+def test_by_default_a_worker_runs_one_process_per_usable_cpu(
+    redis_db: RedisDB, workdir: Path
+) -> None:
+    supervisor = start_supervisor(workdir, default_env(redis_db))
+    try:
+        count = machine_cpus()
+        wait_for(lambda: len(identities(redis_db)) == count, what=f"{count} worker heartbeats")
+        pids = {int(identity.split(":")[1]) for identity in identities(redis_db)}
+        assert supervisor.pid not in pids  # the supervisor runs no jobs itself
+    finally:
+        assert stop(supervisor) == 0
+    log = (workdir / "supervisor.log").read_text()
+    assert f"processes: auto, one worker process per CPU this process may use ({count})" in log
+
+
+def test_by_default_a_worker_limited_to_one_cpu_is_one_process_without_a_supervisor(
+    redis_db: RedisDB, workdir: Path
+) -> None:
+    with open(workdir / "worker.log", "ab") as out:
+        worker = subprocess.Popen(
+            ["taskset", "-c", str(min(os.sched_getaffinity(0))), henchman_bin(), "run", "-r",
+             "proc_jobs"],
+            cwd=workdir,
+            env=default_env(redis_db),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        wait_for(lambda: len(identities(redis_db)) == 1, what="one worker heartbeat")
+        assert int(next(iter(identities(redis_db))).split(":")[1]) == worker.pid
+    finally:
+        assert stop(worker) == 0
+
+
+@pytest.mark.skipif(machine_cpus() < 2, reason="needs a machine with at least 2 usable CPUs")
+def test_by_default_an_app_that_cannot_boot_prints_its_error_once(
+    redis_db: RedisDB, workdir: Path
+) -> None:
+    (workdir / "broken.py").write_text("import no_such_module_for_the_test\n")
+    result = subprocess.run(
+        [henchman_bin(), "run", "-r", "broken"],
+        cwd=workdir,
+        env=default_env(redis_db),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.count("No module named 'no_such_module_for_the_test'") == 1

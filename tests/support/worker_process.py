@@ -78,6 +78,9 @@ def fast_env(url: str, **extra: str) -> dict[str, str]:
         HENCHMAN_ORPHAN_CHECK_INTERVAL="1",
         HENCHMAN_PROCESS_TTL="3",
         HENCHMAN_FETCH_TIMEOUT="0.5",
+        # One worker process, not one per CPU: these tests signal, SIGKILL and read the log of
+        # the process they started. Tests of the supervisor pass -P themselves.
+        HENCHMAN_PROCESSES="1",
         PYTHONUNBUFFERED="1",
     )
     env.update(extra)

@@ -459,3 +459,30 @@ def test_settings_built_directly_are_normalised_like_loaded_ones() -> None:
     assert settings.log_level == "INFO"
     assert settings.queues == (QueueSpec("critical", 3), QueueSpec("default"))
     assert settings.replace(concurrency=3).queues == settings.queues
+
+
+# -- processes ------------------------------------------------------------------------------------
+
+
+def test_processes_default_to_auto_one_per_cpu(tmp_path: Path) -> None:
+    assert load_settings(cwd=tmp_path).processes is None  # None: one per usable CPU
+
+
+def test_processes_auto_is_accepted_from_file_env_and_flags(tmp_path: Path) -> None:
+    write(tmp_path, "config/henchman.yml", "processes: auto\n")
+    assert load_settings(cwd=tmp_path).processes is None
+    assert load_settings(cwd=tmp_path, env={"HENCHMAN_PROCESSES": "AUTO"}).processes is None
+    assert load_settings(cwd=tmp_path, env={"HENCHMAN_PROCESSES": "3"}).processes == 3
+
+
+def test_processes_auto_flag_overrides_a_number_from_the_file(tmp_path: Path) -> None:
+    write(tmp_path, "config/henchman.yml", "processes: 4\n")
+    assert load_settings(cwd=tmp_path).processes == 4
+    assert load_settings(cwd=tmp_path, flags={"processes": "auto"}).processes is None
+
+
+@pytest.mark.parametrize("text", ["lots", "0", "-1", "2.5"])
+def test_processes_refuse_anything_but_a_positive_count_or_auto(tmp_path: Path, text: str) -> None:
+    message = config_error(tmp_path, env={"HENCHMAN_PROCESSES": text})
+    assert message.startswith("setting 'processes' in HENCHMAN_PROCESSES must be ")
+    assert text in message

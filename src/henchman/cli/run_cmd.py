@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from henchman import logs
+from henchman.cpus import machine_cpus
 from henchman.errors import ConfigError, RedisUnavailable
 from henchman.server.health import stale_after
 from henchman.server.placement import Placement
@@ -151,7 +152,10 @@ def user_traceback(exc: BaseException) -> str:
 @click.option("-v", "--verbose", is_flag=True, default=False, help="Log at DEBUG.")
 @click.option("-l", "--log-level", default=None, help="Log level (default INFO).")
 @click.option(
-    "-P", "--processes", default=None, help="Worker processes: N or auto (CPU count; default 1)."
+    "-P",
+    "--processes",
+    default=None,
+    help="Worker processes: N, or auto (the default: one per CPU this process may use).",
 )
 @click.option("--json-logs", is_flag=True, default=None, help="Log one JSON object per line.")
 @click.option(
@@ -231,8 +235,15 @@ def run(
         logging.getLogger("henchman").info("django: imported %s", imported)
     limit_malloc_arenas()
     child = bool(os.environ.get(CHILD_ENV))
-    if (settings.processes > 1 or settings.max_memory_mb) and not child:
-        raise SystemExit(supervise(settings))
+    count = settings.processes or machine_cpus()
+    if (count > 1 or settings.max_memory_mb) and not child:
+        if settings.processes is None:
+            logging.getLogger("henchman").info(
+                "processes: auto, one worker process per CPU this process may use (%d); "
+                "set -P/processes for another number",
+                count,
+            )
+        raise SystemExit(supervise(settings, count))
     try:
         placement = Placement.for_process(
             settings.cpu_affinity, settings.placement_interval, os.environ
@@ -293,31 +304,25 @@ def _metrics_routes(app: Any, settings: Any) -> dict[str, Any]:
     return worker_routes(app)
 
 
-def parse_processes(value: str | None) -> int | None:
-    """``-P N`` or ``-P auto`` (the CPUs this process may use); one-line error otherwise."""
+def parse_processes(value: str | None) -> int | str | None:
+    """``-P N`` or ``-P auto`` (kept as ``"auto"``: counted when the worker starts, and it
+    overrides a number from the config file or environment); one-line error otherwise."""
     if value is None:
         return None
     if value.strip().lower() == "auto":
-        return cpu_count()
+        return "auto"
     if value.strip().isdigit() and int(value) >= 1:
         return int(value)
     raise SystemExit(_error(f"--processes must be a positive integer or auto, got {value!r}"))
 
 
-def cpu_count() -> int:
-    """CPUs this process may run on (respects affinity masks and container CPU sets)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
-def supervise(settings: Any) -> int:
-    """Run the ``-P`` supervisor with its pidfile, health endpoint and systemd notifications."""
+def supervise(settings: Any, processes: int) -> int:
+    """Run the ``-P`` supervisor of ``processes`` children with its pidfile, health endpoint
+    and systemd notifications."""
     services = ProcessServices(settings, os.environ)
     supervisor = Supervisor(
         child_command(sys.argv[1:]),
-        settings.processes,
+        processes,
         max_memory_mb=settings.max_memory_mb,
         stale_after=stale_after(settings.heartbeat_interval, settings.redis_timeout),
         notifier=services.notifier,

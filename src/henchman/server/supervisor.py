@@ -148,14 +148,20 @@ class Supervisor:
         if install_signals:
             for name in (*FORWARDED, "USR2"):
                 signal.signal(getattr(signal, f"SIG{name}"), self._forward_later(name))
-        for slot in range(self.count):
-            self._start(slot)
-        log.info("supervisor %d started %d worker processes", os.getpid(), self.count)
+        # One child first, the others once it is up: an app that cannot boot (a typo in -r, a
+        # bad import) then fails in one child, and its error is printed once, not once per CPU.
+        self._start(0)
+        waiting = list(range(1, self.count))
+        log.info("supervisor %d starting %d worker processes", os.getpid(), self.count)
         try:
             while True:
                 with contextlib.suppress(queue.Empty):
                     self._act(self.requests.get(timeout=0.1))
                 self._read_beats()
+                if waiting and self._any_up and not self._stopping:
+                    for slot in waiting:
+                        self._start(slot)
+                    waiting.clear()
                 code = self._reap()
                 if code is not None:
                     return code
