@@ -56,9 +56,9 @@ SYSTEMS: tuple[System, ...] = (
         "henchman", "henchman", (HENCHMAN,), "henchman_jobs",
         ("{bin}/henchman", "run", "-r", "henchman_jobs", "-q", "bench", "--log-level", "warning"),
         "1 `henchman run` with every default: one worker process per usable CPU (2 here) under "
-        "its supervisor, 10 threads each, reliable fetch, stats and metrics middleware, "
-        "cpu_affinity off; --log-level warning like the peers; enqueue with perform_async, bulk "
-        "with perform_bulk",
+        "its supervisor, 10 threads each, cpu_affinity auto (a process's threads share one CPU "
+        "while its jobs are short), reliable fetch, stats and metrics middleware; --log-level "
+        "warning like the peers; enqueue with perform_async, bulk with perform_bulk",
         versions=("henchman", "redis", "hiredis"), env=(("REDIS_URL", "{url}"),),
         family="henchman",
     ),
@@ -72,11 +72,11 @@ SYSTEMS: tuple[System, ...] = (
         default=False, family="henchman",
     ),
     System(
-        "henchman-pinned", "henchman", (HENCHMAN,), "henchman_jobs",
+        "henchman-unpinned", "henchman", (HENCHMAN,), "henchman_jobs",
         ("{bin}/henchman", "run", "-r", "henchman_jobs", "-q", "bench", "--log-level", "warning",
-         "--cpu-affinity", "auto"),
-        "NOT default: as henchman with the opt-in --cpu-affinity auto (each worker process's "
-        "threads on a CPU of its own), to compare with sidekiq-pinned",
+         "--cpu-affinity", "off"),
+        "NOT default: as henchman with --cpu-affinity off (threads left to the kernel, never "
+        "pinned), to compare with sidekiq (ruby), which is unpinned too",
         versions=("henchman", "redis", "hiredis"), env=(("REDIS_URL", "{url}"),),
         default=False, family="henchman",
     ),
@@ -92,7 +92,7 @@ SYSTEMS: tuple[System, ...] = (
         "sidekiq-pinned", None, (), "sidekiq_jobs",
         ("taskset", "-c", "0", "sidekiq", "-r", "{jobs}/sidekiq/noop_job.rb", "-q", "default"),
         "NOT default: as sidekiq (ruby) under `taskset -c 0` (all its threads on one CPU, what "
-        "henchman's opt-in cpu_affinity auto does)",
+        "henchman's cpu_affinity auto does while jobs are short)",
         apt=("ruby", "ruby-sidekiq"), env=(("REDIS_URL", "{url}"),), default=False,
         family="sidekiq", version_cmd=_RUBY_VERSIONS,
     ),

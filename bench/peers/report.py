@@ -12,8 +12,9 @@ from typing import Any
 
 #: (numerator row, denominator row, what the pairing compares) for the drain ratio lines.
 PAIRINGS: tuple[tuple[str, str, str], ...] = (
-    ("henchman", "sidekiq (ruby)", "both at their defaults (both unpinned)"),
-    ("henchman-pinned", "sidekiq-pinned", "both pinned (not defaults)"),
+    ("henchman", "sidekiq (ruby)", "both at their defaults"),
+    ("henchman-unpinned", "sidekiq (ruby)", "both unpinned (henchman --cpu-affinity off)"),
+    ("henchman", "sidekiq-pinned", "both pinned (Sidekiq under taskset, not its default)"),
     ("henchman -P 1", "sidekiq (ruby)", "one process each (henchman -P 1, not its default)"),
 )
 #: Rows that are not Python job systems, left out of "the best Python peer".

@@ -1,7 +1,7 @@
 """henchman beside the systems its users would otherwise pick: one command, one table.
 
     python3 bench/peers/run.py                     # every system, 3 repetitions (~40 minutes)
-    python3 bench/peers/run.py --reps 1 --only henchman,henchman-pinned,sidekiq,sidekiq-pinned
+    python3 bench/peers/run.py --reps 1 --only henchman,henchman-unpinned,sidekiq,sidekiq-pinned
     python3 bench/peers/run.py --n 2000 --reps 1   # a smoke run of everything
     python3 bench/peers/run.py --render bench/results/peers-XXXX.json   # print a table again
     python3 bench/peers/run.py --render bench/results/peers-XXXX.json --summary   # the README's

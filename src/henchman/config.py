@@ -65,9 +65,10 @@ class Settings:
     processes: int | None = None
     log_level: str = "INFO"
     json_logs: bool = False
-    #: ``off`` (the kernel places threads), ``auto`` (opt-in: one CPU, moved or released as the
-    #: load asks), or a CPU list ``0,2-3``; see :mod:`henchman.server.placement`.
-    cpu_affinity: str = "off"
+    #: ``auto`` (the default: threads share one CPU while jobs are short, every CPU after a long
+    #: one), ``off`` (the kernel places threads), or a CPU list ``0,2-3``; see
+    #: :mod:`henchman.server.placement`.
+    cpu_affinity: str = "auto"
 
     # deploys: memory limit under the supervisor, health endpoint, pidfile
     #: Replace a worker process gracefully once its RSS exceeds this many MB (None: no limit).

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -89,14 +90,28 @@ def placement_of(redis_db: RedisDB, pid: int) -> str:
     return ""
 
 
-def test_auto_pins_all_threads_to_one_cpu_and_frees_processes_jobs_start(
+def push(redis_db: RedisDB, name: str, args_list: list[list[object]]) -> None:
+    app = Henchman(redis_db.settings(reliable_push=False))
+    app.client.push_bulk(name, args_list, {"queue": "default"})
+    app.close()
+
+
+def short_jobs(redis_db: RedisDB, count: int = 5 * placement.PIN_AFTER) -> None:
+    """Push ``count`` short jobs (each records its run in Redis). More than the pin needs: on a
+    loaded machine a short job can now and then wait 20 ms for a CPU, which restarts the count."""
+    push(redis_db, "proc_jobs.record", [[i] for i in range(count)])
+
+
+def test_auto_pins_all_threads_to_one_cpu_after_short_jobs_and_frees_processes_jobs_start(
     redis_db: RedisDB, workdir: Path
 ) -> None:
     worker = start_worker(workdir, env_for(redis_db), "--cpu-affinity", "auto")
     child = 0
     try:
         (pid,) = wait_registered(redis_db)
-        wait_for(lambda: on_one_cpu(pid) is not None, what="threads on one CPU")
+        assert set(thread_cpus(pid)) == {ALLOWED}  # unpinned until jobs show themselves short
+        short_jobs(redis_db)
+        wait_for(lambda: on_one_cpu(pid) is not None, timeout=60, what="threads on one CPU")
         assert len(thread_cpus(pid)) >= 11  # main, 10 worker threads, housekeeping: all pinned
         Henchman(redis_db.settings(reliable_push=False)).client.push(
             "proc_jobs.spawn", [], {"queue": "default"}
@@ -116,32 +131,71 @@ def test_auto_pins_all_threads_to_one_cpu_and_frees_processes_jobs_start(
             os.kill(child, 9)
 
 
-def test_the_default_leaves_every_thread_on_every_cpu_and_says_so(
-    redis_db: RedisDB, workdir: Path
-) -> None:
-    worker = start_worker(workdir, env_for(redis_db))
+def test_off_leaves_every_thread_on_every_cpu_and_says_so(redis_db: RedisDB, workdir: Path) -> None:
+    worker = start_worker(workdir, env_for(redis_db), "--cpu-affinity", "off")
     try:
         (pid,) = wait_registered(redis_db)
+        short_jobs(redis_db)
+        wait_for(lambda: redis_db.client.llen("test:done") >= 5 * placement.PIN_AFTER, what="jobs")
         assert set(thread_cpus(pid)) == {ALLOWED}
         assert placement_of(redis_db, pid) == "off"
     finally:
         assert stop(worker) == 0
 
 
-def test_auto_logs_its_pin_at_info_and_reports_it_in_the_heartbeat(
-    redis_db: RedisDB, workdir: Path
-) -> None:
+def test_the_default_is_auto_and_logs_and_reports_its_pin(redis_db: RedisDB, workdir: Path) -> None:
     log = workdir / "auto.log"
     env = env_for(redis_db, HENCHMAN_HEARTBEAT_INTERVAL="0.2")
-    worker = start_worker(workdir, env, "--cpu-affinity", "auto", log=log)
+    worker = start_worker(workdir, env, log=log)
     try:
         (pid,) = wait_registered(redis_db)
-        wait_for(lambda: on_one_cpu(pid) is not None, what="threads on one CPU")
+        wait_for(lambda: placement_of(redis_db, pid).startswith("auto: CPUs "), what="the beat")
+        short_jobs(redis_db)
+        wait_for(lambda: on_one_cpu(pid) is not None, timeout=60, what="threads on one CPU")
         cpu = on_one_cpu(pid)
         wait_for(lambda: placement_of(redis_db, pid) == f"auto: CPU {cpu}", what="the beat")
-        assert f"INFO: cpu_affinity auto: threads pinned to CPU {cpu} " in log.read_text()
+        assert f"INFO: cpu_affinity auto: pinned to CPU {cpu}: the last " in log.read_text()
     finally:
         assert stop(worker) == 0
+
+
+@pytest.mark.parametrize(("job", "args"), [("proc_jobs.nap", [0.05]), ("proc_jobs.burn", [])])
+def test_a_long_job_lets_the_threads_go_at_once_and_says_why(
+    redis_db: RedisDB, workdir: Path, job: str, args: list[object]
+) -> None:
+    (workdir / "proc_jobs.py").write_text(
+        (workdir / "proc_jobs.py").read_text()
+        + "\n\n@henchman.job\ndef burn():\n    import hashlib\n"
+        + "    hashlib.sha256(b'x' * 8_000_000).digest()\n"
+    )
+    log = workdir / "auto.log"
+    worker = start_worker(workdir, env_for(redis_db), log=log)
+    try:
+        (pid,) = wait_registered(redis_db)
+        short_jobs(redis_db)
+        wait_for(lambda: on_one_cpu(pid) is not None, timeout=60, what="threads on one CPU")
+        push(redis_db, job, [args])  # long by its wall time (a nap) or by its CPU (hashing)
+        wait_for(lambda: set(thread_cpus(pid)) == {ALLOWED}, what="threads on every CPU")
+        assert "INFO: cpu_affinity auto: let go of CPU " in log.read_text()
+    finally:
+        assert stop(worker) == 0
+
+
+def test_a_job_that_runs_long_lets_the_threads_go_before_it_ends(
+    redis_db: RedisDB, workdir: Path
+) -> None:
+    worker = start_worker(workdir, env_for(redis_db))
+    try:
+        (pid,) = wait_registered(redis_db)
+        short_jobs(redis_db)
+        wait_for(lambda: on_one_cpu(pid) is not None, timeout=60, what="threads on one CPU")
+        push(redis_db, "proc_jobs.slow", [[20]])
+        wait_for(lambda: redis_db.client.llen("test:started") == 1, what="the slow job's start")
+        wait_for(lambda: set(thread_cpus(pid)) == {ALLOWED}, what="threads on every CPU")
+        assert redis_db.client.llen("test:started") == 1  # still running: it sleeps 20 s
+        assert redis_db.client.llen("test:done") == 5 * placement.PIN_AFTER
+    finally:
+        assert stop(worker, signal.SIGKILL) == -signal.SIGKILL
 
 
 def test_a_cpu_list_pins_exactly_there(redis_db: RedisDB, workdir: Path) -> None:
@@ -165,7 +219,12 @@ def test_supervised_children_start_on_different_cpus(redis_db: RedisDB, workdir:
         )
     try:
         pids = wait_registered(redis_db, count=2)
-        wait_for(lambda: all(on_one_cpu(p) is not None for p in pids), what="children pinned")
+        short_jobs(redis_db, 20 * placement.PIN_AFTER)
+        wait_for(
+            lambda: all(on_one_cpu(p) is not None for p in pids),
+            timeout=60,
+            what="children pinned",
+        )
         assert len({on_one_cpu(p) for p in pids}) == 2
         assert set(thread_cpus(supervisor.pid)) == {ALLOWED}  # the supervisor runs no jobs
     finally:
@@ -226,7 +285,7 @@ samples = iter([
     pl.Sample(20.0, 16.25, cpus({first: 455, other: 1510}, 2000)),   # 0.97 cores: probe
     pl.Sample(22.0, 19.75, cpus({first: 635, other: 1690}, 2200)),   # 1.75 cores: free
 ])
-now = iter([1.0, 3.0, 5.0, 20.0, 22.0])
+now = iter([1.0, 1.5, 3.0, 5.0, 20.0, 22.0])
 
 class Coin:
     def random(self):
@@ -244,6 +303,9 @@ def state():
 p.begin()
 seen = []
 p.start(); seen.append(state())
+for _ in range(pl.PIN_AFTER):
+    p.job_done(0.0002, 0.0001)  # short jobs: pinned to the slot's CPU
+seen.append(state())
 for _ in range(4):
     p.tick(); seen.append(state())
 print(json.dumps({"first": first, "other": other, "allowed": allowed, "seen": seen,
@@ -264,7 +326,8 @@ def test_the_shell_moves_probes_and_frees_the_real_threads() -> None:
     out = json.loads(result.stdout)
     first, other, allowed = out["first"], out["other"], out["allowed"]
     assert out["seen"] == [
-        [[first]],  # start: slot 0 -> the first allowed CPU
+        [allowed],  # start: unpinned until jobs show themselves short
+        [[first]],  # short jobs: slot 0 -> the first allowed CPU
         [[first]],  # others use 55 % of it, the other CPU is idle: one strike
         [[other]],  # the same again: moved (coin 0.1 < 0.5)
         [allowed],  # saturated after the first-probe delay: unpinned to look

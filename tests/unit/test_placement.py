@@ -32,7 +32,7 @@ def test_setting_values_are_checked_and_normalised() -> None:
 
 
 def test_config_sources_accept_cpu_affinity_and_name_it_when_wrong() -> None:
-    assert load_settings().cpu_affinity == "off"
+    assert load_settings().cpu_affinity == "auto"
     assert load_settings(env={"HENCHMAN_CPU_AFFINITY": "auto"}).cpu_affinity == "auto"
     assert load_settings(flags={"cpu_affinity": "2,4-5"}).cpu_affinity == "2,4-5"
     with pytest.raises(ConfigError, match=r"'cpu_affinity' in --cpu-affinity must be auto, off"):
@@ -138,8 +138,92 @@ def test_a_probe_without_parallel_work_pins_again_on_the_same_cpu() -> None:
     assert step.state == State(Mode.PINNED, 0, 180.0 + pl.PROBE_EVERY)
 
 
-def test_start_pins_and_schedules_the_first_probe() -> None:
-    assert pl.start(ALLOWED, None, 1, now=5.0) == State(Mode.PINNED, 1, 5.0 + pl.FIRST_PROBE)
+def test_start_waits_unpinned_with_the_cpu_it_will_pin_to() -> None:
+    assert pl.start(ALLOWED, None, 1, now=5.0) == State(Mode.WAITING, 1, 5.0 + pl.FIRST_PROBE)
+
+
+def waiting(hold_until: float = 0.0, releases: int = 0) -> State:
+    return State(Mode.WAITING, 1, 100.0, 0, hold_until, releases)
+
+
+@pytest.mark.parametrize(
+    ("wall", "cpu", "long"),
+    [(0.0003, 0.0002, False), (0.015, 0.002, False), (0.02, 0.0, True), (0.006, 0.005, True)],
+)
+def test_a_job_is_long_by_its_wall_time_or_its_threads_cpu(
+    wall: float, cpu: float, long: bool
+) -> None:
+    # 15 ms of wall, 2 ms of CPU: a short job that opened a connection and waited for the GIL.
+    assert pl.is_long(wall, cpu) is long
+
+
+def test_enough_short_jobs_in_a_row_pin_a_waiting_process_and_say_so() -> None:
+    assert pl.after_short_jobs(waiting(), pl.PIN_AFTER - 1, 10.0).state == waiting()
+    step = pl.after_short_jobs(waiting(), pl.PIN_AFTER, 10.0)
+    assert step.state.mode is Mode.PINNED
+    assert step.state.cpu == 1
+    assert step.state.next_probe == 10.0 + pl.FIRST_PROBE
+    assert step.note is not None
+    assert step.note.startswith(f"pinned to CPU 1: the last {pl.PIN_AFTER} jobs were short")
+
+
+def test_no_pin_while_a_release_holds_it_off() -> None:
+    held = waiting(hold_until=30.0, releases=1)
+    assert pl.after_short_jobs(held, 10 * pl.PIN_AFTER, 29.0).state == held
+    assert pl.after_short_jobs(held, pl.PIN_AFTER, 30.0).state.mode is Mode.PINNED
+
+
+def test_a_long_job_releases_a_pinned_process_at_once_with_a_growing_hold() -> None:
+    step = pl.after_long_job(pinned(cpu=1), 0.052, 0.0001, 40.0)
+    assert step.state == State(Mode.WAITING, 1, 100.0, 0, 40.0 + pl.HOLD_FIRST, 1)
+    assert step.note is not None
+    assert step.note.startswith("let go of CPU 1: a job ran 52 ms (0.1 ms of CPU)")
+    again = pl.after_short_jobs(step.state, pl.PIN_AFTER, 50.0).state
+    second = pl.after_long_job(again, 0.03, 0.03, 60.0).state
+    assert (second.hold_until, second.releases) == (60.0 + 2 * pl.HOLD_FIRST, 2)
+    assert [pl.hold_after(n) for n in (1, 2, 3, 6, 7, 8)] == [2, 4, 8, 60, 60, 60]
+
+
+def test_the_shell_lets_go_of_a_job_still_running_long() -> None:
+    applied: list[frozenset[int]] = []
+    shell = pl.Placement("auto", interval=1.0, clock=lambda: 100.0)
+    shell.allowed = ALLOWED
+    shell.state = pinned(cpu=1)
+    shell._apply = applied.append  # type: ignore[method-assign]  # no real CPUs touched
+    shell.running_since(None, 50.0)  # nothing running
+    shell.running_since(50.0 - pl.LONG_RUNNING / 2, 50.0)
+    assert applied == []
+    shell.running_since(50.0 - pl.LONG_RUNNING, 50.0)
+    assert applied == [frozenset(ALLOWED)]
+    assert shell.state.mode is Mode.WAITING
+
+
+def test_a_long_job_changes_nothing_for_a_waiting_or_free_process() -> None:
+    assert pl.after_long_job(waiting(), 1.0, 1.0, 5.0).state == waiting()
+    free = State(Mode.FREE, None, 0.0)
+    assert pl.after_long_job(free, 1.0, 1.0, 5.0).state == free
+
+
+def test_load_ticks_leave_a_waiting_process_alone() -> None:
+    busy = Load(0.99, {0: 1.0, 1: 1.0})
+    assert pl.decide(waiting(), busy, 500.0, ALLOWED, 0.0).state == waiting()
+
+
+def test_the_shell_pins_after_short_jobs_and_lets_go_after_a_long_one() -> None:
+    applied: list[frozenset[int]] = []
+    shell = pl.Placement("auto", interval=1.0, clock=lambda: 100.0)
+    shell.allowed = ALLOWED
+    shell.state = waiting()
+    shell._apply = applied.append  # type: ignore[method-assign]  # no real CPUs touched
+    for _ in range(pl.PIN_AFTER - 1):
+        shell.job_done(0.0002, 0.0001)
+    shell.job_done(0.03, 0.0001)  # one long job restarts the count
+    for _ in range(pl.PIN_AFTER):
+        shell.job_done(0.0002, 0.0001)
+    assert applied == [frozenset({1})]
+    shell.job_done(0.0004, 0.006)
+    assert applied == [frozenset({1}), frozenset(ALLOWED)]
+    assert shell.state.mode is Mode.WAITING
 
 
 def test_probes_are_logged_when_they_start_and_end() -> None:
@@ -158,6 +242,8 @@ def test_describe_says_where_the_threads_are() -> None:
     auto = pl.Placement("auto", interval=1.0)
     assert auto.describe() == "auto: all CPUs"  # not started (or a single CPU): nothing pinned
     auto.allowed = ALLOWED
+    auto.state = waiting()
+    assert auto.describe() == "auto: CPUs 0,1 (CPU 1 once jobs are short)"
     auto.state = pinned(cpu=1)
     assert auto.describe() == "auto: CPU 1"
     auto.state = State(Mode.PROBING, 1, 0.0)

@@ -167,7 +167,7 @@ def user_traceback(exc: BaseException) -> str:
 @click.option(
     "--cpu-affinity",
     default=None,
-    help="auto (default: threads on one CPU, adapted to the load), off, or a CPU list 0,2-3.",
+    help="auto (default: threads on one CPU while jobs are short), off, or a CPU list 0,2-3.",
 )
 @click.option(
     "--max-memory-mb",

@@ -189,6 +189,11 @@ class Launcher:
             capsule.start()
         if self.placement is not None:
             self._local(self.placement.start)
+            if self.placement.adaptive:
+                from henchman.server.job_times import JobTimes  # only under cpu_affinity auto
+
+                if "JobTimes" not in self.app.middleware.names():
+                    self.app.middleware.add(JobTimes(self.placement))
         self._housekeeper = threading.Thread(
             target=self._housekeeping, name="henchman-housekeeping", daemon=True
         )
@@ -363,6 +368,7 @@ class Launcher:
                 next_recovery = now + settings.orphan_check_interval
             if self.placement is not None:
                 self._local(self.placement.maybe_tick)
+                self._local(self._report_running_jobs)
 
     def _refresh_paused(self) -> None:
         """Read the ``paused`` set. During an outage the last reading stays in force and nothing
@@ -370,6 +376,12 @@ class Launcher:
         frequent would otherwise log a fresh outage for every stale pooled connection."""
         with contextlib.suppress(*TRANSIENT):
             self.paused.refresh(self.redis, self.app.keys)
+
+    def _report_running_jobs(self) -> None:
+        """Tell CPU placement when the oldest running job started (a long one unpins)."""
+        assert self.placement is not None
+        starts = [v[2] for c in self.capsules for v in list(c.processor.work.values())]
+        self.placement.running_since(min(starts, default=None), self.clock())
 
     def _flush_middleware(self) -> None:
         """Let middleware that buffers data in memory (e.g. metrics) write it: every

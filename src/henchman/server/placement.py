@@ -8,28 +8,31 @@ CPU, the same hand-overs are ordinary context switches. On the 2-core benchmark 
 takes a no-op drain from about 3,900 to about 7,000 jobs/s (worker CPU per job 265 -> 140 us).
 
 The same pinning costs jobs whose heavy work runs outside the GIL (hashing, compression, image
-codecs, child processes) 30-100 % of their speed, and no automatic rule measured on the benchmark
-machine told the two apart quickly enough to never hurt (docs/performance.md, "CPU placement").
-So the default is ``cpu_affinity = "off"``: the kernel places threads, as in every other job
-system. ``auto`` is an opt-in for workers that run many tiny GIL-bound jobs: (Linux only)
-``henchman run`` then keeps all threads of the process on one CPU of the set it was allowed,
-and watches the load every ``placement_interval`` seconds (pure decisions in :func:`decide`, a
-thin shell in :class:`Placement`):
+codecs, child processes) 30-100 % of their speed when it lasts: all their threads share one CPU.
+So ``auto`` (the default, Linux only) pins only while the jobs show themselves short, and lets go
+the moment one does not (pure decisions in :func:`after_short_jobs`, :func:`after_long_job` and
+:func:`decide`, a thin shell in :class:`Placement` fed by the
+:class:`~henchman.server.job_times.JobTimes` middleware):
 
-* **Other work on our CPU.** When other processes use a good part of our CPU and another allowed
-  CPU is idle enough, on two intervals in a row, the process moves there (on a coin toss, so that
-  two workers sharing a CPU do not both move at once and meet again).
-* **Jobs that want more than one core.** Jobs whose heavy work runs in C code that releases the
-  GIL (image codecs, compression, numpy) could use several CPUs in parallel. A pinned process
-  cannot show that, so when it saturates its CPU it is left unpinned for one interval now and then
-  (:data:`FIRST_PROBE`, then every :data:`PROBE_EVERY` s); if it then uses more than
-  :data:`PARALLEL` cores it stays unpinned for the rest of its life, and says so in the log;
-  otherwise it goes back to its CPU. The CPU time of child processes that jobs started and
-  waited for counts as the process's own (a job that shells out is our work, not other load).
+* **Start unpinned.** A process starts with its threads on every allowed CPU, and pins them all
+  to one CPU once :data:`PIN_AFTER` jobs in a row were short: under :data:`LONG_CPU` of their
+  thread's CPU and :data:`LONG_WALL` of wall time. A burst of hashing jobs never gets pinned.
+* **Let go at once.** One long job (much CPU: work that may run outside the GIL; or a long wait:
+  a child process, a sleep) unpins every thread when it ends, and no new pin comes for
+  :data:`HOLD_FIRST` seconds, doubling with each release up to :data:`HOLD_MAX`: a worker whose
+  jobs mix short and long ones settles unpinned.
+* **Other work on our CPU.** While pinned, when other processes use a good part of our CPU and
+  another allowed CPU is idle enough, on two intervals in a row, the process moves there (on a
+  coin toss, so that two workers sharing a CPU do not both move at once and meet again).
+* **Short jobs that want more than one core** (a pinned process that saturates its CPU) are
+  unpinned for one interval now and then (:data:`FIRST_PROBE`, then every :data:`PROBE_EVERY`
+  s); if the process then uses more than :data:`PARALLEL` cores it stays unpinned for the rest
+  of its life, and says so in the log; otherwise it goes back to its CPU. The CPU time of child
+  processes that jobs started and waited for counts as the process's own.
 * **Processes started by jobs** inherit the pin at ``fork``; every interval, descendants whose
   CPU set is exactly ours get the whole allowed set back.
 
-Under ``-P N`` each worker process starts on its own CPU (its slot in the supervisor, modulo the
+Under ``-P N`` each worker process pins to its own CPU (its slot in the supervisor, modulo the
 allowed CPUs). ``cpu_affinity = "off"`` leaves placement to the kernel; a CPU list (``"0,2-3"``)
 pins every thread to exactly that set and does nothing else, like ``taskset``.
 Every change of placement is logged at INFO with its reason, and :meth:`Placement.describe` (shown
@@ -45,6 +48,7 @@ import enum
 import logging
 import os
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -71,6 +75,22 @@ PARALLEL = 1.3
 #: Seconds after start before the first probe, and between later probes.
 FIRST_PROBE = 10.0
 PROBE_EVERY = 120.0
+#: A job this long (wall seconds) or using this much CPU (its thread's CPU seconds) is "long":
+#: its work may run outside the GIL (hashing, codecs, a child process), so it must not share one
+#: CPU with every other thread. Short jobs are the ones pinning helps: the GIL hand-overs of
+#: their Redis calls are most of their cost. The CPU bound leaves room for a thread's first job
+#: opening its connections (1-2 ms), which must not undo a pin just made.
+LONG_WALL = 0.02
+LONG_CPU = 0.005
+#: A job still running after this long (seconds) lets a pinned process go without waiting for
+#: its end (checked by the housekeeping loop every 0.1 s).
+LONG_RUNNING = 0.1
+#: Consecutive short jobs after which an unpinned ``auto`` process pins its threads.
+PIN_AFTER = 200
+#: After a long job let the threads go, no new pin for this long (doubling on each release, up
+#: to :data:`HOLD_MAX`): a worker whose jobs mix short and long ones settles unpinned.
+HOLD_FIRST = 2.0
+HOLD_MAX = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +138,7 @@ def load_between(before: Sample, after: Sample) -> Load:
 
 
 class Mode(enum.Enum):
+    WAITING = "waiting"  # unpinned, until enough short jobs in a row show pinning would help
     PINNED = "pinned"  # every thread on ``State.cpu``
     PROBING = "probing"  # unpinned for one interval to see whether jobs use more cores
     FREE = "free"  # unpinned for good: jobs run in parallel outside the GIL
@@ -131,6 +152,10 @@ class State:
     next_probe: float
     #: Consecutive ticks on which other processes crowded our CPU while another was idle.
     strikes: int = 0
+    #: No pin before this time (a long job let the threads go recently).
+    hold_until: float = 0.0
+    #: How many times a long job has let the threads go.
+    releases: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,13 +177,57 @@ def initial_cpu(allowed: Sequence[int], load: Load | None, slot: int | None) -> 
 
 
 def start(allowed: Sequence[int], load: Load | None, slot: int | None, now: float) -> State:
-    """The state a process starts in."""
-    return State(Mode.PINNED, initial_cpu(allowed, load, slot), now + FIRST_PROBE)
+    """The state a process starts in: unpinned, with the CPU it will pin to once its jobs show
+    themselves short (:func:`after_short_jobs`)."""
+    return State(Mode.WAITING, initial_cpu(allowed, load, slot), now + FIRST_PROBE)
+
+
+def is_long(wall: float, cpu: float) -> bool:
+    """Whether a job that took ``wall`` seconds and ``cpu`` seconds of its thread's CPU is long."""
+    return wall >= LONG_WALL or cpu >= LONG_CPU
+
+
+def hold_after(releases: int) -> float:
+    """Seconds without a pin after the ``releases``-th release (2, 4, 8 ... up to 60)."""
+    return float(min(HOLD_MAX, HOLD_FIRST * 2.0 ** max(releases - 1, 0)))
+
+
+def after_long_job(state: State, wall: float, cpu: float | None, now: float) -> Step:
+    """A long job ended (``cpu`` its thread's CPU seconds), or is still running after ``wall``
+    seconds (``cpu`` None): a pinned (or probing) process lets its threads go at once."""
+    if state.mode not in (Mode.PINNED, Mode.PROBING):
+        return Step(state)
+    releases = state.releases + 1
+    hold = hold_after(releases)
+    what = (
+        f"a job has been running for {wall * 1000:.0f} ms"
+        if cpu is None
+        else f"a job ran {wall * 1000:.0f} ms ({cpu * 1000:.1f} ms of CPU)"
+    )
+    note = (
+        f"let go of CPU {state.cpu}: {what}, long enough to use other CPUs; threads on every "
+        f"CPU, pinning again after {hold:.0f} s and {PIN_AFTER} short jobs in a row"
+    )
+    waiting = State(Mode.WAITING, state.cpu, state.next_probe, 0, now + hold, releases)
+    return Step(waiting, note)
+
+
+def after_short_jobs(state: State, count: int, now: float) -> Step:
+    """``count`` short jobs in a row ended: a waiting process pins once they are enough."""
+    if state.mode is not Mode.WAITING or count < PIN_AFTER or now < state.hold_until:
+        return Step(state)
+    note = (
+        f"pinned to CPU {state.cpu}: the last {count} jobs were short (under "
+        f"{LONG_CPU * 1000:.0f} ms of CPU and {LONG_WALL * 1000:.0f} ms each), and threads on one "
+        "CPU hand the GIL over cheaply"
+    )
+    pinned = State(Mode.PINNED, state.cpu, now + FIRST_PROBE, 0, state.hold_until, state.releases)
+    return Step(pinned, note)
 
 
 def decide(state: State, load: Load, now: float, allowed: Sequence[int], coin: float) -> Step:
     """One tick: keep, move to another CPU, start or end a probe. ``coin`` is uniform in [0, 1)."""
-    if state.mode is Mode.FREE:
+    if state.mode in (Mode.FREE, Mode.WAITING):
         return Step(state)
     if state.mode is Mode.PROBING:
         return _after_probe(state, load, now)
@@ -171,14 +240,14 @@ def _after_probe(state: State, load: Load, now: float) -> Step:
             f"jobs used {load.own:.1f} cores while unpinned (work outside the GIL): "
             "keeping this process on all its CPUs"
         )
-        return Step(State(Mode.FREE, None, state.next_probe), note)
+        return Step(replace(state, mode=Mode.FREE, cpu=None), note)
     # Back to the same CPU: the arrangement of several workers stays as it was, and moving away
     # from other load is the crowding rule's job.
     note = (
         f"jobs used {load.own:.1f} cores while unpinned (GIL-bound): back on CPU {state.cpu} "
         f"until the next check in {PROBE_EVERY:.0f} s"
     )
-    return Step(State(Mode.PINNED, state.cpu, now + PROBE_EVERY), note)
+    return Step(replace(state, mode=Mode.PINNED, next_probe=now + PROBE_EVERY), note)
 
 
 def _while_pinned(
@@ -199,7 +268,9 @@ def _while_pinned(
             f"the process saturates CPU {state.cpu} ({load.own:.2f} cores): unpinned for one "
             "interval to see whether its jobs use more than one core"
         )
-        return Step(State(Mode.PROBING, state.cpu, now + PROBE_EVERY), note)
+        return Step(
+            replace(state, mode=Mode.PROBING, next_probe=now + PROBE_EVERY, strikes=0), note
+        )
     return Step(replace(state, strikes=0))
 
 
@@ -275,6 +346,10 @@ class Placement:
         self.state: State | None = None
         self._last: Sample | None = None
         self._next_tick = 0.0
+        #: Short jobs in a row while waiting to pin (read and bumped without the lock: an
+        #: approximate count is enough, and the job path stays one addition).
+        self._short_run = 0
+        self._lock = threading.Lock()
 
     @classmethod
     def for_process(cls, setting: str, interval: float, env: Mapping[str, str]) -> Placement | None:
@@ -287,6 +362,11 @@ class Placement:
             return None
         slot = env.get(SLOT_ENV, "")
         return cls(setting, interval=interval, slot=int(slot) if slot.isdigit() else None)
+
+    @property
+    def adaptive(self) -> bool:
+        """``auto`` (placement follows the jobs), not an explicit CPU list."""
+        return self.cpus is None
 
     def begin(self) -> None:
         """Remember the allowed CPUs and take a first load sample (call early in start-up).
@@ -319,14 +399,55 @@ class Placement:
         self._last = current
         self.state = start(self.allowed, load, self.slot, now)
         self._next_tick = now + self.interval
-        self._apply_state()
         log.info(
-            "cpu_affinity auto: threads pinned to CPU %s of %s (one CPU lets threads hand over "
-            "the GIL cheaply; checks every %.0f s whether jobs use more than one core)",
-            self.state.cpu,
+            "cpu_affinity auto: threads on CPUs %s; they move to CPU %s once %d jobs in a row "
+            "are short (threads on one CPU hand the GIL over cheaply) and back to every CPU "
+            "after any long one",
             _show(self.allowed),
-            self.interval,
+            self.state.cpu,
+            PIN_AFTER,
         )
+
+    def job_done(self, wall: float, cpu: float) -> None:
+        """A sync job ended after ``wall`` seconds, ``cpu`` of them on its thread's CPU (called
+        by :class:`~henchman.server.job_times.JobTimes` on the job's thread)."""
+        state = self.state
+        if state is None or state.mode is Mode.FREE:
+            return
+        if wall >= LONG_WALL or cpu >= LONG_CPU:
+            self._short_run = 0
+            if state.mode is not Mode.WAITING:
+                with self._lock:
+                    self._step(after_long_job(self.state or state, wall, cpu, self._clock()))
+            return
+        if state.mode is Mode.WAITING:
+            self._short_run += 1
+            if self._short_run >= PIN_AFTER:
+                with self._lock:
+                    self._step(
+                        after_short_jobs(self.state or state, self._short_run, self._clock())
+                    )
+
+    def running_since(self, started: float | None, now: float) -> None:
+        """The oldest job still running started at ``started`` (None: none is running), on the
+        clock of ``now``: a pinned process whose job has run :data:`LONG_RUNNING` lets go now
+        rather than when the job ends (called by the housekeeping loop)."""
+        state = self.state
+        if started is None or state is None or state.mode not in (Mode.PINNED, Mode.PROBING):
+            return
+        if now - started >= LONG_RUNNING:
+            self._short_run = 0
+            with self._lock:
+                self._step(after_long_job(self.state or state, now - started, None, self._clock()))
+
+    def _step(self, step: Step) -> None:
+        """Adopt ``step`` (holding the lock): log its note, apply a new placement."""
+        before = self.state
+        if step.note:
+            log.info("cpu_affinity auto: %s", step.note)
+        self.state = step.state
+        if before is None or (step.state.mode, step.state.cpu) != (before.mode, before.cpu):
+            self._apply_state()
 
     def describe(self) -> str:
         """Where the threads are now, in a few words (heartbeat, ``henchman stats``, Busy page)."""
@@ -335,6 +456,8 @@ class Placement:
         state = self.state
         if state is None:
             return "auto: all CPUs"
+        if state.mode is Mode.WAITING:
+            return f"auto: CPUs {_show(self.allowed)} (CPU {state.cpu} once jobs are short)"
         if state.mode is Mode.PINNED:
             return f"auto: CPU {state.cpu}"
         if state.mode is Mode.PROBING:
@@ -361,12 +484,9 @@ class Placement:
         self._last = current
         if state.mode is Mode.PINNED and state.cpu is not None:
             self._release_descendants(state.cpu)
-        step = decide(state, load, now, self.allowed, self._rng.random())
-        if step.note:
-            log.info("cpu_affinity auto: %s", step.note)
-        self.state = step.state
-        if (step.state.mode, step.state.cpu) != (state.mode, state.cpu):
-            self._apply_state()
+        with self._lock:
+            state = self.state or state  # a job may have changed it meanwhile
+            self._step(decide(state, load, now, self.allowed, self._rng.random()))
 
     def _apply_state(self) -> None:
         state = self.state
