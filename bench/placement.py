@@ -3,10 +3,10 @@
     .venv/bin/python bench/placement.py                   # every workload, 3 repetitions
     .venv/bin/python bench/placement.py --reps 1 --only noop,sha256
 
-For each workload, one ``henchman run -c 4`` worker drains the same jobs with its default
-placement, with ``--cpu-affinity off`` and with the opt-in ``--cpu-affinity auto``; repetitions
-are interleaved and rotated (default, off, auto; off, auto, default; ...) so drift of the
-machine's speed falls on every setting alike. The time of a workload is from the first job's
+For each workload, one ``henchman run -c 4 -P 1`` worker drains the same jobs with its default
+placement (``auto``: threads on one CPU while jobs are short) and with ``--cpu-affinity off``;
+repetitions are interleaved and rotated (default, off; off, default; ...) so drift of the
+machine's speed falls on both settings alike. The time of a workload is from the first job's
 start to the last job's end, from the times the jobs record themselves (worker start-up
 excluded); for bursts, the median time from each burst's push to its last job's end. The table
 gives each setting's median time divided by ``off``'s: above 1.00 is slower than leaving
@@ -31,7 +31,7 @@ import redis
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-SETTINGS = ("default", "off", "auto")
+SETTINGS = ("default", "off")
 #: Outside load for the last workload: busy this share of every 10 ms, in one process.
 OUTSIDE_DUTY = 0.6
 
@@ -66,6 +66,20 @@ def _push_child(count: int) -> Callable[[Path], int]:
     return push
 
 
+def _push_mixed(rounds: int, short: int) -> Callable[[Path], int]:
+    """``rounds`` times: ``short`` no-op jobs, then one hashing job (queued in that order)."""
+
+    def push(_: Path) -> int:
+        import placement_jobs
+
+        for _ in range(rounds):
+            placement_jobs.noop.perform_bulk([[]] * short)
+            placement_jobs.sha256.perform_async(5)
+        return rounds * (short + 1)
+
+    return push
+
+
 WORKLOADS = (
     Workload("noop", "no-op drain, 20,000 jobs", _push("noop", 20_000)),
     Workload("python", "pure-Python 2 ms jobs (1,000)", _push("python_2ms", 1000)),
@@ -77,6 +91,7 @@ WORKLOADS = (
              _push("sha256", 40, 5), bursts=3),
     Workload("loaded", "sha256 jobs (as above) beside a process using 0.6 cores",
              _push("sha256", 40, 5), outside_load=True),
+    Workload("mixed", "mixed: 40 × (500 no-op jobs, then one sha256 job)", _push_mixed(40, 500)),
 )  # fmt: skip
 
 
@@ -178,7 +193,8 @@ def main() -> None:
             for workload in chosen:
                 for rep in range(options.reps):
                     # Each repetition starts with another setting, so none always goes first.
-                    for setting in SETTINGS[rep % 3 :] + SETTINGS[: rep % 3]:
+                    turn = rep % len(SETTINGS)
+                    for setting in SETTINGS[turn:] + SETTINGS[:turn]:
                         seconds = measure(workload, setting, url, client, workdir)
                         results.setdefault((workload.name, setting), []).append(seconds)
                         print(f"{workload.name} rep {rep + 1} {setting}: {seconds:.3f} s",
@@ -187,13 +203,13 @@ def main() -> None:
             client.flushdb()
             client.close()
             server.stop()
-    print(f"Medians of {options.reps} interleaved repetitions, `henchman run -c 4`; "
+    print(f"Medians of {options.reps} interleaved repetitions, `henchman run -c 4 -P 1`; "
           "time relative to `--cpu-affinity off` (above 1.00 = slower)\n")  # fmt: skip
-    print("| workload | off (s) | default / off | auto / off |\n|---|---|---|---|")
+    print("| workload | off (s) | default (auto) / off |\n|---|---|---|")
     for workload in chosen:
         off = statistics.median(results[(workload.name, "off")])
-        ratios = [statistics.median(results[(workload.name, s)]) / off for s in ("default", "auto")]
-        print(f"| {workload.label} | {off:.2f} | {ratios[0]:.2f} | {ratios[1]:.2f} |")
+        ratio = statistics.median(results[(workload.name, "default")]) / off
+        print(f"| {workload.label} | {off:.2f} | {ratio:.2f} |")
 
 
 if __name__ == "__main__":
