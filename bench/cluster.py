@@ -94,6 +94,8 @@ def drain(
     command = [
         *henchman_command(),
         "run",
+        "-P",
+        "1",  # one process per command: the bench starts the 4 processes itself
         "-r",
         "bench_jobs",
         "-l",
