@@ -81,6 +81,10 @@ class ClusterLanes:
             slot = self._slots[key] = self._client.keyslot(key)  # type: ignore[no-untyped-call]
         return slot
 
+    def node(self, key: Any) -> str:
+        """The name of the master that serves ``key`` in redis-py's slot map now."""
+        return str(master_of(self._client, self.slot(key)).name)
+
     def held(self) -> int:
         """How many connections the lanes hold now."""
         return len(self._held)

@@ -15,6 +15,7 @@ so the fetcher turns it into units the same way.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, Protocol
@@ -23,13 +24,63 @@ import redis
 from redis.exceptions import NoScriptError
 
 from henchman import keys
-from henchman.redis.cluster_client import is_cluster_client, send_all
+from henchman.redis.cluster_client import is_cluster_client, master_of, send_all
 
 _log = logging.getLogger("henchman.fetch")
 
 
 class ScriptRunner(Protocol):
     def __call__(self, name: str, keys: list[str], args: list[Any], client: Any = None) -> Any: ...
+
+
+#: The longest (seconds) acknowledgements of other masters' queues are held for a round that
+#: goes to their master anyway (see :class:`ByMaster`); then they ride on the next round.
+ACK_HOLD = 0.05
+
+
+class ByMaster:
+    """One fetcher's cluster rounds by master: which master serves a key, and the
+    acknowledgements held back for a round that goes to their master anyway.
+
+    Why: a round that writes to one master costs a worker one send and one wait, like one
+    server's round; each more master it writes to adds a send, a reply to wait for and the
+    wake-ups of a loaded machine. A round whose first queue gives every job it asks for therefore
+    carries only the acknowledgements of queues on that queue's master; the others stay pending
+    (still in their working lists and in the ledger) until a round goes to their master, a round
+    is short (its top-up writes to every master anyway), or they have waited :data:`ACK_HOLD`
+    seconds, when the next round sends them all."""
+
+    def __init__(
+        self,
+        node_of: Callable[[Any], str],
+        *,
+        hold: float = ACK_HOLD,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.node_of = node_of
+        self._hold = hold
+        self._clock = clock
+        self._since: float | None = None
+        self._held: list[Any] = []
+
+    def due(self) -> bool:
+        """Whether held acknowledgements have waited long enough: send every one now."""
+        return self._hold <= 0 or (
+            self._since is not None and self._clock() - self._since >= self._hold
+        )
+
+    def keep(self, units: list[Any]) -> None:
+        """The acknowledgements a round held back (none: the wait starts again)."""
+        self._held = units
+        if not units:
+            self._since = None
+        elif self._since is None:
+            self._since = self._clock()
+
+    def take_held(self) -> list[Any]:
+        """The acknowledgements the last round held back (the fetcher queues them again)."""
+        held, self._held = self._held, []
+        return held
 
 
 def fetch_round(
@@ -41,14 +92,15 @@ def fetch_round(
     acks: Sequence[Any],
     client: Any = None,
     send: Callable[[list[tuple[Any, ...]]], list[Any]] | None = None,
+    by_master: ByMaster | None = None,
 ) -> list[Any]:
-    """Run a round: finishing scripts, then per-queue ``fetch.lua`` calls; the flat reply.
+    """Run a round: finishing scripts, then ``fetch`` calls (one per master); the flat reply.
 
-    Given the cluster ``client``, the first queue's fetch and the other queues'
-    acknowledgements (independent calls) go out together, one write per master (see
-    :func:`_parallel_round`), through ``send`` if given (the fetcher's held connections,
-    :class:`~henchman.redis.cluster_lanes.ClusterLanes`), else :func:`send_all`."""
-    plain, finishing = _split_acks(acks)
+    Given the cluster ``client``, the round's calls go out together, one write per master
+    (see :func:`_parallel_round`), through ``send`` if given (the fetcher's held connections,
+    :class:`~henchman.redis.cluster_lanes.ClusterLanes`), else :func:`send_all`. With
+    ``by_master`` some acknowledgements may be held back (:meth:`ByMaster.take_held`)."""
+    plain, finishing = _split_units(acks)
     for call in finishing:
         try:
             scripts(call.script, call.keys, call.args)
@@ -57,11 +109,13 @@ def fetch_round(
     if order and is_cluster_client(client):
         if send is None:
             send = partial(send_all, client)
-        return _parallel_round(scripts, layout, order, working, want, plain, send)
+        if by_master is None:
+            by_master = ByMaster(partial(_node_of, client), hold=0)
+        return _parallel_round(scripts, layout, order, working, want, plain, send, by_master)
     out: list[Any] = []
     got = 0
     for index, name in enumerate(order, 1):
-        pending = plain.pop(name, [])
+        pending = _raws(plain.pop(name, []))
         if got >= want and not pending:
             continue
         reply = scripts(
@@ -70,10 +124,14 @@ def fetch_round(
         for i in range(0, len(reply), 2):
             out += [index, reply[i + 1]]
             got += 1
-    for name, raws in plain.items():  # acknowledgements of queues not in this round's order
+    for name, units in plain.items():  # acknowledgements of queues not in this round's order
         if name in working:
-            scripts("fetch", [layout.queue(name), working[name]], _fetch_args(0, 0, raws))
+            scripts("fetch", [layout.queue(name), working[name]], _fetch_args(0, 0, _raws(units)))
     return out
+
+
+def _node_of(client: Any, key: Any) -> str:
+    return str(master_of(client, client.keyslot(key)).name)
 
 
 class _Collected:
@@ -86,35 +144,44 @@ class _Collected:
         self.commands.append(("EVALSHA", *args))
 
 
+#: One queue's part of a round: (its position in the round's order, from 1; its name; how many
+#: jobs to take from it; the payloads of its finished jobs to remove from its working list).
+Group = tuple[int, str, int, list[bytes]]
+
+
 def _parallel_round(
     scripts: Any,
     layout: keys.KeyLayout,
     order: Sequence[str],
     working: dict[str, str],
     want: int,
-    plain: dict[str, list[bytes]],
+    plain: dict[str, list[Any]],
     send: Callable[[list[tuple[Any, ...]]], list[Any]],
+    by_master: ByMaster,
 ) -> list[Any]:
-    """The first queue's fetch (with its acknowledgements) and every other queue's
-    acknowledgements in one parallel round trip; then, only if the first queue was short,
-    :func:`_fill` from the next queues. A reply that is an error is raised (``NOSCRIPT``: the
-    call is redone, loading the script)."""
+    """The first queue's fetch and the acknowledgements in one parallel round trip, one call per
+    master; acknowledgements of queues on other masters than the first queue's are held back
+    (:class:`ByMaster`) unless due. Then, only if the first queue was short, :func:`_fill` from
+    the next queues, which also carries whatever was held back."""
     first = order[0]
-    calls = [
-        ("fetch", [layout.queue(first), working[first]], _fetch_args(want, 0, plain.pop(first, [])))
-    ]
-    calls += [
-        ("fetch", [layout.queue(name), working[name]], _fetch_args(0, 0, raws))
-        for name, raws in plain.items()
-        if name in working
-    ]
-    replies = _send_scripts(scripts, send, calls)
-    out: list[Any] = []
-    for i in range(0, len(replies[0]), 2):
-        out += [1, replies[0][i + 1]]
+    position = {name: index for index, name in enumerate(order, 1)}
+    home = by_master.node_of(layout.queue(first))
+    due = by_master.due()
+    groups: list[Group] = [(1, first, want, _raws(plain.pop(first, [])))]
+    held: dict[str, list[Any]] = {}
+    for name, units in plain.items():
+        if name not in working:
+            continue
+        if due or by_master.node_of(layout.queue(name)) == home:
+            groups.append((position.get(name, 0), name, 0, _raws(units)))
+        else:
+            held[name] = units
+    out = _run_groups(scripts, layout, working, groups, send, by_master)
     got = len(out) // 2
     if got < want and len(order) > 1:
-        out += _fill(scripts, layout, order, working, want - got, send)
+        out += _fill(scripts, layout, order, working, want - got, send, by_master, held)
+        held = {}
+    by_master.keep([unit for units in held.values() for unit in units])
     return out
 
 
@@ -125,28 +192,30 @@ def _fill(
     working: dict[str, str],
     need: int,
     send: Callable[[list[tuple[Any, ...]]], list[Any]],
+    by_master: ByMaster,
+    held: dict[str, list[Any]],
 ) -> list[Any]:
     """Up to ``need`` more jobs from the queues after the first, in order, in two parallel
-    round trips whatever the number of queues: every queue's length (``LLEN``), then one
-    ``fetch.lua`` call per queue that had jobs, asking each for what the queues before it could
-    not give (:func:`allot`). Never more than ``need`` jobs are taken; a queue emptied in between
-    only makes the round shorter, as a round whose queues are short always is."""
+    round trips whatever the number of queues: every queue's length (``LLEN``), then one call
+    per master asking each queue that had jobs for what the queues before it could not give
+    (:func:`allot`), with the ``held`` acknowledgements. Never more than ``need`` jobs are
+    taken; a queue emptied in between only makes the round shorter, as a round whose queues are
+    short always is."""
     rest = list(enumerate(order[1:], 2))
     lengths = send([("LLEN", layout.queue(name)) for _, name in rest])
     for length in lengths:
         if isinstance(length, Exception):
             raise length
     asks = allot(need, [int(length) for length in lengths])
-    picked = [(rest[i][0], rest[i][1], ask) for i, ask in enumerate(asks) if ask]
-    if not picked:
+    groups: list[Group] = []
+    for (index, name), ask in zip(rest, asks, strict=True):
+        units = held.pop(name, [])
+        if ask or units:
+            groups.append((index, name, ask, _raws(units)))
+    groups += [(0, name, 0, _raws(units)) for name, units in held.items()]
+    if not groups:
         return []
-    calls = [("fetch", [layout.queue(name), working[name]], [ask]) for _, name, ask in picked]
-    replies = _send_scripts(scripts, send, calls)
-    out: list[Any] = []
-    for (index, _, _), reply in zip(picked, replies, strict=True):
-        for i in range(0, len(reply), 2):
-            out += [index, reply[i + 1]]
-    return out
+    return _run_groups(scripts, layout, working, groups, send, by_master)
 
 
 def allot(need: int, lengths: Sequence[int]) -> list[int]:
@@ -158,6 +227,62 @@ def allot(need: int, lengths: Sequence[int]) -> list[int]:
         asks.append(ask)
         need -= ask
     return asks
+
+
+def _run_groups(
+    scripts: Any,
+    layout: keys.KeyLayout,
+    working: dict[str, str],
+    groups: list[Group],
+    send: Callable[[list[tuple[Any, ...]]], list[Any]],
+    by_master: ByMaster,
+) -> list[Any]:
+    """Each master's groups in one call (``fetch.lua`` for one queue, ``fetch_node.lua`` for
+    several), every master's call in one parallel round trip; the flat reply (position in the
+    order, payload), in the order's order. A group its master refused (the slot map changed) is
+    sent on its own, through redis-py's routing, which follows the redirection."""
+    by_node: dict[str, list[Group]] = {}
+    for group in groups:
+        by_node.setdefault(by_master.node_of(layout.queue(group[1])), []).append(group)
+    calls: list[tuple[str, list[str], list[Any]]] = []
+    for node_groups in by_node.values():
+        if len(node_groups) == 1:
+            _, name, ask, raws = node_groups[0]
+            calls.append(("fetch", [layout.queue(name), working[name]], _fetch_args(ask, 0, raws)))
+        else:
+            calls.append(_node_call(layout, working, node_groups))
+    replies = _send_scripts(scripts, send, calls)
+    found: list[tuple[int, bytes]] = []
+    for node_groups, reply in zip(by_node.values(), replies, strict=True):
+        pairs = reply
+        if len(node_groups) > 1:
+            for number in reply[0]:
+                _, name, ask, raws = node_groups[int(number) - 1]
+                alone = scripts(
+                    "fetch", [layout.queue(name), working[name]], _fetch_args(ask, 0, raws)
+                )
+                found += [
+                    (node_groups[int(number) - 1][0], alone[i + 1]) for i in range(0, len(alone), 2)
+                ]
+            pairs = reply[1:]
+        found += [
+            (node_groups[int(pairs[i]) - 1][0], pairs[i + 1]) for i in range(0, len(pairs), 2)
+        ]
+    found.sort(key=lambda pair: pair[0])
+    out: list[Any] = []
+    for index, raw in found:
+        out += [index, raw]
+    return out
+
+
+def _node_call(
+    layout: keys.KeyLayout, working: dict[str, str], groups: list[Group]
+) -> tuple[str, list[str], list[Any]]:
+    """The ``fetch_node.lua`` call of one master's groups, routed by the first group's keys."""
+    args: list[Any] = []
+    for _, name, ask, raws in groups:
+        args += [layout.queue(name), working[name], ask, len(raws), *raws]
+    return ("fetch_node", [args[0], args[1]], args)
 
 
 def _send_scripts(
@@ -185,15 +310,25 @@ class AsyncScriptRunner(Protocol):
     ) -> Any: ...
 
 
-def _split_acks(acks: Sequence[Any]) -> tuple[dict[str, list[bytes]], list[Any]]:
-    plain: dict[str, list[bytes]] = {}
+def _split_units(acks: Sequence[Any]) -> tuple[dict[str, list[Any]], list[Any]]:
+    """The plain acknowledgements by queue (units), and the finishing script calls."""
+    plain: dict[str, list[Any]] = {}
     finishing: list[Any] = []
     for unit in acks:
         if unit.finish is None:
-            plain.setdefault(unit.queue, []).append(unit.raw)
+            plain.setdefault(unit.queue, []).append(unit)
         else:
             finishing.append(unit.finish)
     return plain, finishing
+
+
+def _split_acks(acks: Sequence[Any]) -> tuple[dict[str, list[bytes]], list[Any]]:
+    plain, finishing = _split_units(acks)
+    return {name: _raws(units) for name, units in plain.items()}, finishing
+
+
+def _raws(units: Sequence[Any]) -> list[bytes]:
+    return [unit.raw for unit in units]
 
 
 def _fetch_args(want: int, got: int, raws: Sequence[bytes]) -> list[Any]:

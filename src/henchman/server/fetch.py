@@ -46,7 +46,7 @@ from henchman.redis.lane import Lane
 from henchman.redis.scripts import ScriptCall, Scripts
 from henchman.redis.serial import script_pipeline
 from henchman.server import queue_order
-from henchman.server.cluster_fetch import fetch_round, give_back_calls
+from henchman.server.cluster_fetch import ByMaster, fetch_round, give_back_calls
 from henchman.server.outage import TRANSIENT, OutageLog, backoff_delay
 from henchman.server.pacing import Pacing
 from henchman.server.queue_list import ALL_PAUSED_WAIT, PAUSE_BLOCK, as_queue_list
@@ -300,6 +300,8 @@ class ReliableFetcher:
         self._lane = Lane(client)
         #: In cluster mode, its held connection to each master (same rule as the lane).
         self._cluster_lanes = ClusterLanes(client) if is_cluster_client(client) else None
+        #: In cluster mode, which master serves a queue and the acknowledgements held back.
+        self._by_master = ByMaster(self._cluster_lanes.node) if self._cluster_lanes else None
         self.working = working_keys(identity, queues, layout)
         self._block = block_time(block_timeout, len(queues))
         self._outages = outages
@@ -481,6 +483,12 @@ class ReliableFetcher:
         except BaseException:
             self._acks.extendleft(reversed(acks))
             raise
+        if self._by_master is not None:  # acknowledgements held for a later round (cluster)
+            held = self._by_master.take_held()
+            if held:
+                self._acks.extendleft(reversed(held))
+                kept = {id(unit) for unit in held}
+                acks = [unit for unit in acks if id(unit) not in kept]
         units = units_from_reply(reply, order, self.working)
         if units:
             self._ledger.add(units)
@@ -509,7 +517,15 @@ class ReliableFetcher:
         if self.layout.cluster:  # one call per queue slot (see cluster_fetch)
             send = self._cluster_lanes.send_all if self._cluster_lanes is not None else None
             return fetch_round(
-                self._scripts, self.layout, order, self.working, self._idle, acks, self._redis, send
+                self._scripts,
+                self.layout,
+                order,
+                self.working,
+                self._idle,
+                acks,
+                self._redis,
+                send,
+                self._by_master,
             )
         call = ("fetch", fetch_keys(order, self.working), fetch_args(self._idle, order, acks))
         scripted = finishing(acks)
