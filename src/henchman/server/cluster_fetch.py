@@ -144,9 +144,10 @@ class _Collected:
         self.commands.append(("EVALSHA", *args))
 
 
-#: One queue's part of a round: (its position in the round's order, from 1; its name; how many
-#: jobs to take from it; the payloads of its finished jobs to remove from its working list).
-Group = tuple[int, str, int, list[bytes]]
+#: One queue's part of a round: (its position in the round's order, from 1, or 0 for a queue
+#: only acknowledged; its name; how many jobs to take from it; the payloads of its finished jobs
+#: to remove from its working list; the master that serves it).
+Group = tuple[int, str, int, list[bytes], str]
 
 
 def _parallel_round(
@@ -164,24 +165,24 @@ def _parallel_round(
     (:class:`ByMaster`) unless due. Then, only if the first queue was short, :func:`_fill` from
     the next queues, which also carries whatever was held back."""
     first = order[0]
-    position = {name: index for index, name in enumerate(order, 1)}
-    home = by_master.node_of(layout.queue(first))
+    node_of = by_master.node_of
+    home = node_of(layout.queue(first))
     due = by_master.due()
-    groups: list[Group] = [(1, first, want, _raws(plain.pop(first, [])))]
+    groups: list[Group] = [(1, first, want, _raws(plain.pop(first, [])), home)]
     held: dict[str, list[Any]] = {}
     for name, units in plain.items():
         if name not in working:
             continue
-        if due or by_master.node_of(layout.queue(name)) == home:
-            groups.append((position.get(name, 0), name, 0, _raws(units)))
+        node = node_of(layout.queue(name))
+        if due or node == home:
+            groups.append((0, name, 0, _raws(units), node))
         else:
             held[name] = units
-    out = _run_groups(scripts, layout, working, groups, send, by_master)
-    got = len(out) // 2
-    if got < want and len(order) > 1:
-        out += _fill(scripts, layout, order, working, want - got, send, by_master, held)
+    out = _run_groups(scripts, layout, working, groups, send)
+    if len(out) < 2 * want and len(order) > 1:
+        out += _fill(scripts, layout, order, working, want - len(out) // 2, send, node_of, held)
         held = {}
-    by_master.keep([unit for units in held.values() for unit in units])
+    by_master.keep([unit for units in held.values() for unit in units] if held else [])
     return out
 
 
@@ -192,7 +193,7 @@ def _fill(
     working: dict[str, str],
     need: int,
     send: Callable[[list[tuple[Any, ...]]], list[Any]],
-    by_master: ByMaster,
+    node_of: Callable[[Any], str],
     held: dict[str, list[Any]],
 ) -> list[Any]:
     """Up to ``need`` more jobs from the queues after the first, in order, in two parallel
@@ -211,11 +212,13 @@ def _fill(
     for (index, name), ask in zip(rest, asks, strict=True):
         units = held.pop(name, [])
         if ask or units:
-            groups.append((index, name, ask, _raws(units)))
-    groups += [(0, name, 0, _raws(units)) for name, units in held.items()]
+            groups.append((index, name, ask, _raws(units), node_of(layout.queue(name))))
+    groups += [
+        (0, name, 0, _raws(units), node_of(layout.queue(name))) for name, units in held.items()
+    ]
     if not groups:
         return []
-    return _run_groups(scripts, layout, working, groups, send, by_master)
+    return _run_groups(scripts, layout, working, groups, send)
 
 
 def allot(need: int, lengths: Sequence[int]) -> list[int]:
@@ -235,7 +238,6 @@ def _run_groups(
     working: dict[str, str],
     groups: list[Group],
     send: Callable[[list[tuple[Any, ...]]], list[Any]],
-    by_master: ByMaster,
 ) -> list[Any]:
     """Each master's groups in one call (``fetch.lua`` for one queue, ``fetch_node.lua`` for
     several), every master's call in one parallel round trip; the flat reply (position in the
@@ -243,35 +245,37 @@ def _run_groups(
     sent on its own, through redis-py's routing, which follows the redirection."""
     by_node: dict[str, list[Group]] = {}
     for group in groups:
-        by_node.setdefault(by_master.node_of(layout.queue(group[1])), []).append(group)
+        by_node.setdefault(group[4], []).append(group)
     calls: list[tuple[str, list[str], list[Any]]] = []
     for node_groups in by_node.values():
         if len(node_groups) == 1:
-            _, name, ask, raws = node_groups[0]
+            _, name, ask, raws, _ = node_groups[0]
             calls.append(("fetch", [layout.queue(name), working[name]], _fetch_args(ask, 0, raws)))
         else:
             calls.append(_node_call(layout, working, node_groups))
     replies = _send_scripts(scripts, send, calls)
-    found: list[tuple[int, bytes]] = []
-    for node_groups, reply in zip(by_node.values(), replies, strict=True):
-        pairs = reply
-        if len(node_groups) > 1:
-            for number in reply[0]:
-                _, name, ask, raws = node_groups[int(number) - 1]
-                alone = scripts(
-                    "fetch", [layout.queue(name), working[name]], _fetch_args(ask, 0, raws)
-                )
-                found += [
-                    (node_groups[int(number) - 1][0], alone[i + 1]) for i in range(0, len(alone), 2)
-                ]
-            pairs = reply[1:]
-        found += [
-            (node_groups[int(pairs[i]) - 1][0], pairs[i + 1]) for i in range(0, len(pairs), 2)
-        ]
-    found.sort(key=lambda pair: pair[0])
     out: list[Any] = []
-    for index, raw in found:
-        out += [index, raw]
+    for node_groups, reply in zip(by_node.values(), replies, strict=True):
+        if len(node_groups) == 1:
+            out += _renumbered(reply, node_groups)
+            continue
+        for number in reply[0]:  # refused: the master does not serve that slot (any more)
+            _, name, ask, raws, _ = group = node_groups[int(number) - 1]
+            alone = scripts("fetch", [layout.queue(name), working[name]], _fetch_args(ask, 0, raws))
+            out += _renumbered(alone, [group])
+        out += _renumbered(reply[1:], node_groups)
+    if len(by_node) > 1 or len(groups) > 1:  # the order's order, as one server's reply has
+        pairs = sorted(zip(out[::2], out[1::2], strict=True), key=lambda pair: int(pair[0]))
+        out = [item for pair in pairs for item in pair]
+    return out
+
+
+def _renumbered(reply: Sequence[Any], groups: list[Group]) -> list[Any]:
+    """A ``fetch``/``fetch_node`` reply (group number, payload, ...) with each group number
+    replaced by that group's position in the round's order."""
+    out: list[Any] = []
+    for i in range(0, len(reply), 2):
+        out += [groups[int(reply[i]) - 1][0], reply[i + 1]]
     return out
 
 
@@ -280,7 +284,7 @@ def _node_call(
 ) -> tuple[str, list[str], list[Any]]:
     """The ``fetch_node.lua`` call of one master's groups, routed by the first group's keys."""
     args: list[Any] = []
-    for _, name, ask, raws in groups:
+    for _, name, ask, raws, _ in groups:
         args += [layout.queue(name), working[name], ask, len(raws), *raws]
     return ("fetch_node", [args[0], args[1]], args)
 
