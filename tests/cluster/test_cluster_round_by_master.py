@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import redis
 from redis.cluster import RedisCluster
 
 from henchman import keys
@@ -161,11 +162,13 @@ def test_acknowledgements_of_another_masters_queues_wait_for_a_round_that_goes_t
         done = _finished(rc, b, b"b-done")
         far = _finished(rc, c, b"c-done")
         assert round_([a, b, c], 1, [done, far]) == [(a, b"a0")]
-        assert by_master.take_held() == [far]
+        assert by_master.take_sent() == [done]
+        assert by_master.pending()
         assert _working(rc, b) == []  # same master as the round's first queue: sent
         assert _working(rc, c) == [b"c-done"]  # held: the round wrote to a's master only
-        assert round_([c, a], 1, [far]) == [(c, b"c0")]  # a round to c's master carries it
-        assert by_master.take_held() == []
+        assert round_([c, a], 1, []) == [(c, b"c0")]  # a round to c's master carries it
+        assert by_master.take_sent() == [far]
+        assert not by_master.pending()
         assert _working(rc, c) == [b"c0"]
     finally:
         round_.close()
@@ -182,13 +185,15 @@ def test_held_acknowledgements_go_with_the_next_round_once_they_waited_long_enou
     try:
         far = _finished(rc, c, b"c-done")
         round_([a, c], 1, [far])
-        assert by_master.take_held() == [far]
+        assert by_master.pending()
         clock.now += 0.04
-        round_([a, c], 1, [far])
-        assert by_master.take_held() == [far]  # 40 ms: still held
+        round_([a, c], 1, [])
+        assert by_master.pending()  # 40 ms: still held
+        assert _working(rc, c) == [b"c-done"]
         clock.now += 0.02
-        round_([a, c], 1, [far])
-        assert by_master.take_held() == []  # 60 ms: sent with the round to a's master
+        round_([a, c], 1, [])
+        assert not by_master.pending()  # 60 ms: sent with the round to a's master
+        assert by_master.take_sent() == [far]
     finally:
         round_.close()
     assert _working(rc, c) == []
@@ -203,7 +208,8 @@ def test_a_short_round_carries_the_held_acknowledgements_to_every_master(
     try:
         acks = [_finished(rc, c, b"c-done"), _finished(rc, e, b"e-done")]
         assert round_([a, c, e], 3, acks) == []  # every queue empty: the top-up goes everywhere
-        assert by_master.take_held() == []
+        assert not by_master.pending()
+        assert by_master.take_sent() == acks
     finally:
         round_.close()
     assert _working(rc, c) == []
@@ -279,3 +285,28 @@ def test_a_fetcher_keeps_held_acknowledgements_pending_and_in_its_ledger_until_s
     assert fetcher.flush_acks() == 1
     assert _working(rc, c) == []
     assert not fetcher.has_pending_acks()
+
+
+def test_held_acknowledgements_are_held_again_when_the_round_that_took_them_fails(
+    cluster: ClusterDB, rc: RedisCluster
+) -> None:
+    (a, _), (c, _), _ = list(_by_node(rc, 2).values())
+    rc.lpush(L.queue(a), "a0", "a1")
+    by_master = ByMaster(_node_of(rc), clock=_Clock())
+    round_ = _Round(rc, [a, c], by_master)
+    try:
+        far = _finished(rc, c, b"c-done")
+        round_([a, c], 1, [far])
+        assert by_master.pending()
+
+        def lost(commands: list[tuple[Any, ...]]) -> list[Any]:
+            raise redis.ConnectionError("connection lost")
+
+        with pytest.raises(redis.ConnectionError):
+            fetch_round(round_.scripts, L, [c, a], round_.working, 1, [], rc, lost, by_master)
+        assert by_master.pending()  # not lost: the next round to c's master sends it
+        assert round_([c, a], 1, []) == [(a, b"a1")]  # c is empty: the top-up from a carries it
+        assert by_master.take_sent() == [far]
+    finally:
+        round_.close()
+    assert _working(rc, c) == []

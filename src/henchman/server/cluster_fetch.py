@@ -15,6 +15,7 @@ so the fetcher turns it into units the same way.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -45,10 +46,11 @@ class ByMaster:
     Why: a round that writes to one master costs a worker one send and one wait, like one
     server's round; each more master it writes to adds a send, a reply to wait for and the
     wake-ups of a loaded machine. A round whose first queue gives every job it asks for therefore
-    carries only the acknowledgements of queues on that queue's master; the others stay pending
-    (still in their working lists and in the ledger) until a round goes to their master, a round
-    is short (its top-up writes to every master anyway), or they have waited :data:`ACK_HOLD`
-    seconds, when the next round sends them all."""
+    carries only the acknowledgements of queues on that queue's master; the others are held here
+    (their jobs still in their working lists and in the fetcher's ledger) until a round goes to
+    their master, a round is short (its top-up writes to every master anyway), or they have
+    waited :data:`ACK_HOLD` seconds, when the next round sends them all. The fetcher's flush
+    (a blocked fetch, a heartbeat, a stop) takes them too (:meth:`release`). Thread-safe."""
 
     def __init__(
         self,
@@ -60,27 +62,53 @@ class ByMaster:
         self.node_of = node_of
         self._hold = hold
         self._clock = clock
+        self._lock = threading.Lock()
+        #: master name -> the acknowledgements (units) held for a round that goes there
+        self._held: dict[str, list[Any]] = {}
         self._since: float | None = None
-        self._held: list[Any] = []
+        self._sent: list[Any] = []
 
     def due(self) -> bool:
         """Whether held acknowledgements have waited long enough: send every one now."""
-        return self._hold <= 0 or (
-            self._since is not None and self._clock() - self._since >= self._hold
-        )
+        since = self._since
+        return self._hold <= 0 or (since is not None and self._clock() - since >= self._hold)
 
-    def keep(self, units: list[Any]) -> None:
-        """The acknowledgements a round held back (none: the wait starts again)."""
-        self._held = units
-        if not units:
-            self._since = None
-        elif self._since is None:
-            self._since = self._clock()
+    def pending(self) -> bool:
+        """Whether acknowledgements are held."""
+        return bool(self._held)
 
-    def take_held(self) -> list[Any]:
-        """The acknowledgements the last round held back (the fetcher queues them again)."""
-        held, self._held = self._held, []
-        return held
+    def release(self, node: str | None = None) -> list[Any]:
+        """Take the held acknowledgements of ``node``'s queues (``None``: every one) to send."""
+        with self._lock:
+            if not self._held:
+                return []
+            if node is None:
+                units = [unit for units in self._held.values() for unit in units]
+                self._held = {}
+            else:
+                units = self._held.pop(node, [])
+            if not self._held:
+                self._since = None
+            return units
+
+    def hold(self, by_node: dict[str, list[Any]]) -> None:
+        """Keep acknowledgements (by the master of their queue) for a round that goes there."""
+        if not by_node:
+            return
+        with self._lock:
+            for node, units in by_node.items():
+                self._held.setdefault(node, []).extend(units)
+            if self._since is None:
+                self._since = self._clock()
+
+    def confirm(self, units: list[Any]) -> None:
+        """The acknowledgements the round just sent (Redis confirmed them)."""
+        self._sent = units
+
+    def take_sent(self) -> list[Any]:
+        """The acknowledgements the last round sent (they leave the fetcher's ledger)."""
+        sent, self._sent = self._sent, []
+        return sent
 
 
 def fetch_round(
@@ -99,9 +127,11 @@ def fetch_round(
     Given the cluster ``client``, the round's calls go out together, one write per master
     (see :func:`_parallel_round`), through ``send`` if given (the fetcher's held connections,
     :class:`~henchman.redis.cluster_lanes.ClusterLanes`), else :func:`send_all`. With
-    ``by_master`` some acknowledgements may be held back (:meth:`ByMaster.take_held`)."""
+    ``by_master`` some acknowledgements may be held back for a later round (:class:`ByMaster`);
+    :meth:`ByMaster.take_sent` then tells which were sent."""
     plain, finishing = _split_units(acks)
-    for call in finishing:
+    for unit in finishing:
+        call = unit.finish
         try:
             scripts(call.script, call.keys, call.args)
         except redis.ResponseError as exc:  # a bug, not an outage: never loop on it
@@ -111,7 +141,9 @@ def fetch_round(
             send = partial(send_all, client)
         if by_master is None:
             by_master = ByMaster(partial(_node_of, client), hold=0)
-        return _parallel_round(scripts, layout, order, working, want, plain, send, by_master)
+        reply, sent = _parallel_round(scripts, layout, order, working, want, plain, send, by_master)
+        by_master.confirm(finishing + sent)
+        return reply
     out: list[Any] = []
     got = 0
     for index, name in enumerate(order, 1):
@@ -127,6 +159,8 @@ def fetch_round(
     for name, units in plain.items():  # acknowledgements of queues not in this round's order
         if name in working:
             scripts("fetch", [layout.queue(name), working[name]], _fetch_args(0, 0, _raws(units)))
+    if by_master is not None:
+        by_master.confirm(list(acks))
     return out
 
 
@@ -159,31 +193,55 @@ def _parallel_round(
     plain: dict[str, list[Any]],
     send: Callable[[list[tuple[Any, ...]]], list[Any]],
     by_master: ByMaster,
-) -> list[Any]:
+) -> tuple[list[Any], list[Any]]:
     """The first queue's fetch and the acknowledgements in one parallel round trip, one call per
     master; acknowledgements of queues on other masters than the first queue's are held back
     (:class:`ByMaster`) unless due. Then, only if the first queue was short, :func:`_fill` from
-    the next queues, which also carries whatever was held back."""
+    the next queues, which also carries whatever was held back. Returns the flat reply and the
+    acknowledgements sent; if it raises, every acknowledgement taken from ``by_master`` is held
+    again (the fetcher requeues those of ``plain``)."""
     first = order[0]
     node_of = by_master.node_of
     home = node_of(layout.queue(first))
     due = by_master.due()
-    groups: list[Group] = [(1, first, want, _raws(plain.pop(first, [])), home)]
-    held: dict[str, list[Any]] = {}
+    released = by_master.release(None if due else home)
+    for unit in released:
+        plain.setdefault(unit.queue, []).append(unit)
+    sent = plain.pop(first, [])
+    groups: list[Group] = [(1, first, want, _raws(sent), home)]
+    later: dict[str, list[Any]] = {}
     for name, units in plain.items():
-        if name not in working:
+        if name not in working:  # not this fetcher's queue: nothing to remove (as one server)
+            sent += units
             continue
         node = node_of(layout.queue(name))
         if due or node == home:
             groups.append((0, name, 0, _raws(units), node))
+            sent += units
         else:
-            held[name] = units
-    out = _run_groups(scripts, layout, working, groups, send)
-    if len(out) < 2 * want and len(order) > 1:
-        out += _fill(scripts, layout, order, working, want - len(out) // 2, send, node_of, held)
-        held = {}
-    by_master.keep([unit for units in held.values() for unit in units] if held else [])
-    return out
+            later[name] = units
+    try:
+        out = _run_groups(scripts, layout, working, groups, send)
+        if len(out) < 2 * want and len(order) > 1:
+            rest = by_master.release()
+            released += rest
+            for unit in rest:
+                later.setdefault(unit.queue, []).append(unit)
+            need = want - len(out) // 2
+            out += _fill(scripts, layout, order, working, need, send, node_of, dict(later))
+            sent += [unit for units in later.values() for unit in units]
+            later = {}
+    except BaseException:
+        restore: dict[str, list[Any]] = {}
+        for unit in released:
+            restore.setdefault(node_of(layout.queue(unit.queue)), []).append(unit)
+        by_master.hold(restore)
+        raise
+    by_node: dict[str, list[Any]] = {}
+    for name, units in later.items():
+        by_node.setdefault(node_of(layout.queue(name)), []).extend(units)
+    by_master.hold(by_node)
+    return out, sent
 
 
 def _fill(
@@ -264,7 +322,7 @@ def _run_groups(
             alone = scripts("fetch", [layout.queue(name), working[name]], _fetch_args(ask, 0, raws))
             out += _renumbered(alone, [group])
         out += _renumbered(reply[1:], node_groups)
-    if len(by_node) > 1 or len(groups) > 1:  # the order's order, as one server's reply has
+    if sum(1 for group in groups if group[2]) > 1:  # the order's order, as one server's reply
         pairs = sorted(zip(out[::2], out[1::2], strict=True), key=lambda pair: int(pair[0]))
         out = [item for pair in pairs for item in pair]
     return out
@@ -315,20 +373,20 @@ class AsyncScriptRunner(Protocol):
 
 
 def _split_units(acks: Sequence[Any]) -> tuple[dict[str, list[Any]], list[Any]]:
-    """The plain acknowledgements by queue (units), and the finishing script calls."""
+    """The plain acknowledgements by queue, and those with a finishing script (units)."""
     plain: dict[str, list[Any]] = {}
     finishing: list[Any] = []
     for unit in acks:
         if unit.finish is None:
             plain.setdefault(unit.queue, []).append(unit)
         else:
-            finishing.append(unit.finish)
+            finishing.append(unit)
     return plain, finishing
 
 
 def _split_acks(acks: Sequence[Any]) -> tuple[dict[str, list[bytes]], list[Any]]:
     plain, finishing = _split_units(acks)
-    return {name: _raws(units) for name, units in plain.items()}, finishing
+    return {name: _raws(units) for name, units in plain.items()}, [u.finish for u in finishing]
 
 
 def _raws(units: Sequence[Any]) -> list[bytes]:

@@ -483,12 +483,8 @@ class ReliableFetcher:
         except BaseException:
             self._acks.extendleft(reversed(acks))
             raise
-        if self._by_master is not None:  # acknowledgements held for a later round (cluster)
-            held = self._by_master.take_held()
-            if held:
-                self._acks.extendleft(reversed(held))
-                kept = {id(unit) for unit in held}
-                acks = [unit for unit in acks if id(unit) not in kept]
+        if self._by_master is not None:  # cluster: some may wait for their master's round
+            acks = self._by_master.take_sent()
         units = units_from_reply(reply, order, self.working)
         if units:
             self._ledger.add(units)
@@ -549,7 +545,7 @@ class ReliableFetcher:
 
     def has_pending_acks(self) -> bool:
         """Whether acknowledgements wait for the next round trip."""
-        return bool(self._acks)
+        return bool(self._acks) or (self._by_master is not None and self._by_master.pending())
 
     @property
     def pending_acks(self) -> collections.deque[UnitOfWork]:
@@ -560,10 +556,12 @@ class ReliableFetcher:
 
     def flush_acks(self) -> int:
         """Send every pending acknowledgement now (one pipelined round trip)."""
+        if self._by_master is not None:  # those held for their master's round go too
+            self._acks.extend(self._by_master.release())
         return send_acks(self._redis, self._acks, self._scripts, self._ledger)
 
     def _flush_acks_safely(self) -> None:
-        if self._acks:
+        if self.has_pending_acks():
             try:
                 self.flush_acks()
             except TRANSIENT as exc:
