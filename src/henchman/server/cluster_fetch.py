@@ -1,15 +1,19 @@
-"""Cluster layout: one fetch round as ``fetch.lua`` calls per queue, in the round's order.
+"""Cluster layout: one fetch round as one call per master, in the round's order.
 
 ``fetch.lua`` moves jobs from several queues in one script, which needs every queue in one hash
-slot. In the cluster layout each queue (with its working lists) is its own slot, so a round
-calls the same script once per queue it takes from, in weight order, until the free slots are
-filled; each call carries the acknowledgements of its own queue. The first queue's fetch and the
-other queues' acknowledgements go out together (one write per master); a first queue that is
-short is topped up from the next queues in two more parallel round trips (their lengths, then
-exact asks), never one call after another. Jobs whose final write is its own script (a retry or
-dead record) run that script first, one call each (every such script's keys are in the job's
-queue slot). The reply has ``fetch.lua``'s shape (pair index into ``order``, raw payload, ...),
-so the fetcher turns it into units the same way.
+slot. In the cluster layout each queue (with its working lists) is its own slot, spread over the
+masters. A round therefore sends one call per master it writes to: ``fetch.lua`` for one queue,
+``fetch_node.lua`` for several queues that master serves (each checked to be served there; a
+queue it refuses is sent on its own through redis-py's routing). The first queue, in weight
+order, is asked for the free slots together with the acknowledgements of its master's queues;
+acknowledgements of queues on other masters wait for a round that goes there (:class:`ByMaster`,
+at most :data:`ACK_HOLD` seconds), so most rounds write to one master, as a round on one server
+does. A first queue that is short is topped up from the next queues in two more parallel round
+trips (their lengths, then exact asks, with every waiting acknowledgement), never one call after
+another. Jobs whose final write is its own script (a retry or dead record) run that script first,
+one call each (every such script's keys are in the job's queue slot). The reply has
+``fetch.lua``'s shape (pair index into ``order``, raw payload, ...), so the fetcher turns it into
+units the same way.
 """
 
 from __future__ import annotations
