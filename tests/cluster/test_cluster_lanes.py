@@ -122,3 +122,41 @@ def test_lanes_refuse_a_keyless_command(cluster: ClusterDB) -> None:
     finally:
         lanes.close()
         client.close()
+
+
+def test_lanes_redo_a_lone_command_that_a_master_redirected(cluster: ClusterDB) -> None:
+    """A round of one command (most fetch rounds) takes a shorter path: redirections too."""
+    client = Connector(cluster.settings()).sync()
+    lanes = ClusterLanes(client)
+    try:
+        client.set("moved:{a}", "here")
+        manager = cast(Any, client).nodes_manager
+        slot = lanes.slot("moved:{a}")
+        right = manager.slots_cache[slot]
+        wrong = next(n for n in manager.nodes_cache.values() if n.name != right[0].name)
+        manager.slots_cache[slot] = [wrong]
+        try:
+            assert lanes.send_all([("GET", "moved:{a}")]) == [b"here"]
+        finally:
+            manager.slots_cache[slot] = right
+    finally:
+        lanes.close()
+        client.close()
+
+
+def test_a_connection_lost_under_a_lone_command_is_raised_and_the_next_reconnects(
+    cluster: ClusterDB,
+) -> None:
+    client = Connector(cluster.settings()).sync()
+    lanes = ClusterLanes(client, clock=_Clock())
+    try:
+        lanes.send_all([("INCR", "lone:{a}")])
+        for node in cluster.topology.master_nodes():
+            node.client().client_kill_filter(_type="normal", skipme=True)
+        with pytest.raises(redis.ConnectionError):
+            lanes.send_all([("INCR", "lone:{a}")])
+        assert lanes.held() == 0
+        assert lanes.send_all([("GET", "lone:{a}")]) == [b"1"]
+    finally:
+        lanes.close()
+        client.close()

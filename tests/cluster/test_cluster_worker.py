@@ -348,3 +348,30 @@ def test_the_default_layout_is_sidekiqs_byte_for_byte() -> None:
         "henchman:working:h:1:x:a",
     )
     _ = time
+
+
+def test_jobs_of_queues_on_every_master_run_once_and_none_is_left_behind_after_a_stop(
+    capp: Henchman, cluster: ClusterDB, rc: RedisCluster
+) -> None:
+    """A round writes to its first queue's master only; finished jobs of queues on the other
+    masters wait for a round that goes there. Whatever path sends them (such a round, a short
+    round, the flush of a blocked fetch or of the stop), none may be requeued or lost."""
+    names = spread_queues(3)
+    done: list[int] = []
+    lock = threading.Lock()
+
+    @capp.job
+    def step(n: int) -> None:
+        with lock:
+            done.append(n)
+
+    for index, name in enumerate(names):
+        step.set(queue=name).perform_bulk([[index * 100 + n] for n in range(30)])
+    settings = cluster.settings(queues=queues(*names), concurrency=3, heartbeat_interval=30)
+    with running_worker(capp, settings) as launcher:
+        wait_for(lambda: len(done) == 90, what="every job to run")
+        identity = launcher.identity
+    assert sorted(done) == sorted(i * 100 + n for i in range(3) for n in range(30))
+    for name in names:
+        assert rc.llen(L.queue(name)) == 0
+        assert rc.llen(L.working(identity, name)) == 0

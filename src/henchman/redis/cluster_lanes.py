@@ -81,6 +81,10 @@ class ClusterLanes:
             slot = self._slots[key] = self._client.keyslot(key)  # type: ignore[no-untyped-call]
         return slot
 
+    def node(self, key: Any) -> str:
+        """The name of the master that serves ``key`` in redis-py's slot map now."""
+        return str(master_of(self._client, self.slot(key)).name)
+
     def held(self) -> int:
         """How many connections the lanes hold now."""
         return len(self._held)
@@ -88,6 +92,8 @@ class ClusterLanes:
     def _send(self, commands: list[tuple[Any, ...]]) -> list[Any]:
         if self._pid != os.getpid():  # a forked child: the parent's connections are not ours
             self._held, self._pid = {}, os.getpid()
+        if len(commands) == 1:  # most fetch rounds: one call to one master
+            return [self._send_one(commands[0])]
         groups: dict[str, tuple[Any, list[int]]] = {}
         for index, command in enumerate(commands):
             key = first_key(command)
@@ -121,6 +127,29 @@ class ClusterLanes:
                 except redis.ResponseError as exc:
                     replies[index] = exc
         return replies
+
+    def _send_one(self, command: tuple[Any, ...]) -> Any:
+        """:meth:`_send` for one command, without the grouping."""
+        key = first_key(command)
+        if key is None:
+            raise ValueError(f"send_all needs keyed commands, got {command[0]!r}")
+        node = master_of(self._client, self.slot(key))
+        try:
+            connection = self._connection(node.name, node, self._clock())
+            connection.send_packed_command(connection.pack_command(*command), check_health=False)
+            try:
+                reply = connection.read_response()
+            except redis.ResponseError as exc:
+                reply = exc
+        except BaseException:
+            self._drop_all()
+            raise
+        if isinstance(reply, REROUTED):
+            try:
+                reply = self._client.execute_command(*command)  # type: ignore[no-untyped-call]
+            except redis.ResponseError as exc:
+                reply = exc
+        return reply
 
     def _connection(self, name: str, node: Any, now: float) -> Any:
         held = self._held.get(name)

@@ -20,6 +20,7 @@ from henchman.redis.lane import Lane
 
 NAMES = (
     "fetch",
+    "fetch_node",
     "ack",
     "requeue",
     "requeue_one",

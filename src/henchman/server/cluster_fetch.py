@@ -1,20 +1,26 @@
-"""Cluster layout: one fetch round as ``fetch.lua`` calls per queue, in the round's order.
+"""Cluster layout: one fetch round as one call per master, in the round's order.
 
 ``fetch.lua`` moves jobs from several queues in one script, which needs every queue in one hash
-slot. In the cluster layout each queue (with its working lists) is its own slot, so a round
-calls the same script once per queue it takes from, in weight order, until the free slots are
-filled; each call carries the acknowledgements of its own queue. The first queue's fetch and the
-other queues' acknowledgements go out together (one write per master); a first queue that is
-short is topped up from the next queues in two more parallel round trips (their lengths, then
-exact asks), never one call after another. Jobs whose final write is its own script (a retry or
-dead record) run that script first, one call each (every such script's keys are in the job's
-queue slot). The reply has ``fetch.lua``'s shape (pair index into ``order``, raw payload, ...),
-so the fetcher turns it into units the same way.
+slot. In the cluster layout each queue (with its working lists) is its own slot, spread over the
+masters. A round therefore sends one call per master it writes to: ``fetch.lua`` for one queue,
+``fetch_node.lua`` for several queues that master serves (each checked to be served there; a
+queue it refuses is sent on its own through redis-py's routing). The first queue, in weight
+order, is asked for the free slots together with the acknowledgements of its master's queues;
+acknowledgements of queues on other masters wait for a round that goes there (:class:`ByMaster`,
+at most :data:`ACK_HOLD` seconds), so most rounds write to one master, as a round on one server
+does. A first queue that is short is topped up from the next queues in two more parallel round
+trips (their lengths, then exact asks, with every waiting acknowledgement), never one call after
+another. Jobs whose final write is its own script (a retry or dead record) run that script first,
+one call each (every such script's keys are in the job's queue slot). The reply has
+``fetch.lua``'s shape (pair index into ``order``, raw payload, ...), so the fetcher turns it into
+units the same way.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, Protocol
@@ -23,13 +29,90 @@ import redis
 from redis.exceptions import NoScriptError
 
 from henchman import keys
-from henchman.redis.cluster_client import is_cluster_client, send_all
+from henchman.redis.cluster_client import is_cluster_client, master_of, send_all
 
 _log = logging.getLogger("henchman.fetch")
 
 
 class ScriptRunner(Protocol):
     def __call__(self, name: str, keys: list[str], args: list[Any], client: Any = None) -> Any: ...
+
+
+#: The longest (seconds) acknowledgements of other masters' queues are held for a round that
+#: goes to their master anyway (see :class:`ByMaster`); then they ride on the next round.
+ACK_HOLD = 0.05
+
+
+class ByMaster:
+    """One fetcher's cluster rounds by master: which master serves a key, and the
+    acknowledgements held back for a round that goes to their master anyway.
+
+    Why: a round that writes to one master costs a worker one send and one wait, like one
+    server's round; each more master it writes to adds a send, a reply to wait for and the
+    wake-ups of a loaded machine. A round whose first queue gives every job it asks for therefore
+    carries only the acknowledgements of queues on that queue's master; the others are held here
+    (their jobs still in their working lists and in the fetcher's ledger) until a round goes to
+    their master, a round is short (its top-up writes to every master anyway), or they have
+    waited :data:`ACK_HOLD` seconds, when the next round sends them all. The fetcher's flush
+    (a blocked fetch, a heartbeat, a stop) takes them too (:meth:`release`). Thread-safe."""
+
+    def __init__(
+        self,
+        node_of: Callable[[Any], str],
+        *,
+        hold: float = ACK_HOLD,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.node_of = node_of
+        self._hold = hold
+        self._clock = clock
+        self._lock = threading.Lock()
+        #: master name -> the acknowledgements (units) held for a round that goes there
+        self._held: dict[str, list[Any]] = {}
+        self._since: float | None = None
+        self._sent: list[Any] = []
+
+    def due(self) -> bool:
+        """Whether held acknowledgements have waited long enough: send every one now."""
+        since = self._since
+        return self._hold <= 0 or (since is not None and self._clock() - since >= self._hold)
+
+    def pending(self) -> bool:
+        """Whether acknowledgements are held."""
+        return bool(self._held)
+
+    def release(self, node: str | None = None) -> list[Any]:
+        """Take the held acknowledgements of ``node``'s queues (``None``: every one) to send."""
+        with self._lock:
+            if not self._held:
+                return []
+            if node is None:
+                units = [unit for units in self._held.values() for unit in units]
+                self._held = {}
+            else:
+                units = self._held.pop(node, [])
+            if not self._held:
+                self._since = None
+            return units
+
+    def hold(self, by_node: dict[str, list[Any]]) -> None:
+        """Keep acknowledgements (by the master of their queue) for a round that goes there."""
+        if not by_node:
+            return
+        with self._lock:
+            for node, units in by_node.items():
+                self._held.setdefault(node, []).extend(units)
+            if self._since is None:
+                self._since = self._clock()
+
+    def confirm(self, units: list[Any]) -> None:
+        """The acknowledgements the round just sent (Redis confirmed them)."""
+        self._sent = units
+
+    def take_sent(self) -> list[Any]:
+        """The acknowledgements the last round sent (they leave the fetcher's ledger)."""
+        sent, self._sent = self._sent, []
+        return sent
 
 
 def fetch_round(
@@ -41,15 +124,18 @@ def fetch_round(
     acks: Sequence[Any],
     client: Any = None,
     send: Callable[[list[tuple[Any, ...]]], list[Any]] | None = None,
+    by_master: ByMaster | None = None,
 ) -> list[Any]:
-    """Run a round: finishing scripts, then per-queue ``fetch.lua`` calls; the flat reply.
+    """Run a round: finishing scripts, then ``fetch`` calls (one per master); the flat reply.
 
-    Given the cluster ``client``, the first queue's fetch and the other queues'
-    acknowledgements (independent calls) go out together, one write per master (see
-    :func:`_parallel_round`), through ``send`` if given (the fetcher's held connections,
-    :class:`~henchman.redis.cluster_lanes.ClusterLanes`), else :func:`send_all`."""
-    plain, finishing = _split_acks(acks)
-    for call in finishing:
+    Given the cluster ``client``, the round's calls go out together, one write per master
+    (see :func:`_parallel_round`), through ``send`` if given (the fetcher's held connections,
+    :class:`~henchman.redis.cluster_lanes.ClusterLanes`), else :func:`send_all`. With
+    ``by_master`` some acknowledgements may be held back for a later round (:class:`ByMaster`);
+    :meth:`ByMaster.take_sent` then tells which were sent."""
+    plain, finishing = _split_units(acks)
+    for unit in finishing:
+        call = unit.finish
         try:
             scripts(call.script, call.keys, call.args)
         except redis.ResponseError as exc:  # a bug, not an outage: never loop on it
@@ -57,11 +143,15 @@ def fetch_round(
     if order and is_cluster_client(client):
         if send is None:
             send = partial(send_all, client)
-        return _parallel_round(scripts, layout, order, working, want, plain, send)
+        if by_master is None:
+            by_master = ByMaster(partial(_node_of, client), hold=0)
+        reply, sent = _parallel_round(scripts, layout, order, working, want, plain, send, by_master)
+        by_master.confirm(finishing + sent)
+        return reply
     out: list[Any] = []
     got = 0
     for index, name in enumerate(order, 1):
-        pending = plain.pop(name, [])
+        pending = _raws(plain.pop(name, []))
         if got >= want and not pending:
             continue
         reply = scripts(
@@ -70,10 +160,16 @@ def fetch_round(
         for i in range(0, len(reply), 2):
             out += [index, reply[i + 1]]
             got += 1
-    for name, raws in plain.items():  # acknowledgements of queues not in this round's order
+    for name, units in plain.items():  # acknowledgements of queues not in this round's order
         if name in working:
-            scripts("fetch", [layout.queue(name), working[name]], _fetch_args(0, 0, raws))
+            scripts("fetch", [layout.queue(name), working[name]], _fetch_args(0, 0, _raws(units)))
+    if by_master is not None:
+        by_master.confirm(list(acks))
     return out
+
+
+def _node_of(client: Any, key: Any) -> str:
+    return str(master_of(client, client.keyslot(key)).name)
 
 
 class _Collected:
@@ -86,36 +182,70 @@ class _Collected:
         self.commands.append(("EVALSHA", *args))
 
 
+#: One queue's part of a round: (its position in the round's order, from 1, or 0 for a queue
+#: only acknowledged; its name; how many jobs to take from it; the payloads of its finished jobs
+#: to remove from its working list; the master that serves it).
+Group = tuple[int, str, int, list[bytes], str]
+
+
 def _parallel_round(
     scripts: Any,
     layout: keys.KeyLayout,
     order: Sequence[str],
     working: dict[str, str],
     want: int,
-    plain: dict[str, list[bytes]],
+    plain: dict[str, list[Any]],
     send: Callable[[list[tuple[Any, ...]]], list[Any]],
-) -> list[Any]:
-    """The first queue's fetch (with its acknowledgements) and every other queue's
-    acknowledgements in one parallel round trip; then, only if the first queue was short,
-    :func:`_fill` from the next queues. A reply that is an error is raised (``NOSCRIPT``: the
-    call is redone, loading the script)."""
+    by_master: ByMaster,
+) -> tuple[list[Any], list[Any]]:
+    """The first queue's fetch and the acknowledgements in one parallel round trip, one call per
+    master; acknowledgements of queues on other masters than the first queue's are held back
+    (:class:`ByMaster`) unless due. Then, only if the first queue was short, :func:`_fill` from
+    the next queues, which also carries whatever was held back. Returns the flat reply and the
+    acknowledgements sent; if it raises, every acknowledgement taken from ``by_master`` is held
+    again (the fetcher requeues those of ``plain``)."""
     first = order[0]
-    calls = [
-        ("fetch", [layout.queue(first), working[first]], _fetch_args(want, 0, plain.pop(first, [])))
-    ]
-    calls += [
-        ("fetch", [layout.queue(name), working[name]], _fetch_args(0, 0, raws))
-        for name, raws in plain.items()
-        if name in working
-    ]
-    replies = _send_scripts(scripts, send, calls)
-    out: list[Any] = []
-    for i in range(0, len(replies[0]), 2):
-        out += [1, replies[0][i + 1]]
-    got = len(out) // 2
-    if got < want and len(order) > 1:
-        out += _fill(scripts, layout, order, working, want - got, send)
-    return out
+    node_of = by_master.node_of
+    home = node_of(layout.queue(first))
+    due = by_master.due()
+    released = by_master.release(None if due else home)
+    for unit in released:
+        plain.setdefault(unit.queue, []).append(unit)
+    sent = plain.pop(first, [])
+    groups: list[Group] = [(1, first, want, _raws(sent), home)]
+    later: dict[str, list[Any]] = {}
+    for name, units in plain.items():
+        if name not in working:  # not this fetcher's queue: nothing to remove (as one server)
+            sent += units
+            continue
+        node = node_of(layout.queue(name))
+        if due or node == home:
+            groups.append((0, name, 0, _raws(units), node))
+            sent += units
+        else:
+            later[name] = units
+    try:
+        out = _run_groups(scripts, layout, working, groups, send)
+        if len(out) < 2 * want and len(order) > 1:
+            rest = by_master.release()
+            released += rest
+            for unit in rest:
+                later.setdefault(unit.queue, []).append(unit)
+            need = want - len(out) // 2
+            out += _fill(scripts, layout, order, working, need, send, node_of, dict(later))
+            sent += [unit for units in later.values() for unit in units]
+            later = {}
+    except BaseException:
+        restore: dict[str, list[Any]] = {}
+        for unit in released:
+            restore.setdefault(node_of(layout.queue(unit.queue)), []).append(unit)
+        by_master.hold(restore)
+        raise
+    by_node: dict[str, list[Any]] = {}
+    for name, units in later.items():
+        by_node.setdefault(node_of(layout.queue(name)), []).extend(units)
+    by_master.hold(by_node)
+    return out, sent
 
 
 def _fill(
@@ -125,28 +255,32 @@ def _fill(
     working: dict[str, str],
     need: int,
     send: Callable[[list[tuple[Any, ...]]], list[Any]],
+    node_of: Callable[[Any], str],
+    held: dict[str, list[Any]],
 ) -> list[Any]:
     """Up to ``need`` more jobs from the queues after the first, in order, in two parallel
-    round trips whatever the number of queues: every queue's length (``LLEN``), then one
-    ``fetch.lua`` call per queue that had jobs, asking each for what the queues before it could
-    not give (:func:`allot`). Never more than ``need`` jobs are taken; a queue emptied in between
-    only makes the round shorter, as a round whose queues are short always is."""
+    round trips whatever the number of queues: every queue's length (``LLEN``), then one call
+    per master asking each queue that had jobs for what the queues before it could not give
+    (:func:`allot`), with the ``held`` acknowledgements. Never more than ``need`` jobs are
+    taken; a queue emptied in between only makes the round shorter, as a round whose queues are
+    short always is."""
     rest = list(enumerate(order[1:], 2))
     lengths = send([("LLEN", layout.queue(name)) for _, name in rest])
     for length in lengths:
         if isinstance(length, Exception):
             raise length
     asks = allot(need, [int(length) for length in lengths])
-    picked = [(rest[i][0], rest[i][1], ask) for i, ask in enumerate(asks) if ask]
-    if not picked:
+    groups: list[Group] = []
+    for (index, name), ask in zip(rest, asks, strict=True):
+        units = held.pop(name, [])
+        if ask or units:
+            groups.append((index, name, ask, _raws(units), node_of(layout.queue(name))))
+    groups += [
+        (0, name, 0, _raws(units), node_of(layout.queue(name))) for name, units in held.items()
+    ]
+    if not groups:
         return []
-    calls = [("fetch", [layout.queue(name), working[name]], [ask]) for _, name, ask in picked]
-    replies = _send_scripts(scripts, send, calls)
-    out: list[Any] = []
-    for (index, _, _), reply in zip(picked, replies, strict=True):
-        for i in range(0, len(reply), 2):
-            out += [index, reply[i + 1]]
-    return out
+    return _run_groups(scripts, layout, working, groups, send)
 
 
 def allot(need: int, lengths: Sequence[int]) -> list[int]:
@@ -158,6 +292,63 @@ def allot(need: int, lengths: Sequence[int]) -> list[int]:
         asks.append(ask)
         need -= ask
     return asks
+
+
+def _run_groups(
+    scripts: Any,
+    layout: keys.KeyLayout,
+    working: dict[str, str],
+    groups: list[Group],
+    send: Callable[[list[tuple[Any, ...]]], list[Any]],
+) -> list[Any]:
+    """Each master's groups in one call (``fetch.lua`` for one queue, ``fetch_node.lua`` for
+    several), every master's call in one parallel round trip; the flat reply (position in the
+    order, payload), in the order's order. A group its master refused (the slot map changed) is
+    sent on its own, through redis-py's routing, which follows the redirection."""
+    by_node: dict[str, list[Group]] = {}
+    for group in groups:
+        by_node.setdefault(group[4], []).append(group)
+    calls: list[tuple[str, list[str], list[Any]]] = []
+    for node_groups in by_node.values():
+        if len(node_groups) == 1:
+            _, name, ask, raws, _ = node_groups[0]
+            calls.append(("fetch", [layout.queue(name), working[name]], _fetch_args(ask, 0, raws)))
+        else:
+            calls.append(_node_call(layout, working, node_groups))
+    replies = _send_scripts(scripts, send, calls)
+    out: list[Any] = []
+    for node_groups, reply in zip(by_node.values(), replies, strict=True):
+        if len(node_groups) == 1:
+            out += _renumbered(reply, node_groups)
+            continue
+        for number in reply[0]:  # refused: the master does not serve that slot (any more)
+            _, name, ask, raws, _ = group = node_groups[int(number) - 1]
+            alone = scripts("fetch", [layout.queue(name), working[name]], _fetch_args(ask, 0, raws))
+            out += _renumbered(alone, [group])
+        out += _renumbered(reply[1:], node_groups)
+    if sum(1 for group in groups if group[2]) > 1:  # the order's order, as one server's reply
+        pairs = sorted(zip(out[::2], out[1::2], strict=True), key=lambda pair: int(pair[0]))
+        out = [item for pair in pairs for item in pair]
+    return out
+
+
+def _renumbered(reply: Sequence[Any], groups: list[Group]) -> list[Any]:
+    """A ``fetch``/``fetch_node`` reply (group number, payload, ...) with each group number
+    replaced by that group's position in the round's order."""
+    out: list[Any] = []
+    for i in range(0, len(reply), 2):
+        out += [groups[int(reply[i]) - 1][0], reply[i + 1]]
+    return out
+
+
+def _node_call(
+    layout: keys.KeyLayout, working: dict[str, str], groups: list[Group]
+) -> tuple[str, list[str], list[Any]]:
+    """The ``fetch_node.lua`` call of one master's groups, routed by the first group's keys."""
+    args: list[Any] = []
+    for _, name, ask, raws, _ in groups:
+        args += [layout.queue(name), working[name], ask, len(raws), *raws]
+    return ("fetch_node", [args[0], args[1]], args)
 
 
 def _send_scripts(
@@ -185,15 +376,25 @@ class AsyncScriptRunner(Protocol):
     ) -> Any: ...
 
 
-def _split_acks(acks: Sequence[Any]) -> tuple[dict[str, list[bytes]], list[Any]]:
-    plain: dict[str, list[bytes]] = {}
+def _split_units(acks: Sequence[Any]) -> tuple[dict[str, list[Any]], list[Any]]:
+    """The plain acknowledgements by queue, and those with a finishing script (units)."""
+    plain: dict[str, list[Any]] = {}
     finishing: list[Any] = []
     for unit in acks:
         if unit.finish is None:
-            plain.setdefault(unit.queue, []).append(unit.raw)
+            plain.setdefault(unit.queue, []).append(unit)
         else:
-            finishing.append(unit.finish)
+            finishing.append(unit)
     return plain, finishing
+
+
+def _split_acks(acks: Sequence[Any]) -> tuple[dict[str, list[bytes]], list[Any]]:
+    plain, finishing = _split_units(acks)
+    return {name: _raws(units) for name, units in plain.items()}, [u.finish for u in finishing]
+
+
+def _raws(units: Sequence[Any]) -> list[bytes]:
+    return [unit.raw for unit in units]
 
 
 def _fetch_args(want: int, got: int, raws: Sequence[bytes]) -> list[Any]:

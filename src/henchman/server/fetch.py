@@ -46,7 +46,7 @@ from henchman.redis.lane import Lane
 from henchman.redis.scripts import ScriptCall, Scripts
 from henchman.redis.serial import script_pipeline
 from henchman.server import queue_order
-from henchman.server.cluster_fetch import fetch_round, give_back_calls
+from henchman.server.cluster_fetch import ByMaster, fetch_round, give_back_calls
 from henchman.server.outage import TRANSIENT, OutageLog, backoff_delay
 from henchman.server.pacing import Pacing
 from henchman.server.queue_list import ALL_PAUSED_WAIT, PAUSE_BLOCK, as_queue_list
@@ -300,6 +300,8 @@ class ReliableFetcher:
         self._lane = Lane(client)
         #: In cluster mode, its held connection to each master (same rule as the lane).
         self._cluster_lanes = ClusterLanes(client) if is_cluster_client(client) else None
+        #: In cluster mode, which master serves a queue and the acknowledgements held back.
+        self._by_master = ByMaster(self._cluster_lanes.node) if self._cluster_lanes else None
         self.working = working_keys(identity, queues, layout)
         self._block = block_time(block_timeout, len(queues))
         self._outages = outages
@@ -481,6 +483,8 @@ class ReliableFetcher:
         except BaseException:
             self._acks.extendleft(reversed(acks))
             raise
+        if self._by_master is not None:  # cluster: some may wait for their master's round
+            acks = self._by_master.take_sent()
         units = units_from_reply(reply, order, self.working)
         if units:
             self._ledger.add(units)
@@ -509,7 +513,15 @@ class ReliableFetcher:
         if self.layout.cluster:  # one call per queue slot (see cluster_fetch)
             send = self._cluster_lanes.send_all if self._cluster_lanes is not None else None
             return fetch_round(
-                self._scripts, self.layout, order, self.working, self._idle, acks, self._redis, send
+                self._scripts,
+                self.layout,
+                order,
+                self.working,
+                self._idle,
+                acks,
+                self._redis,
+                send,
+                self._by_master,
             )
         call = ("fetch", fetch_keys(order, self.working), fetch_args(self._idle, order, acks))
         scripted = finishing(acks)
@@ -533,7 +545,7 @@ class ReliableFetcher:
 
     def has_pending_acks(self) -> bool:
         """Whether acknowledgements wait for the next round trip."""
-        return bool(self._acks)
+        return bool(self._acks) or (self._by_master is not None and self._by_master.pending())
 
     @property
     def pending_acks(self) -> collections.deque[UnitOfWork]:
@@ -544,10 +556,12 @@ class ReliableFetcher:
 
     def flush_acks(self) -> int:
         """Send every pending acknowledgement now (one pipelined round trip)."""
+        if self._by_master is not None:  # those held for their master's round go too
+            self._acks.extend(self._by_master.release())
         return send_acks(self._redis, self._acks, self._scripts, self._ledger)
 
     def _flush_acks_safely(self) -> None:
-        if self._acks:
+        if self.has_pending_acks():
             try:
                 self.flush_acks()
             except TRANSIENT as exc:
