@@ -1,10 +1,11 @@
 """The systems the peer benchmark runs, as data (stdlib only, imported by every part).
 
 Each :class:`System` is one row of the table: which virtual environment it runs in and what goes
-into it (from PyPI; Ruby Sidekiq from Debian's packages), the worker command line (each system's
-documented default worker command, logging at WARNING: one process, or one per CPU where
-that is the system's default, as for Celery, Dramatiq and henchman), the module under ``jobs/`` that holds
-its no-op job and its client calls, and one line saying what is default and what is not.
+into it (from PyPI; Ruby Sidekiq from Debian's packages), the worker command line (each
+system's documented default worker command, logging at WARNING: one process, or one per CPU
+where that is the system's default, as for Celery, Dramatiq and henchman), the module under
+``jobs/`` that holds its no-op job and its client calls, and one line saying what is default and
+what is not.
 Placeholders in ``worker`` and ``env``: ``{bin}`` the environment's bin directory, ``{python}`` its
 interpreter, ``{jobs}`` the ``jobs/`` directory, ``{url}`` the benchmark server.
 """
