@@ -231,6 +231,35 @@ def test_supervised_children_start_on_different_cpus(redis_db: RedisDB, workdir:
         assert stop(supervisor) == 0
 
 
+def test_two_independent_workers_pin_to_different_cpus(redis_db: RedisDB, workdir: Path) -> None:
+    # Not children of one supervisor (no slots): each pins where the fewest others are pinned.
+    first = start_worker(workdir, env_for(redis_db), log=workdir / "first.log")
+    second = start_worker(workdir, env_for(redis_db), log=workdir / "second.log")
+    try:
+        pids = wait_registered(redis_db, count=2)
+        short_jobs(redis_db, 50 * placement.PIN_AFTER)
+        wait_for(
+            lambda: len({on_one_cpu(p) for p in pids} - {None}) == 2,
+            timeout=60,
+            what="the two workers pinned to two CPUs",
+        )
+    finally:
+        assert stop(first) == 0
+        assert stop(second) == 0
+    # Each went to its CPU when it pinned, not later by moving away from the other.
+    pins = [first_pin(workdir / name) for name in ("first.log", "second.log")]
+    assert None not in pins
+    assert len(set(pins)) == 2
+
+
+def first_pin(log: Path) -> str | None:
+    """The CPU of the first "pinned to CPU n" line in a worker's log."""
+    for line in log.read_text().splitlines():
+        if "cpu_affinity auto: pinned to CPU " in line:
+            return line.split("pinned to CPU ")[1].split(":")[0]
+    return None
+
+
 def refused(redis_db: RedisDB, workdir: Path, value: str) -> list[str]:
     """Run ``henchman run --cpu-affinity VALUE``; assert exit code 2; return the stderr lines."""
     result = subprocess.run(
@@ -285,7 +314,7 @@ samples = iter([
     pl.Sample(20.0, 16.25, cpus({first: 455, other: 1510}, 2000)),   # 0.97 cores: probe
     pl.Sample(22.0, 19.75, cpus({first: 635, other: 1690}, 2200)),   # 1.75 cores: free
 ])
-now = iter([1.0, 1.5, 3.0, 5.0, 20.0, 22.0])
+now = iter([1.0, 1.5, 1.5, 3.0, 5.0, 20.0, 22.0])
 
 class Coin:
     def random(self):

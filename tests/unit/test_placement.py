@@ -184,6 +184,36 @@ def test_a_long_job_releases_a_pinned_process_at_once_with_a_growing_hold() -> N
     assert [pl.hold_after(n) for n in (1, 2, 3, 6, 7, 8)] == [2, 4, 8, 60, 60, 60]
 
 
+def test_a_pin_goes_to_the_cpu_the_fewest_other_processes_are_pinned_to() -> None:
+    assert pl.least_pinned(ALLOWED, {}, preferred=1) == 1
+    assert pl.least_pinned(ALLOWED, {1: 2, 0: 1}, preferred=1) == 0
+    assert pl.least_pinned((0, 1, 2), {0: 1, 2: 1}, preferred=2) == 1
+    assert pl.least_pinned((0, 1, 2), {1: 1}, preferred=1) == 0
+
+
+def test_other_processes_pins_are_read_from_their_status() -> None:
+    assert pl.parse_pinned("Name:\tpython\nCpus_allowed_list:\t1\nMems:\t0\n") == 1
+    assert pl.parse_pinned("Name:\tpython\nCpus_allowed_list:\t0-1\n") is None
+    assert pl.parse_pinned("Name:\tksoftirqd/1\nKthread:\t1\nCpus_allowed_list:\t1\n") is None
+
+
+@pytest.mark.parametrize(("slot", "expected"), [(None, 0), (1, 1)])
+def test_an_independent_worker_pins_away_from_others_and_a_supervised_child_to_its_slot(
+    slot: int | None, expected: int
+) -> None:
+    applied: list[frozenset[int]] = []
+    shell = pl.Placement(
+        "auto", interval=1.0, slot=slot, clock=lambda: 100.0, pinned_counts=lambda: {1: 3}
+    )
+    shell.allowed = ALLOWED
+    shell.state = waiting()  # chose CPU 1 at start
+    shell._apply = applied.append  # type: ignore[method-assign]  # no real CPUs touched
+    for _ in range(pl.PIN_AFTER):
+        shell.job_done(0.0002, 0.0001)
+    assert applied == [frozenset({expected})]
+    assert shell.state.cpu == expected
+
+
 def test_the_shell_lets_go_of_a_job_still_running_long() -> None:
     applied: list[frozenset[int]] = []
     shell = pl.Placement("auto", interval=1.0, clock=lambda: 100.0)
@@ -211,7 +241,7 @@ def test_load_ticks_leave_a_waiting_process_alone() -> None:
 
 def test_the_shell_pins_after_short_jobs_and_lets_go_after_a_long_one() -> None:
     applied: list[frozenset[int]] = []
-    shell = pl.Placement("auto", interval=1.0, clock=lambda: 100.0)
+    shell = pl.Placement("auto", interval=1.0, clock=lambda: 100.0, pinned_counts=dict)
     shell.allowed = ALLOWED
     shell.state = waiting()
     shell._apply = applied.append  # type: ignore[method-assign]  # no real CPUs touched

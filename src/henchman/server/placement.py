@@ -16,7 +16,9 @@ the moment one does not (pure decisions in :func:`after_short_jobs`, :func:`afte
 
 * **Start unpinned.** A process starts with its threads on every allowed CPU, and pins them all
   to one CPU once :data:`PIN_AFTER` jobs in a row were short: under :data:`LONG_CPU` of their
-  thread's CPU and :data:`LONG_WALL` of wall time. A burst of hashing jobs never gets pinned.
+  thread's CPU and :data:`LONG_WALL` of wall time. A burst of hashing jobs never gets pinned. A
+  supervised child pins to its slot's CPU; an independent worker to the allowed CPU the fewest
+  other processes are pinned to (:func:`least_pinned`), so workers on one host spread out.
 * **Let go at once.** One long job (much CPU: work that may run outside the GIL; or a long wait:
   a child process, a sleep) unpins every thread when it ends, and no new pin comes for
   :data:`HOLD_FIRST` seconds, doubling with each release up to :data:`HOLD_MAX`: a worker whose
@@ -212,17 +214,36 @@ def after_long_job(state: State, wall: float, cpu: float | None, now: float) -> 
     return Step(waiting, note)
 
 
-def after_short_jobs(state: State, count: int, now: float) -> Step:
-    """``count`` short jobs in a row ended: a waiting process pins once they are enough."""
+def after_short_jobs(state: State, count: int, now: float, cpu: int | None = None) -> Step:
+    """``count`` short jobs in a row ended: a waiting process pins once they are enough, to
+    ``cpu`` if given (see :func:`least_pinned`), else to the CPU it chose at start."""
     if state.mode is not Mode.WAITING or count < PIN_AFTER or now < state.hold_until:
         return Step(state)
+    target = state.cpu if cpu is None else cpu
     note = (
-        f"pinned to CPU {state.cpu}: the last {count} jobs were short (under "
+        f"pinned to CPU {target}: the last {count} jobs were short (under "
         f"{LONG_CPU * 1000:.0f} ms of CPU and {LONG_WALL * 1000:.0f} ms each), and threads on one "
         "CPU hand the GIL over cheaply"
     )
-    pinned = State(Mode.PINNED, state.cpu, now + FIRST_PROBE, 0, state.hold_until, state.releases)
+    pinned = State(Mode.PINNED, target, now + FIRST_PROBE, 0, state.hold_until, state.releases)
     return Step(pinned, note)
+
+
+def least_pinned(allowed: Sequence[int], pinned: Mapping[int, int], preferred: int | None) -> int:
+    """The allowed CPU the fewest other processes are pinned to (``pinned``: CPU -> count), the
+    ``preferred`` one among equals: independent workers on one host (not children of one
+    supervisor, which get a slot each) spread over the CPUs instead of piling onto one."""
+    return min(sorted(allowed), key=lambda cpu: (pinned.get(cpu, 0), cpu != preferred))
+
+
+def parse_pinned(status: str) -> int | None:
+    """The CPU a process is pinned to, from its ``/proc/<pid>/status``; None when it may run on
+    several, or is a kernel thread (those sit on every CPU alike)."""
+    if "\nKthread:\t1" in status:
+        return None
+    _, found, rest = status.partition("\nCpus_allowed_list:\t")
+    value = rest.partition("\n")[0].strip()
+    return int(value) if found and value.isdigit() else None
 
 
 def decide(state: State, load: Load, now: float, allowed: Sequence[int], coin: float) -> Step:
@@ -295,6 +316,23 @@ def _read(path: str) -> str:
         return fh.read()
 
 
+def _pinned_counts() -> dict[int, int]:
+    """How many other processes are pinned to each CPU (read once per pin, about 1 ms)."""
+    counts: dict[int, int] = {}
+    me = os.getpid()
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == me:
+            continue
+        try:
+            with open(f"/proc/{name}/status", encoding="ascii", errors="replace") as fh:
+                cpu = parse_pinned(fh.read())
+        except OSError:  # it ended meanwhile, or is not ours to read
+            continue
+        if cpu is not None:
+            counts[cpu] = counts.get(cpu, 0) + 1
+    return counts
+
+
 def _thread_ids() -> list[int]:
     return [int(tid) for tid in os.listdir("/proc/self/task")]
 
@@ -333,6 +371,7 @@ class Placement:
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         sample: Callable[[Callable[[], float]], Sample] = _read_sample,
+        pinned_counts: Callable[[], Mapping[int, int]] = _pinned_counts,
     ) -> None:
         self.setting = setting
         #: The CPUs of an explicit list, ``None`` for ``auto``.
@@ -342,6 +381,7 @@ class Placement:
         self._clock = clock
         self._rng = rng or random.Random()
         self._sample = sample
+        self._pinned_counts = pinned_counts
         self.allowed: tuple[int, ...] = ()
         self.state: State | None = None
         self._last: Sample | None = None
@@ -422,11 +462,23 @@ class Placement:
             return
         if state.mode is Mode.WAITING:
             self._short_run += 1
-            if self._short_run >= PIN_AFTER:
+            if self._short_run >= PIN_AFTER and self._clock() >= state.hold_until:
                 with self._lock:
-                    self._step(
-                        after_short_jobs(self.state or state, self._short_run, self._clock())
-                    )
+                    state = self.state or state
+                    target = self._pin_target(state)
+                    self._step(after_short_jobs(state, self._short_run, self._clock(), target))
+
+    def _pin_target(self, state: State) -> int | None:
+        """Where to pin: a supervised child's slot CPU, else the allowed CPU the fewest other
+        processes are pinned to (None: keep the CPU chosen at start)."""
+        if self.slot is not None or state.cpu is None:
+            return None
+        try:
+            counts = self._pinned_counts()
+        except OSError as exc:
+            log.debug("cpu_affinity: cannot read other processes' CPUs (%s)", exc)
+            return None
+        return least_pinned(self.allowed, counts, state.cpu)
 
     def running_since(self, started: float | None, now: float) -> None:
         """The oldest job still running started at ``started`` (None: none is running), on the
