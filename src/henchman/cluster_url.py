@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 from henchman.errors import ConfigError
+from henchman.urls import split_netloc
 
 __all__ = ["SCHEMES", "ClusterTarget", "is_cluster_url", "parse_cluster_url"]
 
@@ -58,21 +59,10 @@ def parse_cluster_url(url: str) -> ClusterTarget:
         )
     if scheme not in SCHEMES + PLAIN_SCHEMES:
         raise ConfigError(f"not a cluster URL (expected {' or '.join(SCHEMES)}://)")
-    userinfo, at, hostlist = parts.netloc.rpartition("@")
-    username = password = None
-    if at:
-        user, colon, secret = userinfo.partition(":")
-        username = unquote(user) or None
-        password = unquote(secret) if colon else None
-    nodes: list[tuple[str, int]] = []
-    for item in hostlist.split(","):
-        host, colon, port = item.strip().rpartition(":")
-        if not colon or host.endswith(":"):  # no port, or a bare IPv6 address
-            host, port = item.strip(), str(DEFAULT_PORT)
-        host = host.strip("[]")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ConfigError(f"cluster URL: '{item.strip()[:60]}' is not host:port")
-        nodes.append((host, int(port)))
+    try:
+        username, password, nodes = split_netloc(parts.netloc, DEFAULT_PORT)
+    except ValueError as exc:
+        raise ConfigError(f"cluster URL: {exc}") from None
     database = unquote(parts.path).strip("/")
     if database not in ("", "0"):
         raise ConfigError(

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from henchman.errors import ConfigError
+from henchman.urls import split_netloc
 
 __all__ = ["DEFAULT_PORT", "SCHEMES", "SentinelTarget", "is_sentinel_url", "parse_sentinel_url"]
 
@@ -51,21 +52,10 @@ def parse_sentinel_url(url: str) -> SentinelTarget:
     scheme = parts.scheme.lower()
     if scheme not in SCHEMES:
         raise ConfigError(f"not a sentinel URL (expected {' or '.join(SCHEMES)}://)")
-    userinfo, at, hostlist = parts.netloc.rpartition("@")
-    username = password = None
-    if at:
-        user, colon, secret = userinfo.partition(":")
-        username = unquote(user) or None
-        password = unquote(secret) if colon else None
-    sentinels: list[tuple[str, int]] = []
-    for item in hostlist.split(","):
-        host, colon, port = item.strip().rpartition(":")
-        if not colon:
-            host, port = item.strip(), str(DEFAULT_PORT)
-        host = host.strip("[]")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ConfigError(f"sentinel URL: '{item}' is not host:port")
-        sentinels.append((host, int(port)))
+    try:
+        username, password, sentinels = split_netloc(parts.netloc, DEFAULT_PORT)
+    except ValueError as exc:
+        raise ConfigError(f"sentinel URL: {exc}") from None
     path = [p for p in parts.path.split("/") if p]
     if not path or len(path) > 2:
         raise ConfigError("sentinel URL must end with /service_name or /service_name/db")

@@ -14,7 +14,7 @@ import math
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
-__all__ = ["check_url", "mask_url"]
+__all__ = ["check_url", "mask_url", "split_netloc"]
 
 MASK = "***"
 #: Query parameters that carry a secret (``sentinel_password`` is a sentinel URL's own).
@@ -97,3 +97,28 @@ def _url_options(scheme: str) -> frozenset[str]:
         if param.kind is param.KEYWORD_ONLY or param.kind is param.POSITIONAL_OR_KEYWORD
     }
     return frozenset(names - {"self", "connection_class"})
+
+
+def split_netloc(
+    netloc: str, default_port: int
+) -> tuple[str | None, str | None, list[tuple[str, int]]]:
+    """``user:secret@h1:p1,h2`` -> (username, password, [(host, port), ...]) for the URLs that
+    name several hosts (sentinel and cluster URLs). A host without a port gets
+    ``default_port``; ``[::1]:7000`` and a bare IPv6 address work. ``ValueError`` names the
+    first entry that is not ``host:port`` (never the credentials)."""
+    userinfo, at, hostlist = netloc.rpartition("@")
+    username = password = None
+    if at:
+        user, colon, secret = userinfo.partition(":")
+        username = unquote(user) or None
+        password = unquote(secret) if colon else None
+    hosts: list[tuple[str, int]] = []
+    for item in hostlist.split(","):
+        host, colon, port = item.strip().rpartition(":")
+        if not colon or host.endswith(":"):  # no port, or a bare IPv6 address
+            host, port = item.strip(), str(default_port)
+        host = host.strip("[]")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"'{item.strip()[:60]}' is not host:port")
+        hosts.append((host, int(port)))
+    return username, password, hosts

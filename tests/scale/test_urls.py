@@ -78,3 +78,14 @@ def test_the_cluster_setting_is_read_from_the_config_file(tmp_path: Path) -> Non
 def test_the_cluster_environment_variable_turns_cluster_mode_on(tmp_path: Path) -> None:
     env = {"HENCHMAN_CLUSTER": "true", "REDIS_URL": "redis://h1:7000"}
     assert load_settings(cwd=tmp_path, env=env).cluster is True
+
+
+def test_sentinel_and_cluster_urls_read_their_hosts_the_same_way() -> None:
+    from henchman.cluster_url import parse_cluster_url
+
+    sentinel = parse_sentinel_url("redis+sentinel://u:p%40ss@[::1]:26380,h2,::2/mymaster")
+    assert sentinel.sentinels == (("::1", 26380), ("h2", 26379), ("::2", 26379))
+    assert (sentinel.username, sentinel.password) == ("u", "p@ss")
+    cluster = parse_cluster_url("redis+cluster://u:p%40ss@[::1]:7000,h2,::2")
+    assert cluster.nodes == (("::1", 7000), ("h2", 6379), ("::2", 6379))
+    assert (cluster.username, cluster.password) == ("u", "p@ss")

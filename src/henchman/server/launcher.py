@@ -378,8 +378,11 @@ class Launcher:
             self.paused.refresh(self.redis, self.app.keys)
 
     def _report_running_jobs(self) -> None:
-        """Tell CPU placement when the oldest running job started (a long one unpins)."""
+        """Tell CPU placement when the oldest running job started (a long one unpins); only a
+        pinned process has anything to let go of, so the others skip reading the jobs."""
         assert self.placement is not None
+        if not self.placement.pinned:
+            return
         starts = [v[2] for c in self.capsules for v in list(c.processor.work.values())]
         self.placement.running_since(min(starts, default=None), self.clock())
 

@@ -454,11 +454,10 @@ class Placement:
         state = self.state
         if state is None or state.mode is Mode.FREE:
             return
-        if wall >= LONG_WALL or cpu >= LONG_CPU:
+        if is_long(wall, cpu):
             self._short_run = 0
             if state.mode is not Mode.WAITING:
-                with self._lock:
-                    self._step(after_long_job(self.state or state, wall, cpu, self._clock()))
+                self._release(state, wall, cpu)
             return
         if state.mode is Mode.WAITING:
             self._short_run += 1
@@ -480,17 +479,27 @@ class Placement:
             return None
         return least_pinned(self.allowed, counts, state.cpu)
 
+    @property
+    def pinned(self) -> bool:
+        """Whether ``auto`` holds the threads on one CPU now (or is probing, about to again)."""
+        state = self.state
+        return state is not None and state.mode in (Mode.PINNED, Mode.PROBING)
+
     def running_since(self, started: float | None, now: float) -> None:
         """The oldest job still running started at ``started`` (None: none is running), on the
         clock of ``now``: a pinned process whose job has run :data:`LONG_RUNNING` lets go now
         rather than when the job ends (called by the housekeeping loop)."""
         state = self.state
-        if started is None or state is None or state.mode not in (Mode.PINNED, Mode.PROBING):
+        if started is None or state is None or not self.pinned:
             return
         if now - started >= LONG_RUNNING:
             self._short_run = 0
-            with self._lock:
-                self._step(after_long_job(self.state or state, now - started, None, self._clock()))
+            self._release(state, now - started, None)
+
+    def _release(self, state: State, wall: float, cpu: float | None) -> None:
+        """A long job (ended, or running: ``cpu`` None) lets a pinned process go."""
+        with self._lock:
+            self._step(after_long_job(self.state or state, wall, cpu, self._clock()))
 
     def _step(self, step: Step) -> None:
         """Adopt ``step`` (holding the lock): log its note, apply a new placement."""
