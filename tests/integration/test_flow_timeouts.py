@@ -37,11 +37,9 @@ def test_an_async_job_is_cancelled_at_its_timeout_and_retried(
         await asyncio.sleep(30)
         finished.add(1)
 
-    started = time.monotonic()
     work.perform_async()
     with running_worker(app, redis_db.settings(async_concurrency=2)):
         wait_for(lambda: retried(redis_db), what="the timed-out job in the retry set")
-    assert time.monotonic() - started < 20
     (job,) = retried(redis_db)
     assert job["error_class"] == "henchman.errors.JobTimeout"
     assert job["retry_count"] == 0

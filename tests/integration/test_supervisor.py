@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -74,7 +73,6 @@ def test_p2_exits_with_the_childs_code_when_the_app_cannot_boot(
     redis_db: RedisDB, workdir: Path
 ) -> None:
     (workdir / "broken.py").write_text("import no_such_module_for_the_test\n")
-    started = time.monotonic()
     result = subprocess.run(
         [henchman_bin(), "run", "-r", "broken", "-P", "2"],
         cwd=workdir,
@@ -84,11 +82,10 @@ def test_p2_exits_with_the_childs_code_when_the_app_cannot_boot(
         timeout=60,
         check=False,
     )
-    elapsed = time.monotonic() - started
     assert result.returncode == 1
     assert "No module named 'no_such_module_for_the_test'" in result.stderr
     assert "worker process exited with 1 while booting; stopping" in result.stderr
-    assert elapsed < 30, f"a boot failure took {elapsed:.1f} s to report"
+    assert "restarting in" not in result.stderr  # reported at once, not retried with backoff
 
 
 def test_restart_backoff_and_boot_failure_rules() -> None:
