@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -201,17 +203,38 @@ def test_other_processes_pins_are_read_from_their_status() -> None:
 def test_an_independent_worker_pins_away_from_others_and_a_supervised_child_to_its_slot(
     slot: int | None, expected: int
 ) -> None:
-    applied: list[frozenset[int]] = []
+    events: list[str] = []
+
+    @contextlib.contextmanager
+    def host_lock() -> Iterator[None]:
+        events.append("lock")
+        yield
+        events.append("unlock")
+
+    def counts() -> dict[int, int]:
+        events.append("read")
+        return {1: 3}
+
     shell = pl.Placement(
-        "auto", interval=1.0, slot=slot, clock=lambda: 100.0, pinned_counts=lambda: {1: 3}
+        "auto",
+        interval=1.0,
+        slot=slot,
+        clock=lambda: 100.0,
+        pinned_counts=counts,
+        host_lock=host_lock,
     )
     shell.allowed = ALLOWED
     shell.state = waiting()  # chose CPU 1 at start
-    shell._apply = applied.append  # type: ignore[method-assign]  # no real CPUs touched
+    shell._apply = lambda cpus: events.append(f"pin {sorted(cpus)}")  # type: ignore[method-assign]
     for _ in range(pl.PIN_AFTER):
         shell.job_done(0.0002, 0.0001)
-    assert applied == [frozenset({expected})]
     assert shell.state.cpu == expected
+    # An independent worker reads the others' pins and sets its own under the host lock, so
+    # two pinning at once cannot both choose the same CPU; a supervised child needs neither.
+    if slot is None:
+        assert events == ["lock", "read", f"pin [{expected}]", "unlock"]
+    else:
+        assert events == [f"pin [{expected}]"]
 
 
 def test_the_shell_lets_go_of_a_job_still_running_long() -> None:

@@ -47,12 +47,14 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import fcntl
 import logging
 import os
 import random
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -333,6 +335,25 @@ def _pinned_counts() -> dict[int, int]:
     return counts
 
 
+@contextlib.contextmanager
+def _host_lock() -> Iterator[None]:
+    """Held by an independent worker from reading where the others are pinned until its own pin
+    is set, so two workers that pin at the same moment do not both see the other unpinned and
+    pick the same CPU. A lock file every user may take; without one (no writable temporary
+    directory) the choice is made unlocked, as before."""
+    path = os.path.join(tempfile.gettempdir(), "henchman-cpu-placement.lock")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o444)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
 def _thread_ids() -> list[int]:
     return [int(tid) for tid in os.listdir("/proc/self/task")]
 
@@ -372,6 +393,7 @@ class Placement:
         rng: random.Random | None = None,
         sample: Callable[[Callable[[], float]], Sample] = _read_sample,
         pinned_counts: Callable[[], Mapping[int, int]] = _pinned_counts,
+        host_lock: Callable[[], contextlib.AbstractContextManager[None]] = _host_lock,
     ) -> None:
         self.setting = setting
         #: The CPUs of an explicit list, ``None`` for ``auto``.
@@ -382,6 +404,7 @@ class Placement:
         self._rng = rng or random.Random()
         self._sample = sample
         self._pinned_counts = pinned_counts
+        self._host_lock = host_lock
         self.allowed: tuple[int, ...] = ()
         self.state: State | None = None
         self._last: Sample | None = None
@@ -462,7 +485,10 @@ class Placement:
         if state.mode is Mode.WAITING:
             self._short_run += 1
             if self._short_run >= PIN_AFTER and self._clock() >= state.hold_until:
-                with self._lock:
+                # An independent worker chooses its CPU and pins under the host lock (see
+                # _host_lock); a supervised child's CPU is its slot's, chosen by nobody else.
+                choosing = self._host_lock() if self.slot is None else contextlib.nullcontext()
+                with self._lock, choosing:
                     state = self.state or state
                     target = self._pin_target(state)
                     self._step(after_short_jobs(state, self._short_run, self._clock(), target))
