@@ -364,8 +364,10 @@ class Supervisor:
         """200 while every serving child is up and heartbeats successfully, else 503.
 
         Serving children are all but those on their way out and, during a rolling restart, the
-        new generation still booting (the old one serves until it is up). Called from the
-        health server's thread: it reads a snapshot of the children.
+        new generation still booting (the old one serves until it is up). All ``count`` of them
+        must be there: while the first child is up and the others are still being started, or
+        while a dead child waits for its restart, the supervisor is not healthy yet. Called from
+        the health server's thread: it reads a snapshot of the children.
         """
         now = time.monotonic()
         children = list(self.children)
@@ -376,7 +378,7 @@ class Supervisor:
             if c.retiring is None and (rolling is None or c.generation < rolling.generation)
         ]
         healthy = (
-            bool(serving)
+            len(serving) >= self.count
             and not self._stopping
             and all(c.up and c.monitor.healthy(now) for c in serving)
         )
