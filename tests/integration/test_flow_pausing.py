@@ -14,6 +14,7 @@ from henchman.cli.admin_cmds import queues as queues_cmd
 from henchman.config import QueueSpec, Settings
 from henchman.redis.scripts import Scripts
 from henchman.server.fetch import ReliableFetcher, block_time
+from henchman.server.launcher import Launcher
 from henchman.server.outage import OutageLog
 from henchman.server.queue_list import PAUSE_BLOCK, PAUSE_REFRESH, PausedQueues, QueueList
 from tests.conftest import RedisDB
@@ -41,6 +42,15 @@ def test_a_paused_queue_runs_nothing_and_after_unpause_runs_everything_in_order(
     assert seen.items == list(range(1000))
 
 
+def rounds_begun_before_the_pause_ended(launcher: Launcher) -> None:
+    """Wait until no fetch round that read its queue list before the pause is still in flight: a
+    round runs under its fetcher's fetch lock, so taking the lock once waits for it to end (a
+    sleep of one block time would not, on a machine too loaded to run the round in time)."""
+    for capsule in launcher.capsules:
+        assert capsule.fetcher.wait_for_fetch(30), "a fetch round did not end within 30 s"
+        capsule.fetcher._fetch_lock.release()
+
+
 def test_pausing_a_queue_while_the_worker_runs_stops_its_fetching(
     app: Henchman, redis_db: RedisDB
 ) -> None:
@@ -55,7 +65,7 @@ def test_pausing_a_queue_while_the_worker_runs_stops_its_fetching(
         wait_for(lambda: len(seen) == 1, what="the first job to run")
         Queue(redis_db.client, "x").pause()
         wait_for(lambda: "x" in launcher.paused.names, what="the worker to see the pause")
-        time.sleep(PAUSE_BLOCK)  # a BLMOVE begun before the pause has returned
+        rounds_begun_before_the_pause_ended(launcher)
         for n in range(1, 21):
             work.perform_async(n)
         time.sleep(1.0)
