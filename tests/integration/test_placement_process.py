@@ -363,3 +363,41 @@ def test_the_shell_moves_probes_and_frees_the_real_threads() -> None:
         [allowed],  # used 1.75 cores while unpinned: stays free
     ]
     assert out["mode"] == "free"
+
+
+RELEASE_SCRIPT = """
+import json, os, subprocess
+from henchman.server import placement as pl
+
+p = pl.Placement("auto", interval=3600.0, slot=0)  # no tick comes: only the release may free
+p.begin()
+p.start()
+for _ in range(pl.PIN_AFTER):
+    p.job_done(0.0002, 0.0001)  # short jobs: pinned
+child = subprocess.Popen(["sleep", "60"])  # started by a job: inherits the pin
+born = sorted(os.sched_getaffinity(child.pid))
+p.job_done(1.0, 0.0)  # a long job: let go
+after = sorted(os.sched_getaffinity(child.pid))
+child.kill()
+child.wait()
+print(json.dumps({"pinned": p.allowed[0], "allowed": list(p.allowed), "born": born,
+                  "after": after, "mode": p.state.mode.value}))
+"""
+
+
+def test_letting_go_also_frees_a_process_a_job_started_while_pinned() -> None:
+    # Ticks free a job's child processes only while pinned; one started just before a release
+    # (under load, a job that forks can itself be the long one) must not keep one CPU for life.
+    import json
+
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(RELEASE_SCRIPT)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    out = json.loads(result.stdout)
+    assert out["born"] == [out["pinned"]]
+    assert out["after"] == out["allowed"]
+    assert out["mode"] == "waiting"

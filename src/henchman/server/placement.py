@@ -535,6 +535,11 @@ class Placement:
         self.state = step.state
         if before is None or (step.state.mode, step.state.cpu) != (before.mode, before.cpu):
             self._apply_state()
+            if before is not None and before.mode is Mode.PINNED and before.cpu is not None:
+                # Processes started by jobs while we were pinned hold the old pin; the ticks
+                # free only those on the CPU we are pinned to now, so free them here, or a child
+                # started just before a release or a move would keep one CPU for its life.
+                self._release_descendants(before.cpu)
 
     def describe(self) -> str:
         """Where the threads are now, in a few words (heartbeat, ``henchman stats``, Busy page)."""
