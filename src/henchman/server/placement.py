@@ -32,7 +32,8 @@ the moment one does not (pure decisions in :func:`after_short_jobs`, :func:`afte
   of its life, and says so in the log; otherwise it goes back to its CPU. The CPU time of child
   processes that jobs started and waited for counts as the process's own.
 * **Processes started by jobs** inherit the pin at ``fork``; every interval, descendants whose
-  CPU set is exactly ours get the whole allowed set back.
+  CPU set is exactly ours get the whole allowed set back, and so do those on our old CPU when
+  we let go of it or move.
 
 Under ``-P N`` each worker process pins to its own CPU (its slot in the supervisor, modulo the
 allowed CPUs). ``cpu_affinity = "off"`` leaves placement to the kernel; a CPU list (``"0,2-3"``)
