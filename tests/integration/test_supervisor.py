@@ -15,6 +15,11 @@ from henchman.server.supervisor import is_boot_failure, restart_delay
 from tests.conftest import RedisDB
 from tests.support.worker_process import fast_env, henchman_bin, stop, wait_for, write_jobs
 
+#: How long a test waits for worker processes to boot and heartbeat. A supervisor boots its
+#: children one after the other (the first must be up before the others start), and on a loaded
+#: machine each fresh interpreter importing henchman can take many seconds.
+BOOT = 60.0
+
 
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
@@ -37,17 +42,18 @@ def identities(redis_db: RedisDB) -> set[str]:
     return {m.decode() for m in redis_db.client.smembers(keys.PROCESSES)}
 
 
+@pytest.mark.timeout(240)  # three boots (two children, one replacement) on a loaded machine
 def test_p2_runs_two_workers_restarts_a_killed_one_and_stops_on_term(
     redis_db: RedisDB, workdir: Path
 ) -> None:
     supervisor = start_supervisor(workdir, fast_env(redis_db.url), "-P", "2")
     try:
-        wait_for(lambda: len(identities(redis_db)) == 2, what="two worker heartbeats")
+        wait_for(lambda: len(identities(redis_db)) == 2, BOOT, what="two worker heartbeats")
         first = identities(redis_db)
         victim = sorted(first)[0]
         os.kill(int(victim.split(":")[1]), signal.SIGKILL)
         # The replacement beats under a new identity; the dead one's hash expires (TTL 3 s).
-        wait_for(lambda: len(identities(redis_db) - first) == 1, what="a replacement worker")
+        wait_for(lambda: len(identities(redis_db) - first) == 1, BOOT, what="a replacement")
     finally:
         assert stop(supervisor) == 0
     wait_for(lambda: not (identities(redis_db) - {victim}), what="children cleaned up")
@@ -63,7 +69,7 @@ def test_p2_processes_jobs_in_both_children(redis_db: RedisDB, workdir: Path) ->
     app.close()
     supervisor = start_supervisor(workdir, fast_env(redis_db.url), "-P", "2")
     try:
-        wait_for(lambda: redis_db.client.llen("test:done") >= 2000, what="2,000 jobs")
+        wait_for(lambda: redis_db.client.llen("test:done") >= 2000, BOOT, what="2,000 jobs")
     finally:
         assert stop(supervisor) == 0
     assert {j.decode() for j in redis_db.client.lrange("test:done", 0, -1)} == set(jids)
@@ -110,7 +116,7 @@ def test_by_default_a_worker_runs_one_process_per_usable_cpu(
     supervisor = start_supervisor(workdir, default_env(redis_db))
     try:
         count = machine_cpus()
-        wait_for(lambda: len(identities(redis_db)) == count, what=f"{count} worker heartbeats")
+        wait_for(lambda: len(identities(redis_db)) == count, BOOT, what=f"{count} heartbeats")
         pids = {int(identity.split(":")[1]) for identity in identities(redis_db)}
         assert supervisor.pid not in pids  # the supervisor runs no jobs itself
     finally:
@@ -132,7 +138,7 @@ def test_by_default_a_worker_limited_to_one_cpu_is_one_process_without_a_supervi
             stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
-        wait_for(lambda: len(identities(redis_db)) == 1, what="one worker heartbeat")
+        wait_for(lambda: len(identities(redis_db)) == 1, BOOT, what="one worker heartbeat")
         assert int(next(iter(identities(redis_db))).split(":")[1]) == worker.pid
     finally:
         assert stop(worker) == 0
