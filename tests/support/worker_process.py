@@ -105,8 +105,12 @@ def start_worker(
         )
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
-    """Poll ``predicate`` until true; fail with ``what`` after ``timeout`` seconds."""
+def wait_for(predicate: Callable[[], bool], timeout: float = 60.0, what: str = "condition") -> None:
+    """Poll ``predicate`` until true; fail with ``what`` after ``timeout`` seconds.
+
+    The default is generous: what these tests wait for is mostly fresh interpreters booting
+    (a supervisor's children boot one after the other), which on a loaded machine can take many
+    seconds each. Waiting longer costs nothing when the condition comes."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
