@@ -84,7 +84,7 @@ class Launcher:
         self.identity = new_identity(os.urandom(6).hex())
         self.counters = Counters()
         self.outages = OutageLog()
-        self.requests: queue.Queue[str] = queue.Queue()  # see signals.Requests
+        self.requests = signals.Requests()
         self.quiet_event = threading.Event()
         self.done = threading.Event()
         self._rng = random.Random()
