@@ -169,6 +169,15 @@ def test_enough_short_jobs_in_a_row_pin_a_waiting_process_and_say_so() -> None:
     assert step.note.startswith(f"pinned to CPU 1: the last {pl.PIN_AFTER} jobs were short")
 
 
+def test_an_independent_workers_pin_says_how_many_others_it_saw_pinned_where() -> None:
+    step = pl.after_short_jobs(waiting(), pl.PIN_AFTER, 10.0, cpu=0, others={1: 3, 0: 1})
+    assert step.note is not None
+    assert step.note.endswith("; other processes pinned: CPU 0: 1, CPU 1: 3")
+    alone = pl.after_short_jobs(waiting(), pl.PIN_AFTER, 10.0, cpu=1, others={}).note
+    assert alone is not None
+    assert alone.endswith("; other processes pinned: none")
+
+
 def test_no_pin_while_a_release_holds_it_off() -> None:
     held = waiting(hold_until=30.0, releases=1)
     assert pl.after_short_jobs(held, 10 * pl.PIN_AFTER, 29.0).state == held

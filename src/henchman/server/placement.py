@@ -217,9 +217,16 @@ def after_long_job(state: State, wall: float, cpu: float | None, now: float) -> 
     return Step(waiting, note)
 
 
-def after_short_jobs(state: State, count: int, now: float, cpu: int | None = None) -> Step:
+def after_short_jobs(
+    state: State,
+    count: int,
+    now: float,
+    cpu: int | None = None,
+    others: Mapping[int, int] | None = None,
+) -> Step:
     """``count`` short jobs in a row ended: a waiting process pins once they are enough, to
-    ``cpu`` if given (see :func:`least_pinned`), else to the CPU it chose at start."""
+    ``cpu`` if given (see :func:`least_pinned`, which chose it from ``others``, the count of
+    other processes pinned per CPU, said in the log), else to the CPU it chose at start."""
     if state.mode is not Mode.WAITING or count < PIN_AFTER or now < state.hold_until:
         return Step(state)
     target = state.cpu if cpu is None else cpu
@@ -228,6 +235,9 @@ def after_short_jobs(state: State, count: int, now: float, cpu: int | None = Non
         f"{LONG_CPU * 1000:.0f} ms of CPU and {LONG_WALL * 1000:.0f} ms each), and threads on one "
         "CPU hand the GIL over cheaply"
     )
+    if others is not None:
+        seen = ", ".join(f"CPU {c}: {n}" for c, n in sorted(others.items())) or "none"
+        note += f"; other processes pinned: {seen}"
     pinned = State(Mode.PINNED, target, now + FIRST_PROBE, 0, state.hold_until, state.releases)
     return Step(pinned, note)
 
@@ -491,20 +501,22 @@ class Placement:
                 choosing = self._host_lock() if self.slot is None else contextlib.nullcontext()
                 with self._lock, choosing:
                     state = self.state or state
-                    target = self._pin_target(state)
-                    self._step(after_short_jobs(state, self._short_run, self._clock(), target))
+                    target, others = self._pin_target(state)
+                    self._step(
+                        after_short_jobs(state, self._short_run, self._clock(), target, others)
+                    )
 
-    def _pin_target(self, state: State) -> int | None:
+    def _pin_target(self, state: State) -> tuple[int | None, Mapping[int, int] | None]:
         """Where to pin: a supervised child's slot CPU, else the allowed CPU the fewest other
-        processes are pinned to (None: keep the CPU chosen at start)."""
+        processes are pinned to (None: keep the CPU chosen at start), with the counts read."""
         if self.slot is not None or state.cpu is None:
-            return None
+            return None, None
         try:
             counts = self._pinned_counts()
         except OSError as exc:
             log.debug("cpu_affinity: cannot read other processes' CPUs (%s)", exc)
-            return None
-        return least_pinned(self.allowed, counts, state.cpu)
+            return None, None
+        return least_pinned(self.allowed, counts, state.cpu), counts
 
     @property
     def pinned(self) -> bool:
