@@ -240,6 +240,27 @@ def test_a_queue_whose_master_does_not_serve_it_is_fetched_on_its_own_and_nothin
     assert rc.llen(L.queue(c)) == 0
 
 
+def test_an_acknowledgement_its_master_refuses_in_a_one_master_round_is_sent_on_its_own(
+    cluster: ClusterDB, rc: RedisCluster
+) -> None:
+    # Not due: the round writes to the first queue's master only, and the stale map says c is
+    # there too, so c's acknowledgement rides in the same fetch_node call, which refuses it.
+    (a, _), (c, _), _ = list(_by_node(rc, 2).values())
+    home = _node_of(rc)(L.queue(a))
+    rc.lpush(L.queue(a), "a0", "a1")
+    _load_scripts(rc)
+    round_ = _Round(rc, [a, c], ByMaster(lambda key: home, hold=60.0))
+    try:
+        done = _finished(rc, c, b"c-done")
+        got = round_([a, c], 2, [done])
+        assert round_.by_master.take_sent() == [done]
+    finally:
+        round_.close()
+    assert got == [(a, b"a0"), (a, b"a1")]
+    assert _working(rc, c) == []
+    assert sorted(_working(rc, a)) == [b"a0", b"a1"]
+
+
 def test_fetch_node_leaves_a_group_of_another_masters_slot_untouched_and_reports_it(
     cluster: ClusterDB, rc: RedisCluster
 ) -> None:
