@@ -102,7 +102,6 @@ class Scripts:
                     replies[index] = exc
         return replies
 
-
     def run_all(
         self, client: redis.Redis, calls: list[tuple[str, list[str], list[Any]]]
     ) -> list[Any]:
@@ -137,6 +136,7 @@ class Scripts:
                 except redis.exceptions.ResponseError as exc:
                     replies[index] = exc
         return replies
+
     def on_lane(self, lane: Lane, name: str, keys: list[str], args: list[Any]) -> Any:
         """Run script ``name`` with one ``EVALSHA`` on ``lane``'s held connection (the hot path:
         no pool checkout); after a server restart (``NOSCRIPT``) the normal path loads it."""

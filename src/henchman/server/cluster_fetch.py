@@ -284,9 +284,7 @@ def _fill(
         units = held.pop(name, [])
         if ask or units:
             groups.append((index, name, ask, _raws(units), node_of(name)))
-    groups += [
-        (0, name, 0, _raws(units), node_of(name)) for name, units in held.items()
-    ]
+    groups += [(0, name, 0, _raws(units), node_of(name)) for name, units in held.items()]
     if not groups:
         return []
     return _run_groups(scripts, layout, working, groups, send)
