@@ -75,6 +75,9 @@ class ByMaster:
         self._sent: list[Any] = []
         #: queue name -> its list's key (the key's slot is cached by ``node_of``'s lanes)
         self._queue_keys: dict[str, str] = {}
+        #: Whether the last round was short (its first queue had fewer jobs than asked): the
+        #: next one reads the other queues' lengths with its first call.
+        self.short = False
 
     def node_of_queue(self, layout: keys.KeyLayout, name: str) -> str:
         """The master that serves queue ``name`` now (its key built once per queue)."""
@@ -228,19 +231,26 @@ def _parallel_round(
             sent += units
         else:
             later[name] = units
+    # After a short round the next is likely short too (its queues are running dry, or the
+    # first is an empty strict-order queue): read the other queues' lengths in the same trip,
+    # so a short round takes two round trips instead of three.
+    ahead = [layout.queue(name) for name in order[1:]] if by_master.short else []
+    lengths: list[int] | None = None
     try:
-        if due:
-            out = _run_groups(scripts, layout, working, groups, send)
+        if due or ahead:
+            out, lengths = _run_groups(scripts, layout, working, groups, send, ahead)
         else:  # every group is the first queue's master's (most rounds): one call
             out = _run_home(scripts, layout, working, groups, send)
-        if len(out) < 2 * want and len(order) > 1:
+        by_master.short = len(out) < 2 * want
+        if by_master.short and len(order) > 1:
             rest = by_master.release()
             released += rest
             for unit in rest:
                 later.setdefault(unit.queue, []).append(unit)
             need = want - len(out) // 2
             node_of = partial(by_master.node_of_queue, layout)
-            out += _fill(scripts, layout, order, working, need, send, node_of, dict(later))
+            known = lengths if ahead else None
+            out += _fill(scripts, layout, order, working, need, send, node_of, dict(later), known)
             sent += [unit for units in later.values() for unit in units]
             later = {}
     except BaseException:
@@ -265,20 +275,23 @@ def _fill(
     send: Callable[[list[tuple[Any, ...]]], list[Any]],
     node_of: Callable[[str], str],
     held: dict[str, list[Any]],
+    lengths: Sequence[int] | None = None,
 ) -> list[Any]:
     """Up to ``need`` more jobs from the queues after the first, in order, in two parallel
-    round trips whatever the number of queues: every queue's length (``LLEN``), then one call
-    per master asking each queue that had jobs for what the queues before it could not give
-    (:func:`allot`), with the ``held`` acknowledgements (``node_of``: a queue name's master).
-    Never more than ``need`` jobs are
+    round trips whatever the number of queues: every queue's length (``LLEN``; one trip fewer
+    when the round read ``lengths`` already), then one call per master asking each queue that
+    had jobs for what the queues before it could not give (:func:`allot`), with the ``held``
+    acknowledgements (``node_of``: a queue name's master). Never more than ``need`` jobs are
     taken; a queue emptied in between only makes the round shorter, as a round whose queues are
     short always is."""
     rest = list(enumerate(order[1:], 2))
-    lengths = send([("LLEN", layout.queue(name)) for _, name in rest])
-    for length in lengths:
-        if isinstance(length, Exception):
-            raise length
-    asks = allot(need, [int(length) for length in lengths])
+    if lengths is None:
+        replies = send([("LLEN", layout.queue(name)) for _, name in rest])
+        for length in replies:
+            if isinstance(length, Exception):
+                raise length
+        lengths = [int(length) for length in replies]
+    asks = allot(need, lengths)
     groups: list[Group] = []
     for (index, name), ask in zip(rest, asks, strict=True):
         units = held.pop(name, [])
@@ -287,7 +300,7 @@ def _fill(
     groups += [(0, name, 0, _raws(units), node_of(name)) for name, units in held.items()]
     if not groups:
         return []
-    return _run_groups(scripts, layout, working, groups, send)
+    return _run_groups(scripts, layout, working, groups, send)[0]
 
 
 def _run_home(
@@ -345,11 +358,13 @@ def _run_groups(
     working: dict[str, str],
     groups: list[Group],
     send: Callable[[list[tuple[Any, ...]]], list[Any]],
-) -> list[Any]:
+    lengths_of: Sequence[str] = (),
+) -> tuple[list[Any], list[int]]:
     """Each master's groups in one call (``fetch.lua`` for one queue, ``fetch_node.lua`` for
     several), every master's call in one parallel round trip; the flat reply (position in the
     order, payload), in the order's order. A group its master refused (the slot map changed) is
-    sent on its own, through redis-py's routing, which follows the redirection."""
+    sent on its own, through redis-py's routing, which follows the redirection. The lengths of
+    the lists ``lengths_of`` are read in the same round trip (``LLEN``) and returned too."""
     by_node: dict[str, list[Group]] = {}
     for group in groups:
         by_node.setdefault(group[4], []).append(group)
@@ -360,9 +375,10 @@ def _run_groups(
             calls.append(("fetch", [layout.queue(name), working[name]], _fetch_args(ask, 0, raws)))
         else:
             calls.append(_node_call(layout, working, node_groups))
-    replies = _send_scripts(scripts, send, calls)
+    replies = _send_scripts(scripts, send, calls, [("LLEN", key) for key in lengths_of])
+    lengths = [int(length) for length in replies[len(calls) :]]
     out: list[Any] = []
-    for node_groups, reply in zip(by_node.values(), replies, strict=True):
+    for node_groups, reply in zip(by_node.values(), replies[: len(calls)], strict=True):
         if len(node_groups) == 1:
             out += reply if _numbered_as_placed(node_groups) else _renumbered(reply, node_groups)
             continue
@@ -374,7 +390,7 @@ def _run_groups(
     if sum(1 for group in groups if group[2]) > 1:  # the order's order, as one server's reply
         pairs = sorted(zip(out[::2], out[1::2], strict=True), key=lambda pair: int(pair[0]))
         out = [item for pair in pairs for item in pair]
-    return out
+    return out, lengths
 
 
 def _numbered_as_placed(groups: list[Group]) -> bool:
@@ -407,10 +423,11 @@ def _send_scripts(
     scripts: Any,
     send: Callable[[list[tuple[Any, ...]]], list[Any]],
     calls: list[tuple[str, list[str], list[Any]]],
+    plain: Sequence[tuple[Any, ...]] = (),
 ) -> list[Any]:
-    """Script ``calls`` in one parallel round trip; a ``NOSCRIPT`` reply is redone (loading the
-    script), another error reply is raised."""
-    replies = send([scripts.command(*call) for call in calls])
+    """Script ``calls``, then the ``plain`` commands, in one parallel round trip; a ``NOSCRIPT``
+    reply is redone (loading the script), another error reply is raised."""
+    replies = send([*(scripts.command(*call) for call in calls), *plain])
     for position, reply in enumerate(replies):
         if isinstance(reply, NoScriptError):
             replies[position] = scripts(*calls[position])
