@@ -11,6 +11,8 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -97,9 +99,26 @@ def push(redis_db: RedisDB, name: str, args_list: list[list[object]]) -> None:
 
 
 def short_jobs(redis_db: RedisDB, count: int = 5 * placement.PIN_AFTER) -> None:
-    """Push ``count`` short jobs (each records its run in Redis). More than the pin needs: on a
-    loaded machine a short job can now and then wait 20 ms for a CPU, which restarts the count."""
+    """Push ``count`` short jobs (each records its run in Redis)."""
     push(redis_db, "proc_jobs.record", [[i] for i in range(count)])
+
+
+def short_jobs_until(
+    redis_db: RedisDB, done: Callable[[], bool], what: str, timeout: float = 120.0
+) -> int:
+    """Feed short jobs, a batch of 5 x PIN_AFTER whenever the queue is empty, until ``done()``;
+    how many were pushed. No fixed number is enough: on a loaded machine a short job now and
+    then waits 20 ms for a CPU, which makes it long by its wall time and restarts the count."""
+    pushed = 0
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        if redis_db.client.llen(keys.queue("default")) == 0:
+            short_jobs(redis_db)
+            pushed += 5 * placement.PIN_AFTER
+        time.sleep(0.05)
+    return pushed
 
 
 def test_auto_pins_all_threads_to_one_cpu_after_short_jobs_and_frees_processes_jobs_start(
@@ -110,8 +129,7 @@ def test_auto_pins_all_threads_to_one_cpu_after_short_jobs_and_frees_processes_j
     try:
         (pid,) = wait_registered(redis_db)
         assert set(thread_cpus(pid)) == {ALLOWED}  # unpinned until jobs show themselves short
-        short_jobs(redis_db)
-        wait_for(lambda: on_one_cpu(pid) is not None, timeout=60, what="threads on one CPU")
+        short_jobs_until(redis_db, lambda: on_one_cpu(pid) is not None, "threads on one CPU")
         assert len(thread_cpus(pid)) >= 11  # main, 10 worker threads, housekeeping: all pinned
         Henchman(redis_db.settings(reliable_push=False)).client.push(
             "proc_jobs.spawn", [], {"queue": "default"}
@@ -150,8 +168,7 @@ def test_the_default_is_auto_and_logs_and_reports_its_pin(redis_db: RedisDB, wor
     try:
         (pid,) = wait_registered(redis_db)
         wait_for(lambda: placement_of(redis_db, pid).startswith("auto: CPUs "), what="the beat")
-        short_jobs(redis_db)
-        wait_for(lambda: on_one_cpu(pid) is not None, timeout=60, what="threads on one CPU")
+        short_jobs_until(redis_db, lambda: on_one_cpu(pid) is not None, "threads on one CPU")
         cpu = on_one_cpu(pid)
         wait_for(lambda: placement_of(redis_db, pid) == f"auto: CPU {cpu}", what="the beat")
         assert f"INFO: cpu_affinity auto: pinned to CPU {cpu}: the last " in log.read_text()
@@ -172,8 +189,7 @@ def test_a_long_job_lets_the_threads_go_at_once_and_says_why(
     worker = start_worker(workdir, env_for(redis_db), log=log)
     try:
         (pid,) = wait_registered(redis_db)
-        short_jobs(redis_db)
-        wait_for(lambda: on_one_cpu(pid) is not None, timeout=60, what="threads on one CPU")
+        short_jobs_until(redis_db, lambda: on_one_cpu(pid) is not None, "threads on one CPU")
         push(redis_db, job, [args])  # long by its wall time (a nap) or by its CPU (hashing)
         wait_for(lambda: set(thread_cpus(pid)) == {ALLOWED}, what="threads on every CPU")
         assert "INFO: cpu_affinity auto: let go of CPU " in log.read_text()
@@ -187,13 +203,14 @@ def test_a_job_that_runs_long_lets_the_threads_go_before_it_ends(
     worker = start_worker(workdir, env_for(redis_db))
     try:
         (pid,) = wait_registered(redis_db)
-        short_jobs(redis_db)
-        wait_for(lambda: on_one_cpu(pid) is not None, timeout=60, what="threads on one CPU")
+        pushed = short_jobs_until(
+            redis_db, lambda: on_one_cpu(pid) is not None, "threads on one CPU"
+        )
         push(redis_db, "proc_jobs.slow", [[20]])
         wait_for(lambda: redis_db.client.llen("test:started") == 1, what="the slow job's start")
         wait_for(lambda: set(thread_cpus(pid)) == {ALLOWED}, what="threads on every CPU")
         assert redis_db.client.llen("test:started") == 1  # still running: it sleeps 20 s
-        assert redis_db.client.llen("test:done") == 5 * placement.PIN_AFTER
+        assert redis_db.client.llen("test:done") == pushed
     finally:
         assert stop(worker, signal.SIGKILL) == -signal.SIGKILL
 
@@ -219,11 +236,8 @@ def test_supervised_children_start_on_different_cpus(redis_db: RedisDB, workdir:
         )
     try:
         pids = wait_registered(redis_db, count=2)
-        short_jobs(redis_db, 20 * placement.PIN_AFTER)
-        wait_for(
-            lambda: all(on_one_cpu(p) is not None for p in pids),
-            timeout=60,
-            what="children pinned",
+        short_jobs_until(
+            redis_db, lambda: all(on_one_cpu(p) is not None for p in pids), "children pinned"
         )
         assert len({on_one_cpu(p) for p in pids}) == 2
         assert set(thread_cpus(supervisor.pid)) == {ALLOWED}  # the supervisor runs no jobs
@@ -237,11 +251,10 @@ def test_two_independent_workers_pin_to_different_cpus(redis_db: RedisDB, workdi
     second = start_worker(workdir, env_for(redis_db), log=workdir / "second.log")
     try:
         pids = wait_registered(redis_db, count=2)
-        short_jobs(redis_db, 50 * placement.PIN_AFTER)
-        wait_for(
+        short_jobs_until(
+            redis_db,
             lambda: len({on_one_cpu(p) for p in pids} - {None}) == 2,
-            timeout=60,
-            what="the two workers pinned to two CPUs",
+            "the two workers pinned to two CPUs",
         )
     finally:
         assert stop(first) == 0
