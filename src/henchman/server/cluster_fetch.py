@@ -18,10 +18,11 @@ units the same way.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any, Protocol
 
@@ -479,30 +480,86 @@ async def afetch_round(
     working: dict[str, str],
     want: int,
     acks: Sequence[Any],
+    client: Any = None,
 ) -> list[Any]:
-    """:func:`fetch_round` for the asyncio fetcher."""
+    """:func:`fetch_round` for the asyncio fetcher, with the same round trips: the first queue's
+    fetch and every other queue's acknowledgements together (one script call each, in
+    parallel); then, only if the first queue was short, the next queues' lengths in parallel
+    and one ask per queue that had jobs, in parallel, for what the queues before it could not
+    give (:func:`allot`). Without ``client`` (which reads the lengths) the next queues are asked
+    one after another. Every call of a step completes before the step's first error is raised,
+    so a failed round leaves nothing in flight."""
     plain, finishing = _split_acks(acks)
     for call in finishing:
         try:
             await scripts(call.script, call.keys, call.args)
         except redis.ResponseError as exc:
             _log.error("acknowledging a job failed: %s", exc)
+    calls = []
+    if order:
+        first = order[0]
+        raws = plain.pop(first, [])
+        calls.append(("fetch", [layout.queue(first), working[first]], _fetch_args(want, 0, raws)))
+    calls += [
+        ("fetch", [layout.queue(name), working[name]], _fetch_args(0, 0, raws))
+        for name, raws in plain.items()
+        if name in working  # not this fetcher's queue: nothing to remove (as one server)
+    ]
+    replies = await _gather([scripts(*call) for call in calls])
+    if not order:
+        return []
     out: list[Any] = []
-    got = 0
-    for index, name in enumerate(order, 1):
-        pending = plain.pop(name, [])
-        if got >= want and not pending:
-            continue
+    for i in range(0, len(replies[0]), 2):
+        out += [1, replies[0][i + 1]]
+    need = want - len(out) // 2
+    if need <= 0 or len(order) < 2:
+        return out
+    if client is None:
+        return out + await _ask_in_turn(scripts, layout, order, working, need)
+    rest = list(enumerate(order[1:], 2))
+    lengths = await _gather([client.llen(layout.queue(name)) for _, name in rest])
+    asks = allot(need, [int(length) for length in lengths])
+    chosen = [(index, name, ask) for (index, name), ask in zip(rest, asks, strict=True) if ask]
+    replies = await _gather(
+        [
+            scripts("fetch", [layout.queue(name), working[name]], _fetch_args(ask, 0, []))
+            for _, name, ask in chosen
+        ]
+    )
+    for (index, _, _), reply in zip(chosen, replies, strict=True):
+        for i in range(0, len(reply), 2):
+            out += [index, reply[i + 1]]
+    return out
+
+
+async def _ask_in_turn(
+    scripts: AsyncScriptRunner,
+    layout: keys.KeyLayout,
+    order: Sequence[str],
+    working: dict[str, str],
+    need: int,
+) -> list[Any]:
+    """Up to ``need`` jobs from the queues after the first, one call after another."""
+    out: list[Any] = []
+    for index, name in enumerate(order[1:], 2):
+        if need <= 0:
+            break
         reply = await scripts(
-            "fetch", [layout.queue(name), working[name]], _fetch_args(want, got, pending)
+            "fetch", [layout.queue(name), working[name]], _fetch_args(need, 0, [])
         )
         for i in range(0, len(reply), 2):
             out += [index, reply[i + 1]]
-            got += 1
-    for name, raws in plain.items():
-        if name in working:
-            await scripts("fetch", [layout.queue(name), working[name]], _fetch_args(0, 0, raws))
+            need -= 1
     return out
+
+
+async def _gather(calls: Sequence[Awaitable[Any]]) -> list[Any]:
+    """Await ``calls`` together; once every one has completed, raise the first error if any."""
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return list(results)
 
 
 def give_back_calls(
