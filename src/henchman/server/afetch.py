@@ -175,9 +175,9 @@ class AsyncReliableFetcher:
 
     async def _fetch_call(self, order: Sequence[str], acks: list[UnitOfWork]) -> Any:
         """See :meth:`ReliableFetcher._fetch_call`."""
-        if self.layout.cluster:  # one call per queue slot (see cluster_fetch)
+        if self.layout.cluster:  # one call per queue slot, in parallel (see cluster_fetch)
             return await afetch_round(
-                self._scripts, self.layout, order, self.working, self._idle, acks
+                self._scripts, self.layout, order, self.working, self._idle, acks, self._redis
             )
         call = ("fetch", fetch_keys(order, self.working), fetch_args(self._idle, order, acks))
         scripted = finishing(acks)

@@ -18,10 +18,11 @@ units the same way.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any, Protocol
 
@@ -41,6 +42,8 @@ class ScriptRunner(Protocol):
 #: The longest (seconds) acknowledgements of other masters' queues are held for a round that
 #: goes to their master anyway (see :class:`ByMaster`); then they ride on the next round.
 ACK_HOLD = 0.05
+#: The most queue keys a :class:`ByMaster` keeps (a fetcher's queues, and those it acknowledges).
+MAX_QUEUE_KEYS = 4096
 
 
 class ByMaster:
@@ -71,6 +74,20 @@ class ByMaster:
         self._held: dict[str, list[Any]] = {}
         self._since: float | None = None
         self._sent: list[Any] = []
+        #: queue name -> its list's key (the key's slot is cached by ``node_of``'s lanes)
+        self._queue_keys: dict[str, str] = {}
+        #: Whether the last round was short (its first queue had fewer jobs than asked): the
+        #: next one reads the other queues' lengths with its first call.
+        self.short = False
+
+    def node_of_queue(self, layout: keys.KeyLayout, name: str) -> str:
+        """The master that serves queue ``name`` now (its key built once per queue)."""
+        key = self._queue_keys.get(name)
+        if key is None:
+            if len(self._queue_keys) >= MAX_QUEUE_KEYS:
+                self._queue_keys.clear()
+            key = self._queue_keys[name] = layout.queue(name)
+        return self.node_of(key)
 
     def due(self) -> bool:
         """Whether held acknowledgements have waited long enough: send every one now."""
@@ -140,7 +157,9 @@ def fetch_round(
             scripts(call.script, call.keys, call.args)
         except redis.ResponseError as exc:  # a bug, not an outage: never loop on it
             _log.error("acknowledging a job failed: %s", exc)
-    if order and is_cluster_client(client):
+    # A fetcher's rounds pass ``by_master`` only in cluster mode; the type check (an ABC
+    # instance check, a few microseconds) is for other callers.
+    if order and (by_master is not None or is_cluster_client(client)):
         if send is None:
             send = partial(send_all, client)
         if by_master is None:
@@ -172,16 +191,6 @@ def _node_of(client: Any, key: Any) -> str:
     return str(master_of(client, client.keyslot(key)).name)
 
 
-class _Collected:
-    """Stands in for a pipeline to :meth:`Scripts.queue`: keeps the ``EVALSHA`` commands."""
-
-    def __init__(self) -> None:
-        self.commands: list[tuple[Any, ...]] = []
-
-    def evalsha(self, *args: Any) -> None:
-        self.commands.append(("EVALSHA", *args))
-
-
 #: One queue's part of a round: (its position in the round's order, from 1, or 0 for a queue
 #: only acknowledged; its name; how many jobs to take from it; the payloads of its finished jobs
 #: to remove from its working list; the master that serves it).
@@ -205,8 +214,7 @@ def _parallel_round(
     acknowledgements sent; if it raises, every acknowledgement taken from ``by_master`` is held
     again (the fetcher requeues those of ``plain``)."""
     first = order[0]
-    node_of = by_master.node_of
-    home = node_of(layout.queue(first))
+    home = by_master.node_of_queue(layout, first)
     due = by_master.due()
     released = by_master.release(None if due else home)
     for unit in released:
@@ -218,32 +226,43 @@ def _parallel_round(
         if name not in working:  # not this fetcher's queue: nothing to remove (as one server)
             sent += units
             continue
-        node = node_of(layout.queue(name))
+        node = by_master.node_of_queue(layout, name)
         if due or node == home:
             groups.append((0, name, 0, _raws(units), node))
             sent += units
         else:
             later[name] = units
+    # After a short round the next is likely short too (its queues are running dry, or the
+    # first is an empty strict-order queue): read the other queues' lengths in the same trip,
+    # so a short round takes two round trips instead of three.
+    ahead = [layout.queue(name) for name in order[1:]] if by_master.short else []
+    lengths: list[int] | None = None
     try:
-        out = _run_groups(scripts, layout, working, groups, send)
-        if len(out) < 2 * want and len(order) > 1:
+        if due or ahead:
+            out, lengths = _run_groups(scripts, layout, working, groups, send, ahead)
+        else:  # every group is the first queue's master's (most rounds): one call
+            out = _run_home(scripts, layout, working, groups, send)
+        by_master.short = len(out) < 2 * want
+        if by_master.short and len(order) > 1:
             rest = by_master.release()
             released += rest
             for unit in rest:
                 later.setdefault(unit.queue, []).append(unit)
             need = want - len(out) // 2
-            out += _fill(scripts, layout, order, working, need, send, node_of, dict(later))
+            node_of = partial(by_master.node_of_queue, layout)
+            known = lengths if ahead else None
+            out += _fill(scripts, layout, order, working, need, send, node_of, dict(later), known)
             sent += [unit for units in later.values() for unit in units]
             later = {}
     except BaseException:
         restore: dict[str, list[Any]] = {}
         for unit in released:
-            restore.setdefault(node_of(layout.queue(unit.queue)), []).append(unit)
+            restore.setdefault(by_master.node_of_queue(layout, unit.queue), []).append(unit)
         by_master.hold(restore)
         raise
     by_node: dict[str, list[Any]] = {}
     for name, units in later.items():
-        by_node.setdefault(node_of(layout.queue(name)), []).extend(units)
+        by_node.setdefault(by_master.node_of_queue(layout, name), []).extend(units)
     by_master.hold(by_node)
     return out, sent
 
@@ -255,32 +274,72 @@ def _fill(
     working: dict[str, str],
     need: int,
     send: Callable[[list[tuple[Any, ...]]], list[Any]],
-    node_of: Callable[[Any], str],
+    node_of: Callable[[str], str],
     held: dict[str, list[Any]],
+    lengths: Sequence[int] | None = None,
 ) -> list[Any]:
     """Up to ``need`` more jobs from the queues after the first, in order, in two parallel
-    round trips whatever the number of queues: every queue's length (``LLEN``), then one call
-    per master asking each queue that had jobs for what the queues before it could not give
-    (:func:`allot`), with the ``held`` acknowledgements. Never more than ``need`` jobs are
+    round trips whatever the number of queues: every queue's length (``LLEN``; one trip fewer
+    when the round read ``lengths`` already), then one call per master asking each queue that
+    had jobs for what the queues before it could not give (:func:`allot`), with the ``held``
+    acknowledgements (``node_of``: a queue name's master). Never more than ``need`` jobs are
     taken; a queue emptied in between only makes the round shorter, as a round whose queues are
     short always is."""
     rest = list(enumerate(order[1:], 2))
-    lengths = send([("LLEN", layout.queue(name)) for _, name in rest])
-    for length in lengths:
-        if isinstance(length, Exception):
-            raise length
-    asks = allot(need, [int(length) for length in lengths])
+    if lengths is None:
+        replies = send([("LLEN", layout.queue(name)) for _, name in rest])
+        for length in replies:
+            if isinstance(length, Exception):
+                raise length
+        lengths = [int(length) for length in replies]
+    asks = allot(need, lengths)
     groups: list[Group] = []
     for (index, name), ask in zip(rest, asks, strict=True):
         units = held.pop(name, [])
         if ask or units:
-            groups.append((index, name, ask, _raws(units), node_of(layout.queue(name))))
-    groups += [
-        (0, name, 0, _raws(units), node_of(layout.queue(name))) for name, units in held.items()
-    ]
+            groups.append((index, name, ask, _raws(units), node_of(name)))
+    groups += [(0, name, 0, _raws(units), node_of(name)) for name, units in held.items()]
     if not groups:
         return []
-    return _run_groups(scripts, layout, working, groups, send)
+    return _run_groups(scripts, layout, working, groups, send)[0]
+
+
+def _run_home(
+    scripts: Any,
+    layout: keys.KeyLayout,
+    working: dict[str, str],
+    groups: list[Group],
+    send: Callable[[list[tuple[Any, ...]]], list[Any]],
+) -> list[Any]:
+    """:func:`_run_groups` for a round whose groups one master serves: the first queue, which
+    asks for jobs (position 1 in the order, number 1 in the call), and queues that are only
+    acknowledged. So the reply's group numbers are already positions: no renumbering."""
+    if len(groups) == 1:
+        _, name, ask, raws, _ = groups[0]
+        call = ("fetch", [layout.queue(name), working[name]], _fetch_args(ask, 0, raws))
+        reply: list[Any] = _send_scripts(scripts, send, [call])[0]
+        return reply
+    reply = _send_scripts(scripts, send, [_node_call(layout, working, groups)])[0]
+    out = _refused(scripts, layout, working, groups, reply[0])
+    return out + reply[1:] if out else reply[1:]
+
+
+def _refused(
+    scripts: Any,
+    layout: keys.KeyLayout,
+    working: dict[str, str],
+    groups: list[Group],
+    numbers: Sequence[Any],
+) -> list[Any]:
+    """The groups a ``fetch_node`` call reported refused (their master does not serve their slot
+    any more), each sent on its own through redis-py's routing, which follows the redirection;
+    their flat reply, renumbered to positions."""
+    out: list[Any] = []
+    for number in numbers:
+        _, name, ask, raws, _ = group = groups[int(number) - 1]
+        alone = scripts("fetch", [layout.queue(name), working[name]], _fetch_args(ask, 0, raws))
+        out += _renumbered(alone, [group])
+    return out
 
 
 def allot(need: int, lengths: Sequence[int]) -> list[int]:
@@ -300,11 +359,13 @@ def _run_groups(
     working: dict[str, str],
     groups: list[Group],
     send: Callable[[list[tuple[Any, ...]]], list[Any]],
-) -> list[Any]:
+    lengths_of: Sequence[str] = (),
+) -> tuple[list[Any], list[int]]:
     """Each master's groups in one call (``fetch.lua`` for one queue, ``fetch_node.lua`` for
     several), every master's call in one parallel round trip; the flat reply (position in the
     order, payload), in the order's order. A group its master refused (the slot map changed) is
-    sent on its own, through redis-py's routing, which follows the redirection."""
+    sent on its own, through redis-py's routing, which follows the redirection. The lengths of
+    the lists ``lengths_of`` are read in the same round trip (``LLEN``) and returned too."""
     by_node: dict[str, list[Group]] = {}
     for group in groups:
         by_node.setdefault(group[4], []).append(group)
@@ -315,21 +376,29 @@ def _run_groups(
             calls.append(("fetch", [layout.queue(name), working[name]], _fetch_args(ask, 0, raws)))
         else:
             calls.append(_node_call(layout, working, node_groups))
-    replies = _send_scripts(scripts, send, calls)
+    replies = _send_scripts(scripts, send, calls, [("LLEN", key) for key in lengths_of])
+    lengths = [int(length) for length in replies[len(calls) :]]
     out: list[Any] = []
-    for node_groups, reply in zip(by_node.values(), replies, strict=True):
+    for node_groups, reply in zip(by_node.values(), replies[: len(calls)], strict=True):
         if len(node_groups) == 1:
-            out += _renumbered(reply, node_groups)
+            out += reply if _numbered_as_placed(node_groups) else _renumbered(reply, node_groups)
             continue
-        for number in reply[0]:  # refused: the master does not serve that slot (any more)
-            _, name, ask, raws, _ = group = node_groups[int(number) - 1]
-            alone = scripts("fetch", [layout.queue(name), working[name]], _fetch_args(ask, 0, raws))
-            out += _renumbered(alone, [group])
-        out += _renumbered(reply[1:], node_groups)
+        out += _refused(scripts, layout, working, node_groups, reply[0])
+        if _numbered_as_placed(node_groups):
+            out += reply[1:]
+        else:
+            out += _renumbered(reply[1:], node_groups)
     if sum(1 for group in groups if group[2]) > 1:  # the order's order, as one server's reply
         pairs = sorted(zip(out[::2], out[1::2], strict=True), key=lambda pair: int(pair[0]))
         out = [item for pair in pairs for item in pair]
-    return out
+    return out, lengths
+
+
+def _numbered_as_placed(groups: list[Group]) -> bool:
+    """Whether every group that asks for jobs has its position in the order as its number in
+    the call (the common round: the first queue asks, the others only acknowledge), so the
+    reply needs no renumbering."""
+    return all(group[0] == number for number, group in enumerate(groups, 1) if group[2])
 
 
 def _renumbered(reply: Sequence[Any], groups: list[Group]) -> list[Any]:
@@ -355,13 +424,11 @@ def _send_scripts(
     scripts: Any,
     send: Callable[[list[tuple[Any, ...]]], list[Any]],
     calls: list[tuple[str, list[str], list[Any]]],
+    plain: Sequence[tuple[Any, ...]] = (),
 ) -> list[Any]:
-    """Script ``calls`` in one parallel round trip; a ``NOSCRIPT`` reply is redone (loading the
-    script), another error reply is raised."""
-    collected = _Collected()
-    for call in calls:
-        scripts.queue(collected, *call)
-    replies = send(collected.commands)
+    """Script ``calls``, then the ``plain`` commands, in one parallel round trip; a ``NOSCRIPT``
+    reply is redone (loading the script), another error reply is raised."""
+    replies = send([*(scripts.command(*call) for call in calls), *plain])
     for position, reply in enumerate(replies):
         if isinstance(reply, NoScriptError):
             replies[position] = scripts(*calls[position])
@@ -380,11 +447,13 @@ def _split_units(acks: Sequence[Any]) -> tuple[dict[str, list[Any]], list[Any]]:
     """The plain acknowledgements by queue, and those with a finishing script (units)."""
     plain: dict[str, list[Any]] = {}
     finishing: list[Any] = []
-    for unit in acks:
-        if unit.finish is None:
-            plain.setdefault(unit.queue, []).append(unit)
+    for unit in acks:  # operators, not method calls: this runs for every job
+        if unit.finish is not None:
+            finishing += (unit,)
+        elif unit.queue in plain:
+            plain[unit.queue] += (unit,)
         else:
-            finishing.append(unit)
+            plain[unit.queue] = [unit]
     return plain, finishing
 
 
@@ -411,30 +480,86 @@ async def afetch_round(
     working: dict[str, str],
     want: int,
     acks: Sequence[Any],
+    client: Any = None,
 ) -> list[Any]:
-    """:func:`fetch_round` for the asyncio fetcher."""
+    """:func:`fetch_round` for the asyncio fetcher, with the same round trips: the first queue's
+    fetch and every other queue's acknowledgements together (one script call each, in
+    parallel); then, only if the first queue was short, the next queues' lengths in parallel
+    and one ask per queue that had jobs, in parallel, for what the queues before it could not
+    give (:func:`allot`). Without ``client`` (which reads the lengths) the next queues are asked
+    one after another. Every call of a step completes before the step's first error is raised,
+    so a failed round leaves nothing in flight."""
     plain, finishing = _split_acks(acks)
     for call in finishing:
         try:
             await scripts(call.script, call.keys, call.args)
         except redis.ResponseError as exc:
             _log.error("acknowledging a job failed: %s", exc)
+    calls = []
+    if order:
+        first = order[0]
+        raws = plain.pop(first, [])
+        calls.append(("fetch", [layout.queue(first), working[first]], _fetch_args(want, 0, raws)))
+    calls += [
+        ("fetch", [layout.queue(name), working[name]], _fetch_args(0, 0, raws))
+        for name, raws in plain.items()
+        if name in working  # not this fetcher's queue: nothing to remove (as one server)
+    ]
+    replies = await _gather([scripts(*call) for call in calls])
+    if not order:
+        return []
     out: list[Any] = []
-    got = 0
-    for index, name in enumerate(order, 1):
-        pending = plain.pop(name, [])
-        if got >= want and not pending:
-            continue
+    for i in range(0, len(replies[0]), 2):
+        out += [1, replies[0][i + 1]]
+    need = want - len(out) // 2
+    if need <= 0 or len(order) < 2:
+        return out
+    if client is None:
+        return out + await _ask_in_turn(scripts, layout, order, working, need)
+    rest = list(enumerate(order[1:], 2))
+    lengths = await _gather([client.llen(layout.queue(name)) for _, name in rest])
+    asks = allot(need, [int(length) for length in lengths])
+    chosen = [(index, name, ask) for (index, name), ask in zip(rest, asks, strict=True) if ask]
+    replies = await _gather(
+        [
+            scripts("fetch", [layout.queue(name), working[name]], _fetch_args(ask, 0, []))
+            for _, name, ask in chosen
+        ]
+    )
+    for (index, _, _), reply in zip(chosen, replies, strict=True):
+        for i in range(0, len(reply), 2):
+            out += [index, reply[i + 1]]
+    return out
+
+
+async def _ask_in_turn(
+    scripts: AsyncScriptRunner,
+    layout: keys.KeyLayout,
+    order: Sequence[str],
+    working: dict[str, str],
+    need: int,
+) -> list[Any]:
+    """Up to ``need`` jobs from the queues after the first, one call after another."""
+    out: list[Any] = []
+    for index, name in enumerate(order[1:], 2):
+        if need <= 0:
+            break
         reply = await scripts(
-            "fetch", [layout.queue(name), working[name]], _fetch_args(want, got, pending)
+            "fetch", [layout.queue(name), working[name]], _fetch_args(need, 0, [])
         )
         for i in range(0, len(reply), 2):
             out += [index, reply[i + 1]]
-            got += 1
-    for name, raws in plain.items():
-        if name in working:
-            await scripts("fetch", [layout.queue(name), working[name]], _fetch_args(0, 0, raws))
+            need -= 1
     return out
+
+
+async def _gather(calls: Sequence[Awaitable[Any]]) -> list[Any]:
+    """Await ``calls`` together; once every one has completed, raise the first error if any."""
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return list(results)
 
 
 def give_back_calls(

@@ -7,9 +7,10 @@
 -- The other groups' keys are in other slots, which the caller believes this node serves. A script
 -- without a flags line may touch keys of several slots of its own node (Redis 6.2 and 7, Valkey);
 -- the node refuses a key of a slot it does not serve, and of a slot being migrated a key it does
--- not hold. So each group is checked first (EXISTS on both its keys, through redis.pcall, which
--- returns the refusal instead of raising): a refused group is left untouched and reported, and
--- the caller sends it on its own. In a group the jobs are moved before the acknowledgements are
+-- not hold. So each group after the first is checked first (EXISTS on both its keys, through
+-- redis.pcall, which returns the refusal instead of raising): a refused group is left untouched
+-- and reported, and the caller sends it on its own. The first group's keys are the call's KEYS,
+-- which the node checked before running the script. In a group the jobs are moved before the acknowledgements are
 -- removed, so every write goes to a key that exists (all a migrating slot serves).
 -- A job is always in its queue or in a working list, never in neither.
 -- Returns: {refused group numbers}, then group number, raw payload, group number, raw payload, ...
@@ -22,7 +23,7 @@ while i <= #ARGV do
   local want, acks = tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
   local first = i + 4
   i = first + acks
-  if type(redis.pcall('EXISTS', queue, working)) ~= 'number' then
+  if group > 1 and type(redis.pcall('EXISTS', queue, working)) ~= 'number' then
     table.insert(out[1], group)
   else
     if want > 0 then
