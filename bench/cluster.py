@@ -100,6 +100,8 @@ class Target:
     extra: Sequence[str] = ()
     concurrency: int = 10
     processes: int = WORKERS
+    #: The CPUs the workers may use (``--split-cpus``), ``None``: every CPU.
+    worker_cpus: frozenset[int] | None = None
 
 
 def drain(target: Target, n: int, logs: Path) -> dict[str, float]:
@@ -165,6 +167,8 @@ def start_workers(target: Target, logs: Path) -> list[subprocess.Popen[bytes]]:
         *(arg for q in target.queues for arg in ("-q", f"{q},1")),
         *target.extra,
     ]
+    if target.worker_cpus is not None:  # like taskset: the process and every thread it starts
+        command = ["taskset", "-c", ",".join(map(str, sorted(target.worker_cpus))), *command]
     workers = []
     for i in range(target.processes):
         with (logs / f"worker{i}.log").open("ab") as log:
@@ -283,6 +287,12 @@ def parse_options() -> argparse.Namespace:
         help="control: name the queues so that one master of the cluster serves them all",
     )
     parser.add_argument("--cpu-affinity", help="the workers' --cpu-affinity (default: theirs)")
+    parser.add_argument(
+        "--split-cpus",
+        action="store_true",
+        help="every Redis server on the last CPU, the workers on the others (servers on cores "
+        "of their own, as in production; needs Linux and 2 CPUs)",
+    )
     return parser.parse_args()
 
 
@@ -299,6 +309,9 @@ def run(options: argparse.Namespace, queues: list[str]) -> dict[str, list[dict[s
             instrumentation = topology.standalone("instrumentation")
             bench_url = f"redis://127.0.0.1:{instrumentation.port}"
             bench = redis.Redis.from_url(bench_url)
+            worker_cpus = None
+            if options.split_cpus:
+                worker_cpus = split_cpus([*topology.nodes, single, instrumentation])
 
             def target(url: str, servers: list[ClusterNode]) -> Target:
                 return Target(
@@ -310,6 +323,7 @@ def run(options: argparse.Namespace, queues: list[str]) -> dict[str, list[dict[s
                     extra,
                     concurrency=options.concurrency,
                     processes=options.workers,
+                    worker_cpus=worker_cpus,
                 )
 
             targets = {
@@ -333,6 +347,16 @@ def run(options: argparse.Namespace, queues: list[str]) -> dict[str, list[dict[s
         finally:
             topology.stop()
     return results
+
+
+def split_cpus(servers: list[ClusterNode]) -> frozenset[int]:
+    """Pin every Redis server to the last allowed CPU; the CPUs left for the workers."""
+    allowed = sorted(os.sched_getaffinity(0))
+    if len(allowed) < 2:
+        raise SystemExit("--split-cpus needs at least 2 CPUs")
+    for server in servers:
+        os.sched_setaffinity(server.process.pid, {allowed[-1]})
+    return frozenset(allowed[:-1])
 
 
 def show_round(index: int, name: str, result: dict[str, float], commands: bool) -> None:
@@ -375,7 +399,8 @@ def report(
         f"\nhenchman cluster bench: {options.workers} worker processes x "
         f"{options.concurrency} threads, {len(queues)} queues"
         f"{' (all on one master)' if options.one_master else ''}, n={options.n:,}, "
-        f"{options.rounds} round(s) per target, {os.cpu_count()} CPUs, "
+        f"{options.rounds} round(s) per target, {os.cpu_count()} CPUs"
+        f"{' (Redis on the last, workers on the others)' if options.split_cpus else ''}, "
         f"Python {platform.python_version()}"
     )
     print("| target                     |    jobs/s | steady jobs/s | Redis CPU (cores) |")
