@@ -6,6 +6,7 @@ every execution in Redis so tests can count executed and lost jobs by jid.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -120,15 +121,33 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 60.0, what: str = "
 
 
 def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
-    """Send ``sig`` and wait for the exit code (kill after ``timeout``)."""
+    """Send ``sig`` and wait for the exit code (after ``timeout``, kill it and every process it
+    started: a supervisor's children left running would write into later tests' databases)."""
     if process.poll() is None:
         process.send_signal(sig)
     try:
         return process.wait(timeout)
     except subprocess.TimeoutExpired:
+        children = descendants(process.pid)
         process.kill()
+        for pid in children:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
         process.wait()
         raise
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live descendant of ``pid`` (Linux ``/proc``; none elsewhere)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            children = [int(child) for child in task.read_text().split()]
+        except OSError:  # the task ended meanwhile
+            continue
+        for child in children:
+            found += [child, *descendants(child)]
+    return found
 
 
 def fault_rng() -> random.Random:
