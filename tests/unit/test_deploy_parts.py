@@ -32,7 +32,11 @@ def test_a_process_is_healthy_only_after_a_recent_successful_heartbeat() -> None
     assert not monitor.healthy(now=111), "a heartbeat thread that hangs counts as a failure"
     monitor.record(False, now=112)
     assert not monitor.healthy(now=112)
-    assert monitor.describe(now=113) == {"healthy": False, "last_beat_age": 1.0}
+    assert monitor.describe(now=113) == {
+        "healthy": False,
+        "last_beat_ok": False,
+        "last_beat_age": 1.0,
+    }
 
 
 def test_stale_after_allows_two_beats_and_one_redis_timeout() -> None:

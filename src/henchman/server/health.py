@@ -58,9 +58,10 @@ class BeatMonitor:
         return self.last_ok and self.last_at is not None and now - self.last_at <= self.stale_after
 
     def describe(self, now: float) -> dict[str, Any]:
-        """A small JSON-ready view: healthy, and seconds since the latest heartbeat."""
+        """A small JSON-ready view: healthy, whether the latest heartbeat succeeded, and seconds
+        since it (so a reader tells a failing process from a silent one)."""
         age = None if self.last_at is None else round(now - self.last_at, 3)
-        return {"healthy": self.healthy(now), "last_beat_age": age}
+        return {"healthy": self.healthy(now), "last_beat_ok": self.last_ok, "last_beat_age": age}
 
 
 def stale_after(heartbeat_interval: float, redis_timeout: float) -> float:
