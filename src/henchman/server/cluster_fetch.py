@@ -176,9 +176,8 @@ def fetch_round(
         reply = scripts(
             "fetch", [layout.queue(name), working[name]], _fetch_args(want, got, pending)
         )
-        for i in range(0, len(reply), 2):
-            out += [index, reply[i + 1]]
-            got += 1
+        out += _placed(reply, index)
+        got += len(reply) // 2
     for name, units in plain.items():  # acknowledgements of queues not in this round's order
         if name in working:
             scripts("fetch", [layout.queue(name), working[name]], _fetch_args(0, 0, _raws(units)))
@@ -401,6 +400,12 @@ def _numbered_as_placed(groups: list[Group]) -> bool:
     return all(group[0] == number for number, group in enumerate(groups, 1) if group[2])
 
 
+def _placed(reply: Sequence[Any], position: int) -> list[Any]:
+    """A one-queue ``fetch`` reply (1, payload, 1, payload, ...) with the queue's ``position``
+    in the round's order in place of its number in the call."""
+    return [item for i in range(0, len(reply), 2) for item in (position, reply[i + 1])]
+
+
 def _renumbered(reply: Sequence[Any], groups: list[Group]) -> list[Any]:
     """A ``fetch``/``fetch_node`` reply (group number, payload, ...) with each group number
     replaced by that group's position in the round's order."""
@@ -480,15 +485,15 @@ async def afetch_round(
     working: dict[str, str],
     want: int,
     acks: Sequence[Any],
-    client: Any = None,
+    client: Any,
 ) -> list[Any]:
     """:func:`fetch_round` for the asyncio fetcher, with the same round trips: the first queue's
     fetch and every other queue's acknowledgements together (one script call each, in
-    parallel); then, only if the first queue was short, the next queues' lengths in parallel
-    and one ask per queue that had jobs, in parallel, for what the queues before it could not
-    give (:func:`allot`). Without ``client`` (which reads the lengths) the next queues are asked
-    one after another. Every call of a step completes before the step's first error is raised,
-    so a failed round leaves nothing in flight."""
+    parallel); then, only if the first queue was short, the next queues' lengths (read with the
+    asyncio cluster ``client``) in parallel and one ask per queue that had jobs, in parallel,
+    for what the queues before it could not give (:func:`allot`). Every call of a step
+    completes before the step's first error is raised, so a failed round leaves nothing in
+    flight."""
     plain, finishing = _split_acks(acks)
     for call in finishing:
         try:
@@ -508,14 +513,10 @@ async def afetch_round(
     replies = await _gather([scripts(*call) for call in calls])
     if not order:
         return []
-    out: list[Any] = []
-    for i in range(0, len(replies[0]), 2):
-        out += [1, replies[0][i + 1]]
+    out = _placed(replies[0], 1)
     need = want - len(out) // 2
     if need <= 0 or len(order) < 2:
         return out
-    if client is None:
-        return out + await _ask_in_turn(scripts, layout, order, working, need)
     rest = list(enumerate(order[1:], 2))
     lengths = await _gather([client.llen(layout.queue(name)) for _, name in rest])
     asks = allot(need, [int(length) for length in lengths])
@@ -527,29 +528,7 @@ async def afetch_round(
         ]
     )
     for (index, _, _), reply in zip(chosen, replies, strict=True):
-        for i in range(0, len(reply), 2):
-            out += [index, reply[i + 1]]
-    return out
-
-
-async def _ask_in_turn(
-    scripts: AsyncScriptRunner,
-    layout: keys.KeyLayout,
-    order: Sequence[str],
-    working: dict[str, str],
-    need: int,
-) -> list[Any]:
-    """Up to ``need`` jobs from the queues after the first, one call after another."""
-    out: list[Any] = []
-    for index, name in enumerate(order[1:], 2):
-        if need <= 0:
-            break
-        reply = await scripts(
-            "fetch", [layout.queue(name), working[name]], _fetch_args(need, 0, [])
-        )
-        for i in range(0, len(reply), 2):
-            out += [index, reply[i + 1]]
-            need -= 1
+        out += _placed(reply, index)
     return out
 
 
