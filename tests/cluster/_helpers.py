@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from redis.cluster import ClusterNode, RedisCluster
@@ -46,3 +47,12 @@ def crossslot_errors(node: Any) -> int:
     """CROSSSLOT errors a node has replied since it started (``INFO errorstats``)."""
     stats = node.client().info("errorstats")
     return int(stats.get("errorstat_CROSSSLOT", {}).get("count", 0))
+
+
+@dataclass(frozen=True)
+class FinishedJob:
+    """A finished job to acknowledge: the fields a fetch round reads of a UnitOfWork."""
+
+    queue: str
+    raw: bytes
+    finish: Any = None

@@ -3,41 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
-import pytest
 from redis.cluster import RedisCluster
 
 from henchman import keys
 from henchman.app import Henchman
 from henchman.redis.scripts import AsyncScripts
 from henchman.server.cluster_fetch import afetch_round
-from tests.cluster._helpers import cluster_client, spread_queues
+from tests.cluster._helpers import FinishedJob, spread_queues
 from tests.conftest import ClusterDB
 
 L = keys.CLUSTER
 IDENTITY = "host:1:abc"
 
 
-@dataclass(frozen=True)
-class _Unit:
-    """A finished job to acknowledge (the fields a round reads of a UnitOfWork)."""
-
-    queue: str
-    raw: bytes
-    finish: Any = None
-
-
-@pytest.fixture
-def rc(cluster: ClusterDB) -> Iterator[RedisCluster]:
-    client = cluster_client(cluster)
-    yield client
-    client.close()
-
-
-def _round(cluster: ClusterDB, order: list[str], want: int, acks: list[_Unit]) -> list[Any]:
+def _round(cluster: ClusterDB, order: list[str], want: int, acks: list[FinishedJob]) -> list[Any]:
     async def run() -> list[Any]:
         client = Henchman(cluster.settings()).connector.asyncio()
         try:
@@ -74,7 +55,7 @@ def test_a_full_first_queue_leaves_the_others_alone_and_acknowledges_every_queue
     rc.lpush(L.queue(b), "b0")
     for name in (a, b, c):
         rc.lpush(L.working(IDENTITY, name), f"{name}-done")
-    acks = [_Unit(name, f"{name}-done".encode()) for name in (a, b, c)]
+    acks = [FinishedJob(name, f"{name}-done".encode()) for name in (a, b, c)]
     reply = _round(cluster, [a, b, c], 2, acks)
     assert _pairs(reply, [a, b, c]) == [(a, b"a0"), (a, b"a1")]
     assert rc.llen(L.queue(b)) == 1

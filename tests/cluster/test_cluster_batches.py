@@ -21,18 +21,11 @@ from henchman.app import Henchman
 from henchman.batches import outbox, staging
 from henchman.batches.finisher import ClusterSteps
 from henchman.batches.outbox import OutboxSweeper
-from tests.cluster._helpers import cluster_client, crossslot_errors, spread_queues
+from tests.cluster._helpers import crossslot_errors, spread_queues
 from tests.conftest import ClusterDB
 from tests.integration._core_helpers import queues, running_worker, wait_for
 
 L = keys.CLUSTER
-
-
-@pytest.fixture
-def rc(cluster: ClusterDB) -> Iterator[RedisCluster]:
-    client = cluster_client(cluster)
-    yield client
-    client.close()
 
 
 @pytest.fixture

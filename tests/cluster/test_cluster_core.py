@@ -8,10 +8,8 @@ command whose keys it cannot route), so each test passing also proves its steps 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import orjson
-import pytest
 from redis.cluster import RedisCluster
 
 from henchman import keys
@@ -26,17 +24,9 @@ from henchman.server.outage import OutageLog
 from henchman.server.poller import Poller
 from henchman.server.recovery import OrphanRecovery, register_working_lists
 from henchman.server.stats import Counters
-from tests.cluster._helpers import cluster_client, slot, spread_queues
-from tests.conftest import ClusterDB
+from tests.cluster._helpers import slot, spread_queues
 
 L = keys.CLUSTER
-
-
-@pytest.fixture
-def rc(cluster: ClusterDB) -> Iterator[RedisCluster]:
-    client = cluster_client(cluster)
-    yield client
-    client.close()
 
 
 def _job(queue: str, jid: str, **extra: object) -> bytes:

@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from redis.cluster import RedisCluster
 
 from henchman import keys
 from henchman.redis.cluster_lanes import ClusterLanes
 from henchman.redis.scripts import Scripts
 from henchman.server.cluster_fetch import allot, fetch_round
-from tests.cluster._helpers import cluster_client
 from tests.conftest import ClusterDB
 
 L = keys.CLUSTER
 IDENTITY = "host:1:abc"
-
-
-@pytest.fixture
-def rc(cluster: ClusterDB) -> Iterator[RedisCluster]:
-    client = cluster_client(cluster)
-    yield client
-    client.close()
 
 
 def _round(rc: RedisCluster, order: list[str], want: int) -> list[tuple[str, bytes]]:

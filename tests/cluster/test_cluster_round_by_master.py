@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -17,20 +15,11 @@ from henchman.redis.scripts import Scripts, source
 from henchman.server.cluster_fetch import ByMaster, fetch_round
 from henchman.server.fetch import ReliableFetcher
 from henchman.server.outage import OutageLog
-from tests.cluster._helpers import cluster_client
+from tests.cluster._helpers import FinishedJob
 from tests.conftest import ClusterDB
 
 L = keys.CLUSTER
 IDENTITY = "host:1:abc"
-
-
-@dataclass(frozen=True)
-class _Unit:
-    """A finished job to acknowledge (the fields a round reads of a UnitOfWork)."""
-
-    queue: str
-    raw: bytes
-    finish: Any = None
 
 
 class _Clock:
@@ -39,13 +28,6 @@ class _Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-def rc(cluster: ClusterDB) -> Iterator[RedisCluster]:
-    client = cluster_client(cluster)
-    yield client
-    client.close()
 
 
 def _by_node(rc: RedisCluster, count: int) -> dict[str, list[str]]:
@@ -92,7 +74,9 @@ class _Round:
         self.working = {name: L.working(IDENTITY, name) for name in names}
         self.by_master = by_master
 
-    def __call__(self, order: list[str], want: int, acks: list[_Unit]) -> list[tuple[str, bytes]]:
+    def __call__(
+        self, order: list[str], want: int, acks: list[FinishedJob]
+    ) -> list[tuple[str, bytes]]:
         reply = fetch_round(
             self.scripts,
             L,
@@ -110,10 +94,10 @@ class _Round:
         self.lanes.close()
 
 
-def _finished(rc: RedisCluster, name: str, raw: bytes) -> _Unit:
+def _finished(rc: RedisCluster, name: str, raw: bytes) -> FinishedJob:
     """A job of ``name`` that a worker fetched and finished (in its working list)."""
     rc.lpush(L.working(IDENTITY, name), raw)
-    return _Unit(name, raw)
+    return FinishedJob(name, raw)
 
 
 def _node_of(rc: RedisCluster) -> Any:

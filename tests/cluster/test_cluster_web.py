@@ -4,28 +4,19 @@ page found in its queue's set, an action moving it within its slot, the stats su
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 
 import orjson
-import pytest
 from click.testing import CliRunner
 from redis.cluster import RedisCluster
 
 from henchman import keys
 from henchman.cli.main import main
 from henchman.web import create_app
-from tests.cluster._helpers import cluster_client, spread_queues
+from tests.cluster._helpers import spread_queues
 from tests.conftest import ClusterDB
 from tests.web.conftest import form_token, serve
 
 L = keys.CLUSTER
-
-
-@pytest.fixture
-def rc(cluster: ClusterDB) -> Iterator[RedisCluster]:
-    client = cluster_client(cluster)
-    yield client
-    client.close()
 
 
 def _retry(rc: RedisCluster, queue: str, jid: str, score: float) -> None:

@@ -20,18 +20,11 @@ from henchman.api import DeadSet, JobResult, RetrySet, Stats
 from henchman.app import Henchman
 from henchman.errors import ConfigError
 from henchman.server.launcher import Launcher
-from tests.cluster._helpers import cluster_client, spread_queues
+from tests.cluster._helpers import spread_queues
 from tests.conftest import ClusterDB
 from tests.integration._core_helpers import queues, running_worker, wait_for
 
 L = keys.CLUSTER
-
-
-@pytest.fixture
-def rc(cluster: ClusterDB) -> Iterator[RedisCluster]:
-    client = cluster_client(cluster)
-    yield client
-    client.close()
 
 
 @pytest.fixture
