@@ -6,6 +6,7 @@ Affinities are read from the kernel (``sched_getaffinity`` of every thread), nev
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -412,17 +414,21 @@ print(json.dumps({"first": first, "other": other, "allowed": allowed, "seen": se
 """
 
 
-def test_the_shell_moves_probes_and_frees_the_real_threads() -> None:
-    import json
-
+def run_script(source: str) -> dict[str, Any]:
+    """Run ``source`` in a fresh interpreter (its own threads and CPUs); its JSON output."""
     result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(SHELL_SCRIPT)],
+        [sys.executable, "-c", textwrap.dedent(source)],
         capture_output=True,
         text=True,
         timeout=30,
         check=True,
     )
-    out = json.loads(result.stdout)
+    out: dict[str, Any] = json.loads(result.stdout)
+    return out
+
+
+def test_the_shell_moves_probes_and_frees_the_real_threads() -> None:
+    out = run_script(SHELL_SCRIPT)
     first, other, allowed = out["first"], out["other"], out["allowed"]
     assert out["seen"] == [
         [allowed],  # start: unpinned until jobs show themselves short
@@ -458,16 +464,7 @@ print(json.dumps({"pinned": p.allowed[0], "allowed": list(p.allowed), "born": bo
 def test_letting_go_also_frees_a_process_a_job_started_while_pinned() -> None:
     # Ticks free a job's child processes only while pinned; one started just before a release
     # (under load, a job that forks can itself be the long one) must not keep one CPU for life.
-    import json
-
-    result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(RELEASE_SCRIPT)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
-    out = json.loads(result.stdout)
+    out = run_script(RELEASE_SCRIPT)
     assert out["born"] == [out["pinned"]]
     assert out["after"] == out["allowed"]
     assert out["mode"] == "waiting"
