@@ -7,7 +7,7 @@ from redis.cluster import RedisCluster
 from henchman import keys
 from henchman.redis.cluster_lanes import ClusterLanes
 from henchman.redis.scripts import Scripts
-from henchman.server.cluster_fetch import allot, fetch_round
+from henchman.server.cluster_fetch import allot, arrange, fetch_round
 from tests.conftest import ClusterDB
 
 L = keys.CLUSTER
@@ -37,6 +37,14 @@ def test_allot_gives_each_queue_what_it_holds_in_order_until_the_need_is_met() -
     assert allot(6, [0, 2, 5, 9]) == [0, 2, 4, 0]
     assert allot(3, [0, 0]) == [0, 0]
     assert allot(2, [7, 7]) == [2, 0]
+
+
+def test_arrange_asks_queues_seen_empty_lately_last_and_says_where_each_came_from() -> None:
+    empty = {"a": 10.0, "c": 9.0, "d": 5.0}  # d was seen empty before ``since``: stale
+    assert arrange(["a", "b", "c", "d"], empty, since=8.0) == (["b", "d", "a", "c"], [2, 4, 1, 3])
+    assert arrange(["b", "d", "a"], empty, since=8.0) == (["b", "d", "a"], None)  # at the end
+    assert arrange(["a", "c"], empty, since=8.0) == (["a", "c"], None)  # all empty: as drawn
+    assert arrange(["a", "b"], {}, since=8.0) == (["a", "b"], None)
 
 
 def test_a_short_first_queue_is_topped_up_from_the_next_queues_in_order_up_to_the_free_slots(

@@ -195,6 +195,46 @@ def test_after_a_short_round_the_next_reads_the_lengths_with_its_first_call(
     assert rc.lrange(L.queue(e), 0, -1) == [b"e3", b"e2", b"e1"]
 
 
+def test_a_weighted_round_asks_queues_seen_empty_last_for_a_moment(
+    cluster: ClusterDB, rc: RedisCluster
+) -> None:
+    """Workers listening on many queues of which few hold jobs: a weighted round whose drawn
+    first queue was seen empty a moment ago asks the one with jobs first, in one trip."""
+    (a, _), (c, _), (e, _) = list(_by_node(rc, 2).values())
+    rc.lpush(L.queue(c), *[f"c{i}" for i in range(7)])
+    _load_scripts(rc)
+    clock = _Clock()
+    round_ = _Round(rc, [a, c, e], ByMaster(_node_of(rc), clock=clock, weighted=True))
+    trips: list[list[str]] = []
+    send = round_.lanes.send_all
+
+    def counting(commands: list[tuple[Any, ...]]) -> list[Any]:
+        trips.append([str(command[0]) for command in commands])
+        return send(commands)
+
+    round_.lanes.send_all = counting  # type: ignore[method-assign]
+    try:
+        assert round_([a, c, e], 1, []) == [(c, b"c0")]
+        assert len(trips) == 3  # a's fetch; the lengths (e is empty too); the ask
+        trips.clear()
+        clock.now += 0.04
+        assert round_([e, a, c], 2, []) == [(c, b"c1"), (c, b"c2")]
+        assert trips == [["EVALSHA", "LLEN", "LLEN"]]  # c asked first: one trip (lengths ahead)
+        trips.clear()
+        assert round_([a, c, e], 1, []) == [(c, b"c3")]
+        assert trips == [["EVALSHA"]]  # the last round was full: no lengths
+        trips.clear()
+        rc.lpush(L.queue(a), "a0")  # a job on a queue asked last: a short round finds it
+        assert round_([a, e, c], 4, []) == [(c, b"c4"), (c, b"c5"), (c, b"c6"), (a, b"a0")]
+        trips.clear()
+        rc.lpush(L.queue(e), "e0")
+        clock.now += 0.06  # e was seen empty 100 ms ago: asked where it was drawn again
+        assert round_([e, a, c], 1, []) == [(e, b"e0")]
+        assert trips == [["EVALSHA", "LLEN", "LLEN"]]  # the last round was short: lengths ahead
+    finally:
+        round_.close()
+
+
 def test_held_acknowledgements_go_with_the_next_round_once_they_waited_long_enough(
     cluster: ClusterDB, rc: RedisCluster
 ) -> None:
@@ -218,6 +258,38 @@ def test_held_acknowledgements_go_with_the_next_round_once_they_waited_long_enou
     finally:
         round_.close()
     assert _working(rc, c) == []
+
+
+def test_each_master_s_held_acknowledgements_wait_their_own_time(
+    cluster: ClusterDB, rc: RedisCluster
+) -> None:
+    """An acknowledgement held for one master does not drag another master's along when it is
+    due: a worker nearly always holds some, and one timer for all sent them to every master."""
+    (a, _), (c, _), (e, _) = list(_by_node(rc, 2).values())
+    rc.lpush(L.queue(a), *[f"a{i}" for i in range(4)])
+    clock = _Clock()
+    by_master = ByMaster(_node_of(rc), clock=clock, hold=0.05)
+    round_ = _Round(rc, [a, c, e], by_master)
+    try:
+        for_c = _finished(rc, c, b"c-done")
+        round_([a, c, e], 1, [for_c])
+        clock.now += 0.03
+        for_e = _finished(rc, e, b"e-done")
+        round_([a, c, e], 1, [for_e])
+        assert by_master.take_sent() == []  # both held
+        clock.now += 0.03
+        round_([a, c, e], 1, [])
+        assert by_master.take_sent() == [for_c]  # 60 ms: c's master's goes along
+        assert by_master.pending()  # 30 ms: e's waits for its own time
+        assert _working(rc, c) == []
+        assert _working(rc, e) == [b"e-done"]
+        clock.now += 0.03
+        round_([a, c, e], 1, [])
+        assert by_master.take_sent() == [for_e]
+        assert not by_master.pending()
+    finally:
+        round_.close()
+    assert _working(rc, e) == []
 
 
 def test_a_short_round_carries_the_held_acknowledgements_to_every_master(

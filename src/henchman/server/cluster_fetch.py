@@ -22,7 +22,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from functools import partial
 from typing import Any, Protocol
 
@@ -44,6 +44,8 @@ class ScriptRunner(Protocol):
 ACK_HOLD = 0.05
 #: The most queue keys a :class:`ByMaster` keeps (a fetcher's queues, and those it acknowledges).
 MAX_QUEUE_KEYS = 4096
+#: How long (seconds) a queue seen empty is asked last in a round (:func:`arrange`).
+EMPTY_FRESH = 0.05
 
 
 class ByMaster:
@@ -56,8 +58,11 @@ class ByMaster:
     carries only the acknowledgements of queues on that queue's master; the others are held here
     (their jobs still in their working lists and in the fetcher's ledger) until a round goes to
     their master, a round is short (its top-up writes to every master anyway), or they have
-    waited :data:`ACK_HOLD` seconds, when the next round sends them all. The fetcher's flush
-    (a blocked fetch, a heartbeat, a stop) takes them too (:meth:`release`). Thread-safe."""
+    waited :data:`ACK_HOLD` seconds, when the next round takes that master's along. The wait is
+    timed per master: a worker nearly always holds an acknowledgement for one master or another,
+    and one timer for them all sent every master's every ``ACK_HOLD`` seconds, in rounds to
+    three masters where one would do. The fetcher's flush (a blocked fetch, a heartbeat, a
+    stop) takes them too (:meth:`release`). Thread-safe."""
 
     def __init__(
         self,
@@ -65,20 +70,27 @@ class ByMaster:
         *,
         hold: float = ACK_HOLD,
         clock: Callable[[], float] = time.monotonic,
+        weighted: bool = False,
     ) -> None:
         self.node_of = node_of
+        #: Whether the rounds' order is drawn by weight (it may ask queues seen empty last,
+        #: :meth:`arrange`) rather than strict (a priority: always asked as configured).
+        self.weighted = weighted
         self._hold = hold
         self._clock = clock
         self._lock = threading.Lock()
         #: master name -> the acknowledgements (units) held for a round that goes there
         self._held: dict[str, list[Any]] = {}
-        self._since: float | None = None
+        #: master name -> when the oldest of its held acknowledgements was held
+        self._since: dict[str, float] = {}
         self._sent: list[Any] = []
         #: queue name -> its list's key (the key's slot is cached by ``node_of``'s lanes)
         self._queue_keys: dict[str, str] = {}
         #: Whether the last round was short (its first queue had fewer jobs than asked): the
         #: next one reads the other queues' lengths with its first call.
         self.short = False
+        #: queue name -> when a round last saw it empty (only rounds touch it, one at a time)
+        self._empty: dict[str, float] = {}
 
     def node_of_queue(self, layout: keys.KeyLayout, name: str) -> str:
         """The master that serves queue ``name`` now (its key built once per queue)."""
@@ -89,27 +101,35 @@ class ByMaster:
             key = self._queue_keys[name] = layout.queue(name)
         return self.node_of(key)
 
-    def due(self) -> bool:
-        """Whether held acknowledgements have waited long enough: send every one now."""
-        since = self._since
-        return self._hold <= 0 or (since is not None and self._clock() - since >= self._hold)
+    def due(self) -> frozenset[str] | None:
+        """The masters whose held acknowledgements have waited long enough: they go with the
+        next round, whatever master it is for. ``None``: nothing is held back (``hold`` 0), every
+        acknowledgement goes with the round that gets it."""
+        if self._hold <= 0:
+            return None
+        with self._lock:
+            if not self._since:
+                return frozenset()
+            now = self._clock()
+            return frozenset(n for n, since in self._since.items() if now - since >= self._hold)
 
     def pending(self) -> bool:
         """Whether acknowledgements are held."""
         return bool(self._held)
 
-    def release(self, node: str | None = None) -> list[Any]:
-        """Take the held acknowledgements of ``node``'s queues (``None``: every one) to send."""
+    def release(self, nodes: Iterable[str] | None = None) -> list[Any]:
+        """Take the held acknowledgements of the queues of ``nodes`` (``None``: every one)."""
         with self._lock:
             if not self._held:
                 return []
-            if node is None:
+            if nodes is None:
                 units = [unit for units in self._held.values() for unit in units]
-                self._held = {}
-            else:
-                units = self._held.pop(node, [])
-            if not self._held:
-                self._since = None
+                self._held, self._since = {}, {}
+                return units
+            units = []
+            for node in nodes:
+                units += self._held.pop(node, ())
+                self._since.pop(node, None)
             return units
 
     def hold(self, by_node: dict[str, list[Any]]) -> None:
@@ -117,10 +137,10 @@ class ByMaster:
         if not by_node:
             return
         with self._lock:
+            now = self._clock()
             for node, units in by_node.items():
                 self._held.setdefault(node, []).extend(units)
-            if self._since is None:
-                self._since = self._clock()
+                self._since.setdefault(node, now)
 
     def confirm(self, units: list[Any]) -> None:
         """The acknowledgements the round just sent (Redis confirmed them)."""
@@ -130,6 +150,50 @@ class ByMaster:
         """The acknowledgements the last round sent (they leave the fetcher's ledger)."""
         sent, self._sent = self._sent, []
         return sent
+
+    def arrange(self, order: Sequence[str]) -> tuple[Sequence[str], list[int] | None]:
+        """``order`` with the queues seen empty in the last :data:`EMPTY_FRESH` seconds asked
+        last (see :func:`arrange`); a strict order is never changed."""
+        if not self._empty or not self.weighted:
+            return order, None
+        return arrange(order, self._empty, self._clock() - EMPTY_FRESH)
+
+    def seen(self, names: Sequence[str], lengths: Sequence[int]) -> None:
+        """A round read these queues' lengths (0: empty)."""
+        now = self._clock()
+        for name, length in zip(names, lengths, strict=True):
+            if length > 0:
+                self._empty.pop(name, None)
+            else:
+                if len(self._empty) >= MAX_QUEUE_KEYS:
+                    self._empty.clear()
+                self._empty[name] = now
+
+
+def arrange(
+    order: Sequence[str], empty: dict[str, float], since: float
+) -> tuple[Sequence[str], list[int] | None]:
+    """The round's ``order`` with the queues seen empty at or after ``since`` (``empty``: name ->
+    when) moved to its end, each part in its own order; and, when that changed the order, the
+    position in ``order`` of each queue of the new one (to put the reply's positions back).
+
+    Why: in one server ``fetch.lua`` passes over an empty queue inside the script, but in a
+    cluster a round whose first queue is empty takes a second round trip (the other queues'
+    lengths, then the asks), and workers listening on many queues of which few hold jobs draw an
+    empty one first most of the time. A queue seen empty a moment ago is most likely empty
+    still; if it is not, a round that comes up short reads every length again, and after
+    :data:`EMPTY_FRESH` seconds the queue takes its drawn place again. When every queue was seen
+    empty the order stays as drawn. Only for a weighted order, drawn anew each round: a strict
+    order is a priority, and its first queue is asked first every round, as on one server."""
+    ahead: list[int] = []
+    behind: list[int] = []
+    for position, name in enumerate(order, 1):
+        when = empty.get(name)
+        (behind if when is not None and when >= since else ahead).append(position)
+    if not ahead or not behind or ahead[-1] < behind[0]:
+        return order, None
+    back = ahead + behind
+    return [order[position - 1] for position in back], back
 
 
 def fetch_round(
@@ -164,8 +228,13 @@ def fetch_round(
             send = partial(send_all, client)
         if by_master is None:
             by_master = ByMaster(partial(_node_of, client), hold=0)
-        reply, sent = _parallel_round(scripts, layout, order, working, want, plain, send, by_master)
+        arranged, back = by_master.arrange(order)
+        reply, sent = _parallel_round(
+            scripts, layout, arranged, working, want, plain, send, by_master
+        )
         by_master.confirm(finishing + sent)
+        if back is not None:  # positions in ``arranged`` -> positions in ``order``
+            reply[::2] = [back[int(position) - 1] for position in reply[::2]]
         return reply
     out: list[Any] = []
     got = 0
@@ -214,43 +283,36 @@ def _parallel_round(
     again (the fetcher requeues those of ``plain``)."""
     first = order[0]
     home = by_master.node_of_queue(layout, first)
-    due = by_master.due()
-    released = by_master.release(None if due else home)
+    due = by_master.due()  # None: nothing is held back
+    released = by_master.release(None if due is None else {home, *due})
     for unit in released:
         plain.setdefault(unit.queue, []).append(unit)
-    sent = plain.pop(first, [])
-    groups: list[Group] = [(1, first, want, _raws(sent), home)]
-    later: dict[str, list[Any]] = {}
-    for name, units in plain.items():
-        if name not in working:  # not this fetcher's queue: nothing to remove (as one server)
-            sent += units
-            continue
-        node = by_master.node_of_queue(layout, name)
-        if due or node == home:
-            groups.append((0, name, 0, _raws(units), node))
-            sent += units
-        else:
-            later[name] = units
+    groups, sent, later = _first_groups(layout, first, want, working, plain, home, due, by_master)
     # After a short round the next is likely short too (its queues are running dry, or the
     # first is an empty strict-order queue): read the other queues' lengths in the same trip,
     # so a short round takes two round trips instead of three.
     ahead = [layout.queue(name) for name in order[1:]] if by_master.short else []
-    lengths: list[int] | None = None
     try:
-        if due or ahead:
+        if ahead or any(group[4] != home for group in groups):
             out, lengths = _run_groups(scripts, layout, working, groups, send, ahead)
+            if ahead:
+                by_master.seen(order[1:], lengths)
         else:  # every group is the first queue's master's (most rounds): one call
             out = _run_home(scripts, layout, working, groups, send)
         by_master.short = len(out) < 2 * want
+        if by_master.short:
+            by_master.seen((first,), (0,))
         if by_master.short and len(order) > 1:
             rest = by_master.release()
             released += rest
             for unit in rest:
                 later.setdefault(unit.queue, []).append(unit)
+            if not ahead:
+                lengths = _lengths(send, [layout.queue(name) for name in order[1:]])
+                by_master.seen(order[1:], lengths)
             need = want - len(out) // 2
             node_of = partial(by_master.node_of_queue, layout)
-            known = lengths if ahead else None
-            out += _fill(scripts, layout, order, working, need, send, node_of, dict(later), known)
+            out += _fill(scripts, layout, order, working, need, send, node_of, dict(later), lengths)
             sent += [unit for units in later.values() for unit in units]
             later = {}
     except BaseException:
@@ -266,6 +328,36 @@ def _parallel_round(
     return out, sent
 
 
+def _first_groups(
+    layout: keys.KeyLayout,
+    first: str,
+    want: int,
+    working: dict[str, str],
+    plain: dict[str, list[Any]],
+    home: str,
+    due: frozenset[str] | None,
+    by_master: ByMaster,
+) -> tuple[list[Group], list[Any], dict[str, list[Any]]]:
+    """The groups of a round's first call: the ``first`` queue's ask with its
+    acknowledgements, and the acknowledgements of the other queues of its master (``home``) or
+    of a master whose held ones are ``due`` (``None``: every master); with the acknowledgements
+    they carry, and, by queue, those left for a later round."""
+    sent = plain.pop(first, [])
+    groups: list[Group] = [(1, first, want, _raws(sent), home)]
+    later: dict[str, list[Any]] = {}
+    for name, units in plain.items():
+        if name not in working:  # not this fetcher's queue: nothing to remove (as one server)
+            sent += units
+            continue
+        node = by_master.node_of_queue(layout, name)
+        if node == home or due is None or node in due:
+            groups.append((0, name, 0, _raws(units), node))
+            sent += units
+        else:
+            later[name] = units
+    return groups, sent, later
+
+
 def _fill(
     scripts: Any,
     layout: keys.KeyLayout,
@@ -275,22 +367,16 @@ def _fill(
     send: Callable[[list[tuple[Any, ...]]], list[Any]],
     node_of: Callable[[str], str],
     held: dict[str, list[Any]],
-    lengths: Sequence[int] | None = None,
+    lengths: Sequence[int],
 ) -> list[Any]:
-    """Up to ``need`` more jobs from the queues after the first, in order, in two parallel
-    round trips whatever the number of queues: every queue's length (``LLEN``; one trip fewer
-    when the round read ``lengths`` already), then one call per master asking each queue that
-    had jobs for what the queues before it could not give (:func:`allot`), with the ``held``
-    acknowledgements (``node_of``: a queue name's master). Never more than ``need`` jobs are
-    taken; a queue emptied in between only makes the round shorter, as a round whose queues are
-    short always is."""
+    """Up to ``need`` more jobs from the queues after the first, in order, given their
+    ``lengths`` (read with the round's first call, or by :func:`_lengths` after it), in one
+    parallel round trip whatever the number of queues: one call per master asking each queue
+    that had jobs for what the queues before it could not give (:func:`allot`), with the
+    ``held`` acknowledgements (``node_of``: a queue name's master). Never more than ``need`` jobs
+    are taken; a queue emptied in between only makes the round shorter, as a round whose queues
+    are short always is."""
     rest = list(enumerate(order[1:], 2))
-    if lengths is None:
-        replies = send([("LLEN", layout.queue(name)) for _, name in rest])
-        for length in replies:
-            if isinstance(length, Exception):
-                raise length
-        lengths = [int(length) for length in replies]
     asks = allot(need, lengths)
     groups: list[Group] = []
     for (index, name), ask in zip(rest, asks, strict=True):
@@ -301,6 +387,15 @@ def _fill(
     if not groups:
         return []
     return _run_groups(scripts, layout, working, groups, send)[0]
+
+
+def _lengths(send: Callable[[list[tuple[Any, ...]]], list[Any]], keys: list[str]) -> list[int]:
+    """The lengths of the lists ``keys`` (``LLEN``), in one parallel round trip."""
+    replies = send([("LLEN", key) for key in keys])
+    for length in replies:
+        if isinstance(length, Exception):
+            raise length
+    return [int(length) for length in replies]
 
 
 def _run_home(

@@ -301,7 +301,11 @@ class ReliableFetcher:
         #: In cluster mode, its held connection to each master (same rule as the lane).
         self._cluster_lanes = ClusterLanes(client) if is_cluster_client(client) else None
         #: In cluster mode, which master serves a queue and the acknowledgements held back.
-        self._by_master = ByMaster(self._cluster_lanes.node) if self._cluster_lanes else None
+        self._by_master = (
+            ByMaster(self._cluster_lanes.node, weighted=not queue_order.is_strict(queues))
+            if self._cluster_lanes
+            else None
+        )
         self.working = working_keys(identity, queues, layout)
         self._block = block_time(block_timeout, len(queues))
         self._outages = outages
