@@ -10,7 +10,7 @@ from redis.cluster import RedisCluster
 from henchman import keys
 from henchman.app import Henchman
 from henchman.redis.scripts import AsyncScripts
-from henchman.server.cluster_fetch import afetch_round
+from henchman.server.cluster_fetch import SeenEmpty, afetch_round
 from tests.cluster._helpers import FinishedJob, spread_queues
 from tests.conftest import ClusterDB
 
@@ -67,3 +67,39 @@ def test_a_full_first_queue_leaves_the_others_alone_and_acknowledges_every_queue
 def test_empty_queues_give_an_empty_round(cluster: ClusterDB, rc: RedisCluster) -> None:
     a, b, c = spread_queues(3)
     assert _round(cluster, [a, b, c], 3, []) == []
+
+
+def test_a_weighted_round_asks_queues_seen_empty_a_moment_ago_last(
+    cluster: ClusterDB, rc: RedisCluster
+) -> None:
+    a, b, c = spread_queues(3)
+    rc.lpush(L.queue(c), "c0", "c1", "c2")
+    now = [100.0]
+    empty = SeenEmpty(weighted=True, clock=lambda: now[0])
+    working = {name: L.working(IDENTITY, name) for name in (a, b, c)}
+
+    async def rounds() -> list[list[tuple[str, bytes]]]:
+        client = Henchman(cluster.settings()).connector.asyncio()
+        scripts = AsyncScripts(client)
+        sent: list[str] = []
+        llen = client.llen
+
+        async def counting_llen(key: str) -> Any:
+            sent.append(key)
+            return await llen(key)
+
+        client.llen = counting_llen  # type: ignore[method-assign]
+        try:
+            first = await afetch_round(scripts, L, [a, b, c], working, 1, [], client, empty)
+            assert len(sent) == 2  # a was empty: b's and c's lengths
+            sent.clear()
+            second = await afetch_round(scripts, L, [b, a, c], working, 1, [], client, empty)
+            assert sent == []  # c asked first: no lengths
+            now[0] += 0.06
+            third = await afetch_round(scripts, L, [b, a, c], working, 1, [], client, empty)
+            assert len(sent) == 2  # b asked first again (seen empty 60 ms ago)
+            return [_pairs(first, [a, b, c]), _pairs(second, [b, a, c]), _pairs(third, [b, a, c])]
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(rounds()) == [[(c, b"c0")], [(c, b"c1")], [(c, b"c2")]]

@@ -20,7 +20,7 @@ from henchman.config import QueueSpec
 from henchman.redis.scripts import AsyncScripts
 from henchman.redis.serial import async_script_pipeline
 from henchman.server import queue_order
-from henchman.server.cluster_fetch import afetch_round, give_back_calls
+from henchman.server.cluster_fetch import SeenEmpty, afetch_round, give_back_calls
 from henchman.server.fetch import (
     UnitOfWork,
     block_time,
@@ -67,6 +67,10 @@ class AsyncReliableFetcher:
         self._scripts = scripts
         self.layout = layout
         self._queues = as_queue_list(queues)
+        #: In cluster mode, the queues the rounds saw empty lately (see cluster_fetch.arrange).
+        self._empty = (
+            SeenEmpty(weighted=not queue_order.is_strict(queues)) if layout.cluster else None
+        )
         self.working = working_keys(identity, queues, layout)
         self._block = block_time(block_timeout, len(queues))
         self._outages = outages
@@ -177,7 +181,14 @@ class AsyncReliableFetcher:
         """See :meth:`ReliableFetcher._fetch_call`."""
         if self.layout.cluster:  # one call per queue slot, in parallel (see cluster_fetch)
             return await afetch_round(
-                self._scripts, self.layout, order, self.working, self._idle, acks, self._redis
+                self._scripts,
+                self.layout,
+                order,
+                self.working,
+                self._idle,
+                acks,
+                self._redis,
+                self._empty,
             )
         call = ("fetch", fetch_keys(order, self.working), fetch_args(self._idle, order, acks))
         scripted = finishing(acks)

@@ -73,9 +73,6 @@ class ByMaster:
         weighted: bool = False,
     ) -> None:
         self.node_of = node_of
-        #: Whether the rounds' order is drawn by weight (it may ask queues seen empty last,
-        #: :meth:`arrange`) rather than strict (a priority: always asked as configured).
-        self.weighted = weighted
         self._hold = hold
         self._clock = clock
         self._lock = threading.Lock()
@@ -89,8 +86,8 @@ class ByMaster:
         #: Whether the last round was short (its first queue had fewer jobs than asked): the
         #: next one reads the other queues' lengths with its first call.
         self.short = False
-        #: queue name -> when a round last saw it empty (only rounds touch it, one at a time)
-        self._empty: dict[str, float] = {}
+        #: The queues the rounds saw empty lately (only rounds touch it, one at a time).
+        self.empty = SeenEmpty(weighted=weighted, clock=clock)
 
     def node_of_queue(self, layout: keys.KeyLayout, name: str) -> str:
         """The master that serves queue ``name`` now (its key built once per queue)."""
@@ -151,23 +148,39 @@ class ByMaster:
         sent, self._sent = self._sent, []
         return sent
 
+
+class SeenEmpty:
+    """The queues one fetcher's rounds saw empty lately, so that a weighted round asks them last
+    for :data:`EMPTY_FRESH` seconds (:func:`arrange`). Not thread-safe: a fetcher's rounds run
+    one at a time."""
+
+    def __init__(self, *, weighted: bool, clock: Callable[[], float] = time.monotonic) -> None:
+        #: Whether the rounds' order is drawn by weight (queues seen empty may be asked last)
+        #: rather than strict (a priority: always asked as configured).
+        self.weighted = weighted
+        self._clock = clock
+        #: queue name -> when a round last saw it empty
+        self._when: dict[str, float] = {}
+
     def arrange(self, order: Sequence[str]) -> tuple[Sequence[str], list[int] | None]:
         """``order`` with the queues seen empty in the last :data:`EMPTY_FRESH` seconds asked
         last (see :func:`arrange`); a strict order is never changed."""
-        if not self._empty or not self.weighted:
+        if not self._when or not self.weighted:
             return order, None
-        return arrange(order, self._empty, self._clock() - EMPTY_FRESH)
+        return arrange(order, self._when, self._clock() - EMPTY_FRESH)
 
     def seen(self, names: Sequence[str], lengths: Sequence[int]) -> None:
         """A round read these queues' lengths (0: empty)."""
+        if not self.weighted:
+            return
         now = self._clock()
         for name, length in zip(names, lengths, strict=True):
             if length > 0:
-                self._empty.pop(name, None)
+                self._when.pop(name, None)
             else:
-                if len(self._empty) >= MAX_QUEUE_KEYS:
-                    self._empty.clear()
-                self._empty[name] = now
+                if len(self._when) >= MAX_QUEUE_KEYS:
+                    self._when.clear()
+                self._when[name] = now
 
 
 def arrange(
@@ -228,7 +241,7 @@ def fetch_round(
             send = partial(send_all, client)
         if by_master is None:
             by_master = ByMaster(partial(_node_of, client), hold=0)
-        arranged, back = by_master.arrange(order)
+        arranged, back = by_master.empty.arrange(order)
         reply, sent = _parallel_round(
             scripts, layout, arranged, working, want, plain, send, by_master
         )
@@ -296,12 +309,12 @@ def _parallel_round(
         if ahead or any(group[4] != home for group in groups):
             out, lengths = _run_groups(scripts, layout, working, groups, send, ahead)
             if ahead:
-                by_master.seen(order[1:], lengths)
+                by_master.empty.seen(order[1:], lengths)
         else:  # every group is the first queue's master's (most rounds): one call
             out = _run_home(scripts, layout, working, groups, send)
         by_master.short = len(out) < 2 * want
         if by_master.short:
-            by_master.seen((first,), (0,))
+            by_master.empty.seen((first,), (0,))
         if by_master.short and len(order) > 1:
             rest = by_master.release()
             released += rest
@@ -309,7 +322,7 @@ def _parallel_round(
                 later.setdefault(unit.queue, []).append(unit)
             if not ahead:
                 lengths = _lengths(send, [layout.queue(name) for name in order[1:]])
-                by_master.seen(order[1:], lengths)
+                by_master.empty.seen(order[1:], lengths)
             need = want - len(out) // 2
             node_of = partial(by_master.node_of_queue, layout)
             out += _fill(scripts, layout, order, working, need, send, node_of, dict(later), lengths)
@@ -581,14 +594,33 @@ async def afetch_round(
     want: int,
     acks: Sequence[Any],
     client: Any,
+    empty: SeenEmpty | None = None,
 ) -> list[Any]:
     """:func:`fetch_round` for the asyncio fetcher, with the same round trips: the first queue's
     fetch and every other queue's acknowledgements together (one script call each, in
     parallel); then, only if the first queue was short, the next queues' lengths (read with the
     asyncio cluster ``client``) in parallel and one ask per queue that had jobs, in parallel,
-    for what the queues before it could not give (:func:`allot`). Every call of a step
+    for what the queues before it could not give (:func:`allot`). With ``empty``, a weighted
+    round asks the queues seen empty lately last (:func:`arrange`). Every call of a step
     completes before the step's first error is raised, so a failed round leaves nothing in
     flight."""
+    arranged, back = empty.arrange(order) if empty is not None else (order, None)
+    reply = await _afetch_round(scripts, layout, arranged, working, want, acks, client, empty)
+    if back is not None:  # positions in ``arranged`` -> positions in ``order``
+        reply[::2] = [back[int(position) - 1] for position in reply[::2]]
+    return reply
+
+
+async def _afetch_round(
+    scripts: AsyncScriptRunner,
+    layout: keys.KeyLayout,
+    order: Sequence[str],
+    working: dict[str, str],
+    want: int,
+    acks: Sequence[Any],
+    client: Any,
+    empty: SeenEmpty | None,
+) -> list[Any]:
     plain, finishing = _split_acks(acks)
     for call in finishing:
         try:
@@ -610,11 +642,17 @@ async def afetch_round(
         return []
     out = _placed(replies[0], 1)
     need = want - len(out) // 2
-    if need <= 0 or len(order) < 2:
+    if need <= 0:
+        return out
+    if empty is not None:
+        empty.seen(order[:1], (0,))
+    if len(order) < 2:
         return out
     rest = list(enumerate(order[1:], 2))
-    lengths = await _gather([client.llen(layout.queue(name)) for _, name in rest])
-    asks = allot(need, [int(length) for length in lengths])
+    lengths = [int(n) for n in await _gather([client.llen(layout.queue(n)) for _, n in rest])]
+    if empty is not None:
+        empty.seen(order[1:], lengths)
+    asks = allot(need, lengths)
     chosen = [(index, name, ask) for (index, name), ask in zip(rest, asks, strict=True) if ask]
     replies = await _gather(
         [
