@@ -75,6 +75,8 @@ STALL_SECONDS = 30.0
 #: steady rate is measured.
 POLL = 0.01
 STEADY = (0.2, 0.9)
+#: Shares (%) of the jobs whose time from the unpause each drain records (``t1``, ``t20``, ...).
+PHASES = (1, 20, 90, 100)
 #: Seconds the started workers are left idle before the queues are unpaused.
 SETTLE = 1.0
 
@@ -113,40 +115,73 @@ class Target:
     busy: int | None = None
 
 
-def drain(target: Target, n: int, logs: Path) -> dict[str, float]:
-    """Push ``n`` jobs over the target's queues, drain them with its workers; rate and CPU."""
-    target.bench.delete(bench_jobs.K_FIRST, bench_jobs.K_LAST, bench_jobs.K_DONE)
+@dataclass
+class Fleet:
+    """One target's worker processes, started once and kept for all its drains (as workers are
+    in production), with the client that pushes to, pauses and unpauses its queues."""
+
+    target: Target
+    app: Henchman
+    queues: list[Queue]
+    workers: list[subprocess.Popen[bytes]]
+    logs: Path
+
+
+def start_fleet(target: Target, logs: Path) -> Fleet:
+    """Pause the target's queues, start its workers and wait until all have registered."""
     app = Henchman(Settings(redis_url=target.url, reliable_push=False))
     admin = app.connector.sync()
-    # The queues stay paused until every worker is up: a worker's start-up (imports, connections)
-    # costs about half a CPU second, and on a small machine the first workers' jobs would
-    # otherwise share the CPUs with the others' start-up, differently from run to run.
-    paused = [Queue(admin, queue, layout=app.keys) for queue in target.queues]
-    for queue in paused:
+    # The queues stay paused between drains, and until every worker is up: a worker's start-up
+    # (imports, connections) costs about half a CPU second, and on a small machine the first
+    # workers' jobs would otherwise share the CPUs with the others' start-up.
+    queues = [Queue(admin, queue, layout=app.keys) for queue in target.queues]
+    for queue in queues:
         queue.pause()
+    logs.mkdir()
+    workers = start_workers(target, logs)
+    fleet = Fleet(target, app, queues, workers, logs)
+    try:
+        wait_registered(ProcessSet(admin, layout=app.keys), workers, target.processes, logs)
+    except BaseException:
+        stop_fleet(fleet)
+        raise
+    time.sleep(SETTLE)
+    return fleet
+
+
+def stop_fleet(fleet: Fleet) -> None:
+    stop_workers(fleet.workers)
+    fleet.app.close()
+
+
+def drain(fleet: Fleet, n: int) -> dict[str, float]:
+    """Push ``n`` jobs over the target's paused queues, unpause them and wait until the fleet
+    has run them all, pause them again; rate and CPU."""
+    target = fleet.target
+    target.bench.delete(bench_jobs.K_FIRST, bench_jobs.K_LAST, bench_jobs.K_DONE)
     filled = target.queues[: target.busy or len(target.queues)]
     per_queue = n // len(filled)
     for name in filled:
-        app.client.push_bulk("bench_jobs.noop", [[0.0] for _ in range(per_queue)], {"queue": name})
+        fleet.app.client.push_bulk(
+            "bench_jobs.noop", [[0.0] for _ in range(per_queue)], {"queue": name}
+        )
     for server in target.servers:
         server.client().config_resetstat()  # count the drain's commands only
     total = per_queue * len(filled)
     cpu_before = sum(cpu_seconds(s.process.pid) for s in target.servers)
-    workers = start_workers(target, logs)
-    try:
-        wait_registered(ProcessSet(admin, layout=app.keys), workers, target.processes, logs)
-        time.sleep(SETTLE)
-        for queue in paused:
-            queue.unpause()
-        samples, worker_cpu, counted = watch(target.bench, workers, total, logs)
-    finally:
-        stop_workers(workers)
-        app.close()
+    unpaused = time.monotonic()
+    for queue in fleet.queues:
+        queue.unpause()
+    samples, worker_cpu, counted = watch(target.bench, fleet.workers, total, fleet.logs)
+    for queue in fleet.queues:
+        queue.pause()
     first = float(target.bench.get(bench_jobs.K_FIRST) or 0)
     last = float(target.bench.get(bench_jobs.K_LAST) or 0)
     seconds = last - first
     cpu = sum(cpu_seconds(s.process.pid) for s in target.servers) - cpu_before
     by_command = commands_run(target.servers)
+    # The workers see the pause within a second: then nothing but the next drain runs.
+    time.sleep(SETTLE)
     return {
         "rate": (total - 1) / seconds if seconds > 0 else 0.0,
         "steady": steady_rate(samples, total),
@@ -155,8 +190,15 @@ def drain(target: Target, n: int, logs: Path) -> dict[str, float]:
         "jobs": float(total),
         "commands": sum(by_command.values()) / total,
         "worker_cpu_us": worker_cpu / counted * 1e6,
+        # seconds from the unpause until a share of the jobs was done: where a drain's time goes
+        **{f"t{share}": reached(samples, total * share / 100) - unpaused for share in PHASES},
         **{f"cmd:{name}": count / total for name, count in by_command.items()},
     }
+
+
+def reached(samples: list[tuple[float, int]], done: float) -> float:
+    """When the samples first show ``done`` jobs done (the last sample's time if never)."""
+    return next((t for t, d in samples if d >= done), samples[-1][0])
 
 
 def start_workers(target: Target, logs: Path) -> list[subprocess.Popen[bytes]]:
@@ -350,16 +392,17 @@ def run(options: argparse.Namespace, queues: list[str]) -> dict[str, list[dict[s
             order = (["single", "cluster", "cluster", "single"] * options.rounds)[
                 : 2 * options.rounds
             ]
-            for index, name in enumerate(order):
-                logs = directory / f"{index}-{name}"
-                logs.mkdir()
-                result = drain(targets[name], options.n, logs)
-                results[name].append(result)
-                show_round(index, name, result, options.commands)
-                if name == "single":
-                    single.client().flushall()
-                else:
-                    topology.flush()
+            fleets: dict[str, Fleet] = {}
+            try:
+                for name, target_ in targets.items():
+                    fleets[name] = start_fleet(target_, directory / f"{name}-workers")
+                for index, name in enumerate(order):
+                    result = drain(fleets[name], options.n)
+                    results[name].append(result)
+                    show_round(index, name, result, options.commands)
+            finally:
+                for fleet in fleets.values():
+                    stop_fleet(fleet)
             bench.close()
         finally:
             topology.stop()

@@ -45,7 +45,7 @@ ACK_HOLD = 0.05
 #: The most queue keys a :class:`ByMaster` keeps (a fetcher's queues, and those it acknowledges).
 MAX_QUEUE_KEYS = 4096
 #: How long (seconds) a queue seen empty is asked last in a round (:func:`arrange`).
-EMPTY_FRESH = 0.05
+EMPTY_FRESH = 0.1
 
 
 class ByMaster:
@@ -243,7 +243,7 @@ def fetch_round(
             by_master = ByMaster(partial(_node_of, client), hold=0)
         arranged, back = by_master.empty.arrange(order)
         reply, sent = _parallel_round(
-            scripts, layout, arranged, working, want, plain, send, by_master
+            scripts, layout, arranged, working, want, plain, send, by_master, back is None
         )
         by_master.confirm(finishing + sent)
         if back is not None:  # positions in ``arranged`` -> positions in ``order``
@@ -287,6 +287,7 @@ def _parallel_round(
     plain: dict[str, list[Any]],
     send: Callable[[list[tuple[Any, ...]]], list[Any]],
     by_master: ByMaster,
+    as_drawn: bool = True,
 ) -> tuple[list[Any], list[Any]]:
     """The first queue's fetch and the acknowledgements in one parallel round trip, one call per
     master; acknowledgements of queues on other masters than the first queue's are held back
@@ -303,8 +304,9 @@ def _parallel_round(
     groups, sent, later = _first_groups(layout, first, want, working, plain, home, due, by_master)
     # After a short round the next is likely short too (its queues are running dry, or the
     # first is an empty strict-order queue): read the other queues' lengths in the same trip,
-    # so a short round takes two round trips instead of three.
-    ahead = [layout.queue(name) for name in order[1:]] if by_master.short else []
+    # so a short round takes two round trips instead of three. Not when the order was
+    # rearranged (``as_drawn`` false): its first queue is one the short round saw jobs in.
+    ahead = [layout.queue(name) for name in order[1:]] if by_master.short and as_drawn else []
     try:
         if ahead or any(group[4] != home for group in groups):
             out, lengths = _run_groups(scripts, layout, working, groups, send, ahead)
