@@ -33,9 +33,9 @@ cluster code path with one server's worth of servers, which tells the cost of th
 in the workers apart from the cost of spreading the load over three server processes.
 
 On a shared machine one drain's rate moves by 10 % from one run to the next, more than the
-difference measured, so the summary gives, besides the medians, the geometric mean of the pair
-ratios with a 95 % interval (a bootstrap over the pairs, seeded: the same results print the same
-interval). "Not slower" means an interval that reaches 1 or above, with a mean near 1.
+difference measured, so the summary gives, besides the medians, the median of the pair ratios
+with a 95 % interval (a bootstrap over the pairs, seeded: the same results print the same
+interval). "Not slower" means an interval that reaches 1 or above, with a median near 1.
 """
 
 from __future__ import annotations
@@ -115,73 +115,46 @@ class Target:
     busy: int | None = None
 
 
-@dataclass
-class Fleet:
-    """One target's worker processes, started once and kept for all its drains (as workers are
-    in production), with the client that pushes to, pauses and unpauses its queues."""
+def drain(target: Target, n: int, logs: Path) -> dict[str, float]:
+    """Push ``n`` jobs over the target's queues, drain them with its workers; rate and CPU.
 
-    target: Target
-    app: Henchman
-    queues: list[Queue]
-    workers: list[subprocess.Popen[bytes]]
-    logs: Path
-
-
-def start_fleet(target: Target, logs: Path) -> Fleet:
-    """Pause the target's queues, start its workers and wait until all have registered."""
+    Each drain starts its own workers: where the kernel and ``cpu_affinity auto`` put a set of
+    workers (which CPUs, pinned or not) stays with it for its life and changes its rate by 10 %
+    or more, so workers kept for several drains would make their drains one sample, not
+    several."""
+    target.bench.delete(bench_jobs.K_FIRST, bench_jobs.K_LAST, bench_jobs.K_DONE)
     app = Henchman(Settings(redis_url=target.url, reliable_push=False))
     admin = app.connector.sync()
-    # The queues stay paused between drains, and until every worker is up: a worker's start-up
-    # (imports, connections) costs about half a CPU second, and on a small machine the first
-    # workers' jobs would otherwise share the CPUs with the others' start-up.
-    queues = [Queue(admin, queue, layout=app.keys) for queue in target.queues]
-    for queue in queues:
+    # The queues stay paused until every worker is up: a worker's start-up (imports, connections)
+    # costs about half a CPU second, and on a small machine the first workers' jobs would
+    # otherwise share the CPUs with the others' start-up, differently from run to run.
+    paused = [Queue(admin, queue, layout=app.keys) for queue in target.queues]
+    for queue in paused:
         queue.pause()
-    logs.mkdir()
-    workers = start_workers(target, logs)
-    fleet = Fleet(target, app, queues, workers, logs)
-    try:
-        wait_registered(ProcessSet(admin, layout=app.keys), workers, target.processes, logs)
-    except BaseException:
-        stop_fleet(fleet)
-        raise
-    time.sleep(SETTLE)
-    return fleet
-
-
-def stop_fleet(fleet: Fleet) -> None:
-    stop_workers(fleet.workers)
-    fleet.app.close()
-
-
-def drain(fleet: Fleet, n: int) -> dict[str, float]:
-    """Push ``n`` jobs over the target's paused queues, unpause them and wait until the fleet
-    has run them all, pause them again; rate and CPU."""
-    target = fleet.target
-    target.bench.delete(bench_jobs.K_FIRST, bench_jobs.K_LAST, bench_jobs.K_DONE)
     filled = target.queues[: target.busy or len(target.queues)]
     per_queue = n // len(filled)
     for name in filled:
-        fleet.app.client.push_bulk(
-            "bench_jobs.noop", [[0.0] for _ in range(per_queue)], {"queue": name}
-        )
-    for server in target.servers:
-        server.client().config_resetstat()  # count the drain's commands only
+        app.client.push_bulk("bench_jobs.noop", [[0.0] for _ in range(per_queue)], {"queue": name})
     total = per_queue * len(filled)
-    cpu_before = sum(cpu_seconds(s.process.pid) for s in target.servers)
-    unpaused = time.monotonic()
-    for queue in fleet.queues:
-        queue.unpause()
-    samples, worker_cpu, counted = watch(target.bench, fleet.workers, total, fleet.logs)
-    for queue in fleet.queues:
-        queue.pause()
+    workers = start_workers(target, logs)
+    try:
+        wait_registered(ProcessSet(admin, layout=app.keys), workers, target.processes, logs)
+        time.sleep(SETTLE)
+        for server in target.servers:
+            server.client().config_resetstat()  # count the drain's commands only
+        cpu_before = sum(cpu_seconds(s.process.pid) for s in target.servers)
+        unpaused = time.monotonic()
+        for queue in paused:
+            queue.unpause()
+        samples, worker_cpu, counted = watch(target.bench, workers, total, logs)
+    finally:
+        stop_workers(workers)
+        app.close()
     first = float(target.bench.get(bench_jobs.K_FIRST) or 0)
     last = float(target.bench.get(bench_jobs.K_LAST) or 0)
     seconds = last - first
     cpu = sum(cpu_seconds(s.process.pid) for s in target.servers) - cpu_before
     by_command = commands_run(target.servers)
-    # The workers see the pause within a second: then nothing but the next drain runs.
-    time.sleep(SETTLE)
     return {
         "rate": (total - 1) / seconds if seconds > 0 else 0.0,
         "steady": steady_rate(samples, total),
@@ -392,17 +365,16 @@ def run(options: argparse.Namespace, queues: list[str]) -> dict[str, list[dict[s
             order = (["single", "cluster", "cluster", "single"] * options.rounds)[
                 : 2 * options.rounds
             ]
-            fleets: dict[str, Fleet] = {}
-            try:
-                for name, target_ in targets.items():
-                    fleets[name] = start_fleet(target_, directory / f"{name}-workers")
-                for index, name in enumerate(order):
-                    result = drain(fleets[name], options.n)
-                    results[name].append(result)
-                    show_round(index, name, result, options.commands)
-            finally:
-                for fleet in fleets.values():
-                    stop_fleet(fleet)
+            for index, name in enumerate(order):
+                logs = directory / f"{index}-{name}"
+                logs.mkdir()
+                result = drain(targets[name], options.n, logs)
+                results[name].append(result)
+                show_round(index, name, result, options.commands)
+                if name == "single":
+                    single.client().flushall()
+                else:
+                    topology.flush()
             bench.close()
         finally:
             topology.stop()
@@ -447,15 +419,15 @@ def paired(results: dict[str, list[dict[str, float]]], field: str) -> list[float
 
 
 def interval(ratios: Sequence[float], draws: int = 4000, seed: int = 1) -> tuple[float, float]:
-    """A 95 % interval of the geometric mean of ``ratios``: a bootstrap (the ratios drawn with
-    replacement ``draws`` times), seeded so that the same ratios give the same interval."""
+    """A 95 % interval of the median of ``ratios``: a bootstrap (the ratios drawn with
+    replacement ``draws`` times), seeded so that the same ratios give the same interval. The
+    median, not the mean: one drain disturbed by something else on the machine (a pair at 0.4
+    happens) moves it by one rank, not by its size."""
     if len(ratios) < 2:
         return (ratios[0], ratios[0]) if ratios else (0.0, 0.0)
     rng = random.Random(seed)
-    means = sorted(
-        statistics.geometric_mean(rng.choices(ratios, k=len(ratios))) for _ in range(draws)
-    )
-    return means[int(0.025 * draws)], means[int(0.975 * draws) - 1]
+    medians = sorted(statistics.median(rng.choices(ratios, k=len(ratios))) for _ in range(draws))
+    return medians[int(0.025 * draws)], medians[int(0.975 * draws) - 1]
 
 
 def report(
@@ -489,7 +461,7 @@ def report(
     if pairs:
         low, high = interval(pairs)
         print(
-            f"pair ratios: geometric mean {statistics.geometric_mean(pairs):.2f}, "
+            f"pair ratios: median {statistics.median(pairs):.2f}, "
             f"95 % interval {low:.2f}-{high:.2f} ({len(pairs)} pairs)"
         )
     print(
