@@ -97,7 +97,7 @@ def test_a_weighted_round_asks_queues_seen_empty_a_moment_ago_last(
             assert sent == []  # c asked first: no lengths
             now[0] += 0.11
             third = await afetch_round(scripts, L, [b, a, c], working, 1, [], client, empty)
-            assert len(sent) == 2  # b asked first again (seen empty 110 ms ago)
+            assert len(sent) == 2  # b asked first again (seen empty 110 ms ago on the fake clock)
             return [_pairs(first, [a, b, c]), _pairs(second, [b, a, c]), _pairs(third, [b, a, c])]
         finally:
             await client.aclose()

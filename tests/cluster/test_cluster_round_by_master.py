@@ -94,6 +94,19 @@ class _Round:
         self.lanes.close()
 
 
+def _count_trips(round_: _Round) -> list[list[str]]:
+    """From now on, each parallel round trip of ``round_``'s rounds, as its command names."""
+    trips: list[list[str]] = []
+    send = round_.lanes.send_all
+
+    def counting(commands: list[tuple[Any, ...]]) -> list[Any]:
+        trips.append([str(command[0]) for command in commands])
+        return send(commands)
+
+    round_.lanes.send_all = counting  # type: ignore[method-assign]
+    return trips
+
+
 def _finished(rc: RedisCluster, name: str, raw: bytes) -> FinishedJob:
     """A job of ``name`` that a worker fetched and finished (in its working list)."""
     rc.lpush(L.working(IDENTITY, name), raw)
@@ -167,14 +180,7 @@ def test_after_a_short_round_the_next_reads_the_lengths_with_its_first_call(
     rc.lpush(L.queue(e), *[f"e{i}" for i in range(4)])
     _load_scripts(rc)
     round_ = _Round(rc, [a, c, e], ByMaster(_node_of(rc), clock=_Clock()))
-    trips: list[list[str]] = []
-    send = round_.lanes.send_all
-
-    def counting(commands: list[tuple[Any, ...]]) -> list[Any]:
-        trips.append([str(command[0]) for command in commands])
-        return send(commands)
-
-    round_.lanes.send_all = counting  # type: ignore[method-assign]
+    trips = _count_trips(round_)
     try:
         assert round_([a, c, e], 2, []) == [(c, b"c0"), (c, b"c1")]
         assert len(trips) == 3  # a's fetch; the lengths; the asks
@@ -205,14 +211,7 @@ def test_a_weighted_round_asks_queues_seen_empty_last_for_a_moment(
     _load_scripts(rc)
     clock = _Clock()
     round_ = _Round(rc, [a, c, e], ByMaster(_node_of(rc), clock=clock, weighted=True))
-    trips: list[list[str]] = []
-    send = round_.lanes.send_all
-
-    def counting(commands: list[tuple[Any, ...]]) -> list[Any]:
-        trips.append([str(command[0]) for command in commands])
-        return send(commands)
-
-    round_.lanes.send_all = counting  # type: ignore[method-assign]
+    trips = _count_trips(round_)
     try:
         assert round_([a, c, e], 1, []) == [(c, b"c0")]
         assert len(trips) == 3  # a's fetch; the lengths (e is empty too); the ask
@@ -228,7 +227,7 @@ def test_a_weighted_round_asks_queues_seen_empty_last_for_a_moment(
         assert round_([a, e, c], 4, []) == [(c, b"c4"), (c, b"c5"), (c, b"c6"), (a, b"a0")]
         trips.clear()
         rc.lpush(L.queue(e), "e0")
-        clock.now += 0.11  # e was seen empty 110 ms ago: asked where it was drawn again
+        clock.now += 0.11  # the test's clock: e seen empty 110 ms ago, asked where drawn again
         assert round_([e, a, c], 1, []) == [(e, b"e0")]
         assert trips == [["EVALSHA", "LLEN", "LLEN"]]  # the last round was short: lengths ahead
     finally:
@@ -279,8 +278,8 @@ def test_each_master_s_held_acknowledgements_wait_their_own_time(
         assert by_master.take_sent() == []  # both held
         clock.now += 0.03
         round_([a, c, e], 1, [])
-        assert by_master.take_sent() == [for_c]  # 60 ms: c's master's goes along
-        assert by_master.pending()  # 30 ms: e's waits for its own time
+        assert by_master.take_sent() == [for_c]  # held 60 ms on the test's clock: goes along
+        assert by_master.pending()  # e's, held 30 ms on the test's clock, waits its own time
         assert _working(rc, c) == []
         assert _working(rc, e) == [b"e-done"]
         clock.now += 0.03

@@ -606,23 +606,13 @@ async def afetch_round(
     round asks the queues seen empty lately last (:func:`arrange`). Every call of a step
     completes before the step's first error is raised, so a failed round leaves nothing in
     flight."""
-    arranged, back = empty.arrange(order) if empty is not None else (order, None)
-    reply = await _afetch_round(scripts, layout, arranged, working, want, acks, client, empty)
-    if back is not None:  # positions in ``arranged`` -> positions in ``order``
-        reply[::2] = [back[int(position) - 1] for position in reply[::2]]
-    return reply
+    back: list[int] | None = None
+    if empty is not None:
+        order, back = empty.arrange(order)
 
+    def drawn(position: int) -> int:  # a position in the arranged order, in the drawn one
+        return back[position - 1] if back is not None else position
 
-async def _afetch_round(
-    scripts: AsyncScriptRunner,
-    layout: keys.KeyLayout,
-    order: Sequence[str],
-    working: dict[str, str],
-    want: int,
-    acks: Sequence[Any],
-    client: Any,
-    empty: SeenEmpty | None,
-) -> list[Any]:
     plain, finishing = _split_acks(acks)
     for call in finishing:
         try:
@@ -642,7 +632,7 @@ async def _afetch_round(
     replies = await _gather([scripts(*call) for call in calls])
     if not order:
         return []
-    out = _placed(replies[0], 1)
+    out = _placed(replies[0], drawn(1))
     need = want - len(out) // 2
     if need <= 0:
         return out
@@ -663,7 +653,7 @@ async def _afetch_round(
         ]
     )
     for (index, _, _), reply in zip(chosen, replies, strict=True):
-        out += _placed(reply, index)
+        out += _placed(reply, drawn(index))
     return out
 
 
