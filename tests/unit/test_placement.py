@@ -159,6 +159,23 @@ def test_a_job_is_long_by_its_wall_time_or_its_threads_cpu(
     assert pl.is_long(wall, cpu) is long
 
 
+@pytest.mark.parametrize(
+    ("wall", "cpu", "waits", "long"),
+    [
+        (0.05, 0.0002, 1, True),  # one long wait: a nap, a child process
+        (0.05, 0.0002, 5, True),  # waits of 10 ms on average
+        (0.04, 0.0002, 10, False),  # 4 ms each: the GIL every switch interval, round trips
+        (0.034, 0.0001, 12, False),  # as measured: a no-op job on a crowded 2-core host
+        (0.015, 0.0002, 0, False),  # short anyway
+        (0.04, 0.006, 40, True),  # its own CPU makes it long, however it waited
+    ],
+)
+def test_a_job_long_only_by_many_short_waits_is_not_long(
+    wall: float, cpu: float, waits: int, long: bool
+) -> None:
+    assert pl.is_long(wall, cpu, waits) is long
+
+
 def test_enough_short_jobs_in_a_row_pin_a_waiting_process_and_say_so() -> None:
     assert pl.after_short_jobs(waiting(), pl.PIN_AFTER - 1, 10.0).state == waiting()
     step = pl.after_short_jobs(waiting(), pl.PIN_AFTER, 10.0)
@@ -282,6 +299,8 @@ def test_the_shell_pins_after_short_jobs_and_lets_go_after_a_long_one() -> None:
     shell.job_done(0.03, 0.0001)  # one long job restarts the count
     for _ in range(pl.PIN_AFTER):
         shell.job_done(0.0002, 0.0001)
+    assert applied == [frozenset({1})]
+    shell.job_done(0.04, 0.0002, 12)  # waited for the GIL in short waits: keeps the pin
     assert applied == [frozenset({1})]
     shell.job_done(0.0004, 0.006)
     assert applied == [frozenset({1}), frozenset(ALLOWED)]

@@ -269,7 +269,8 @@ def run(
         logging.getLogger("henchman").warning(
             "no jobs are registered: pass the module that defines them with -r"
         )
-    run_worker(Launcher(app, settings, placement=placement), settings, child=child)
+    launcher = Launcher(app, settings, placement=placement, freeze_heap=True)
+    run_worker(launcher, settings, child=child)
 
 
 def run_worker(launcher: Any, settings: Any, *, child: bool) -> None:

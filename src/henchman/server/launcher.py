@@ -37,6 +37,7 @@ from henchman.server import signals, startup
 from henchman.server.capsule import Capsule
 from henchman.server.capsule_report import capsule_info, describe, queue_text
 from henchman.server.cluster_check import refuse_untaggable_queues
+from henchman.server.heap import freeze_startup_objects
 from henchman.server.heartbeat import Heartbeat, info, new_identity
 from henchman.server.outage import TRANSIENT, OutageLog
 from henchman.server.poller import Poller, next_wait
@@ -73,6 +74,7 @@ class Launcher:
         *,
         clock: Callable[[], float] = time.time,
         placement: Placement | None = None,
+        freeze_heap: bool = False,
     ) -> None:
         from henchman.version import __version__
 
@@ -100,6 +102,8 @@ class Launcher:
         self.paused = PausedQueues()
         #: CPU placement of this process (``henchman run`` only; an embedded worker has none).
         self.placement = placement
+        #: Freeze the start-up objects before the first job (``henchman run`` only; see heap.py).
+        self.freeze_heap = freeze_heap
         #: Called after every heartbeat with whether it succeeded (health endpoint, supervisor,
         #: systemd watchdog).
         self.on_beat: list[Callable[[bool], None]] = []
@@ -183,6 +187,8 @@ class Launcher:
         self._beat()
         self._local(self._refresh_paused)
         self._guard(self.recovery.run_once)
+        if self.freeze_heap:  # everything is built and no job has run: see heap.py
+            log.debug("froze %d start-up objects", freeze_startup_objects())
         if self.shards is not None:
             self.shards.start()
         for capsule in self.capsules:

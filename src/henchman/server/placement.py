@@ -16,7 +16,9 @@ the moment one does not (pure decisions in :func:`after_short_jobs`, :func:`afte
 
 * **Start unpinned.** A process starts with its threads on every allowed CPU, and pins them all
   to one CPU once :data:`PIN_AFTER` jobs in a row were short: under :data:`LONG_CPU` of their
-  thread's CPU and :data:`LONG_WALL` of wall time. A burst of hashing jobs never gets pinned. A
+  thread's CPU and :data:`LONG_WALL` of wall time, or longer only by many short waits (the GIL
+  on a crowded host, round trips; see :data:`SHORT_WAIT`). A burst of hashing jobs never gets
+  pinned. A
   supervised child pins to its slot's CPU; an independent worker to the allowed CPU the fewest
   other processes are pinned to (:func:`least_pinned`), so workers on one host spread out.
 * **Let go at once.** One long job (much CPU: work that may run outside the GIL; or a long wait:
@@ -87,6 +89,13 @@ PROBE_EVERY = 120.0
 #: opening its connections (1-2 ms), which must not undo a pin just made.
 LONG_WALL = 0.02
 LONG_CPU = 0.005
+#: A job long by its wall time alone counts as long only if its thread waited, on average, at
+#: least this long (seconds) each time it slept: one long wait (a child process, a sleep, a
+#: thread pool) may be work other CPUs would speed up. Many short waits are the GIL (each wait
+#: for it ends every 5 ms, the switch interval) or round trips, which no other CPU speeds up;
+#: on a crowded host a short job's thread waited 30-90 ms for the GIL while another thread held
+#: it (mostly for a garbage collection), and letting go then only made every job dearer.
+SHORT_WAIT = 0.01
 #: A job still running after this long (seconds) lets a pinned process go without waiting for
 #: its end (checked by the housekeeping loop every 0.1 s).
 LONG_RUNNING = 0.1
@@ -187,9 +196,15 @@ def start(allowed: Sequence[int], load: Load | None, slot: int | None, now: floa
     return State(Mode.WAITING, initial_cpu(allowed, load, slot), now + FIRST_PROBE)
 
 
-def is_long(wall: float, cpu: float) -> bool:
-    """Whether a job that took ``wall`` seconds and ``cpu`` seconds of its thread's CPU is long."""
-    return wall >= LONG_WALL or cpu >= LONG_CPU
+def is_long(wall: float, cpu: float, waits: int | None = None) -> bool:
+    """Whether a job that took ``wall`` seconds and ``cpu`` seconds of its thread's CPU is long;
+    ``waits``: how many times its thread slept (voluntary context switches; ``None``: unknown).
+    Long by its wall time only when its waits were long ones (:data:`SHORT_WAIT`)."""
+    if cpu >= LONG_CPU:
+        return True
+    if wall < LONG_WALL:
+        return False
+    return waits is None or waits * SHORT_WAIT <= wall
 
 
 def hold_after(releases: int) -> float:
@@ -482,13 +497,14 @@ class Placement:
             PIN_AFTER,
         )
 
-    def job_done(self, wall: float, cpu: float) -> None:
-        """A sync job ended after ``wall`` seconds, ``cpu`` of them on its thread's CPU (called
-        by :class:`~henchman.server.job_times.JobTimes` on the job's thread)."""
+    def job_done(self, wall: float, cpu: float, waits: int | None = None) -> None:
+        """A sync job ended after ``wall`` seconds, ``cpu`` of them on its thread's CPU, its
+        thread having slept ``waits`` times (called by
+        :class:`~henchman.server.job_times.JobTimes` on the job's thread)."""
         state = self.state
         if state is None or state.mode is Mode.FREE:
             return
-        if is_long(wall, cpu):
+        if is_long(wall, cpu, waits):
             self._short_run = 0
             if state.mode is not Mode.WAITING:
                 self._release(state, wall, cpu)
