@@ -18,9 +18,9 @@ the moment one does not (pure decisions in :func:`after_short_jobs`, :func:`afte
   to one CPU once :data:`PIN_AFTER` jobs in a row were short: under :data:`LONG_CPU` of their
   thread's CPU and :data:`LONG_WALL` of wall time, or longer only by many short waits (the GIL
   on a crowded host, round trips; see :data:`SHORT_WAIT`). A burst of hashing jobs never gets
-  pinned. A
-  supervised child pins to its slot's CPU; an independent worker to the allowed CPU the fewest
-  other processes are pinned to (:func:`least_pinned`), so workers on one host spread out.
+  pinned. A supervised child pins to its slot's CPU; an independent worker to the allowed CPU the
+  fewest other processes are pinned to (:func:`least_pinned`), so workers on one host spread
+  out.
 * **Let go at once.** One long job (much CPU: work that may run outside the GIL; or a long wait:
   a child process, a sleep) unpins every thread when it ends, and no new pin comes for
   :data:`HOLD_FIRST` seconds, doubling with each release up to :data:`HOLD_MAX`: a worker whose
